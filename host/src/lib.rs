@@ -1,0 +1,8 @@
+//! The workflow host: a durable workflow engine whose stage services run as sandboxed
+//! WebAssembly components.
+//!
+//! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.
+//! - [`settings`]: where the host keeps its data and how it is configured.
+
+pub mod plugin;
+pub mod settings;

@@ -1,0 +1,28 @@
+//! The plugin host: finds plugin components, compiles them once (with an on-disk cache), checks
+//! that they implement the world they are used for, and runs each call in a fresh sandboxed
+//! store with a memory cap and a deadline. Every failure of a call becomes a [`CallError`];
+//! nothing a plugin does can take the host down.
+
+mod audio_io;
+mod bindings;
+mod builtin;
+mod catalog;
+mod compile_cache;
+mod error;
+mod grants;
+mod runtime;
+mod sandbox;
+mod service;
+pub mod validate;
+
+pub use audio_io::AudioInput;
+pub use bindings::{image, llm, mixer, tts, types};
+pub use catalog::{Catalog, PluginOrigin, PluginSource};
+pub use compile_cache::CacheOutcome;
+pub use error::{CallError, LoadError, kind_name};
+pub use grants::{
+    ConfigError, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT_MIB, DirectoryGrant, HostConfig,
+    PluginGrants,
+};
+pub use runtime::{InstanceAllocation, ListedPlugin, LoadedPlugin, PluginHost, PluginHostSettings};
+pub use service::{Service, WIT_PACKAGE, WIT_VERSION};

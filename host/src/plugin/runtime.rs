@@ -1,0 +1,590 @@
+//! [`PluginHost`]: the wasmtime engine, the linker with the sandboxed WASI surface and the
+//! mixer's audio interfaces, the loaded plugins, and one method per service call.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use super::audio_io::{AudioInput, MixerIo};
+use super::bindings::types::ProviderError;
+use super::bindings::{
+    ImageProviderPre, LlmProviderPre, MixerProviderPre, TtsProviderPre, audio_sink, audio_source,
+    image, llm, mixer, tts,
+};
+use super::catalog::{Catalog, PluginOrigin, PluginSource};
+use super::compile_cache::{CacheOutcome, CompileCache};
+use super::error::{CallError, LoadError};
+use super::grants::{HostConfig, PluginGrants};
+use super::sandbox::{DeadlineReached, StoreState, new_store};
+use super::service::Service;
+use super::validate;
+
+/// How often the engine's epoch advances: the granularity of deadlines and of the moments a
+/// busy plugin yields to other work.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Extra time the async timeout allows beyond a call's deadline; the epoch deadline inside the
+/// plugin normally fires first, and this only catches time spent waiting in host calls.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+/// How instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAllocation {
+    /// Allocate memory for each instance when it is created (the default).
+    OnDemand,
+    /// Keep pre-reserved slots for up to `max_instances` concurrent instances, each capped at
+    /// `max_memory_mib`; faster instantiation at the price of reserved address space.
+    Pooling {
+        max_instances: u32,
+        max_memory_mib: u64,
+    },
+}
+
+/// What the plugin host needs to start.
+#[derive(Debug, Clone)]
+pub struct PluginHostSettings {
+    /// Where plugins are dropped in as `<name>.wasm`.
+    pub plugins_dir: PathBuf,
+    /// Where compiled components are cached; `None` compiles every time.
+    pub compile_cache_dir: Option<PathBuf>,
+    /// Grants per plugin.
+    pub config: HostConfig,
+    pub allocation: InstanceAllocation,
+}
+
+/// A plugin compiled, checked and ready to call.
+pub struct LoadedPlugin {
+    pub name: String,
+    pub origin: PluginOrigin,
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    pub size_bytes: usize,
+    /// The services it implements, from its exports.
+    pub services: Vec<Service>,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    pub grants: PluginGrants,
+    /// Whether loading it hit the compiled-code cache.
+    pub cache: CacheOutcome,
+    prepared: Prepared,
+}
+
+/// One entry of [`PluginHost::list`]: a plugin found by name, loaded or with the reason it
+/// cannot be, so one broken file does not hide the others.
+pub struct ListedPlugin {
+    pub source: PluginSource,
+    pub loaded: Result<Arc<LoadedPlugin>, LoadError>,
+}
+
+/// Pre-instantiated bindings per service, so each call only instantiates.
+#[derive(Default)]
+struct Prepared {
+    llm: Option<LlmProviderPre<StoreState>>,
+    tts: Option<TtsProviderPre<StoreState>>,
+    mixer: Option<MixerProviderPre<StoreState>>,
+    image: Option<ImageProviderPre<StoreState>>,
+}
+
+/// Loads plugins and runs their calls.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    catalog: Catalog,
+    compile_cache: Option<CompileCache>,
+    config: HostConfig,
+    /// Loaded plugins by name and digest. A std mutex: it guards a map lookup and is never held
+    /// across an await or a compilation.
+    loaded: Mutex<HashMap<(String, String), Arc<LoadedPlugin>>>,
+    _ticker: EpochTicker,
+}
+
+impl PluginHost {
+    pub fn new(settings: PluginHostSettings) -> Result<PluginHost, LoadError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        if let InstanceAllocation::Pooling {
+            max_instances,
+            max_memory_mib,
+        } = settings.allocation
+        {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(max_instances)
+                .total_core_instances(max_instances.saturating_mul(4))
+                .total_memories(max_instances.saturating_mul(2))
+                .total_tables(max_instances.saturating_mul(4))
+                .total_stacks(max_instances)
+                .max_memory_size(usize::try_from(max_memory_mib << 20).unwrap_or(usize::MAX));
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine =
+            Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| {
+                audio_source::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |state| state)
+            })
+            .and_then(|()| {
+                audio_sink::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |state| state)
+            })
+            .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
+
+        let compile_cache = settings
+            .compile_cache_dir
+            .map(|directory| CompileCache::new(directory, &engine));
+        Ok(PluginHost {
+            _ticker: EpochTicker::start(engine.clone())?,
+            engine,
+            linker,
+            catalog: Catalog::new(settings.plugins_dir),
+            compile_cache,
+            config: settings.config,
+            loaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Loads a plugin by name or path, whatever service it implements.
+    pub fn load(&self, reference: &str) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let source = self.catalog.resolve(reference)?;
+        self.load_source(source)
+    }
+
+    /// Loads a plugin that must implement `service`.
+    pub fn load_for(
+        &self,
+        reference: &str,
+        service: Service,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let plugin = self.load(reference)?;
+        if !plugin.services.contains(&service) {
+            return Err(LoadError::WrongWorld {
+                plugin: plugin.name.clone(),
+                expected: service.world(),
+                missing: service.export_name(),
+                found: plugin.exports.clone(),
+            });
+        }
+        Ok(plugin)
+    }
+
+    /// Every plugin available by name, each loaded or with the reason it cannot be.
+    pub fn list(&self) -> Result<Vec<ListedPlugin>, LoadError> {
+        Ok(self
+            .catalog
+            .list()?
+            .into_iter()
+            .map(|source| ListedPlugin {
+                loaded: self.load_source(source.clone()),
+                source,
+            })
+            .collect())
+    }
+
+    fn load_source(&self, source: PluginSource) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let key = (source.name.clone(), source.digest.clone());
+        if let Some(plugin) = self.lock_loaded().get(&key) {
+            return Ok(plugin.clone());
+        }
+        let plugin = Arc::new(self.prepare(source)?);
+        self.lock_loaded().insert(key, plugin.clone());
+        Ok(plugin)
+    }
+
+    fn lock_loaded(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<LoadedPlugin>>> {
+        // A panic while holding this lock cannot leave the map half-updated, so poisoning is
+        // safe to ignore.
+        self.loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn prepare(&self, source: PluginSource) -> Result<LoadedPlugin, LoadError> {
+        let (component, cache) = match &self.compile_cache {
+            Some(cache) => {
+                cache.load_or_compile(&self.engine, &source.name, &source.digest, &source.bytes)?
+            }
+            None => (
+                Component::new(&self.engine, &source.bytes).map_err(|error| {
+                    LoadError::NotAComponent {
+                        plugin: source.name.clone(),
+                        reason: format!("{error:#}"),
+                    }
+                })?,
+                CacheOutcome::Compiled,
+            ),
+        };
+        let component_type = component.component_type();
+        let exports: Vec<String> = component_type
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let imports: Vec<String> = component_type
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let services: Vec<Service> = Service::ALL
+            .into_iter()
+            .filter(|service| exports.iter().any(|export| export == service.export_name()))
+            .collect();
+        if services.is_empty() {
+            return Err(LoadError::NoServiceExported {
+                plugin: source.name,
+                found: exports,
+            });
+        }
+        let unlinkable = |error: wasmtime::Error| LoadError::Unlinkable {
+            plugin: source.name.clone(),
+            reason: format!("{error:#}"),
+        };
+        let instance_pre: InstancePre<StoreState> = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(unlinkable)?;
+        let mut prepared = Prepared::default();
+        for service in &services {
+            match service {
+                Service::Llm => {
+                    prepared.llm =
+                        Some(LlmProviderPre::new(instance_pre.clone()).map_err(unlinkable)?)
+                }
+                Service::Tts => {
+                    prepared.tts =
+                        Some(TtsProviderPre::new(instance_pre.clone()).map_err(unlinkable)?)
+                }
+                Service::Mixer => {
+                    prepared.mixer =
+                        Some(MixerProviderPre::new(instance_pre.clone()).map_err(unlinkable)?)
+                }
+                Service::Image => {
+                    prepared.image =
+                        Some(ImageProviderPre::new(instance_pre.clone()).map_err(unlinkable)?)
+                }
+            }
+        }
+        let grants = self.config.grants_for(&source.name);
+        Ok(LoadedPlugin {
+            size_bytes: source.bytes.len(),
+            name: source.name,
+            origin: source.origin,
+            digest: source.digest,
+            services,
+            exports,
+            imports,
+            grants,
+            cache,
+            prepared,
+        })
+    }
+
+    /// Asks an LLM plugin for the next message of a conversation.
+    pub async fn generate_text(
+        &self,
+        plugin: &LoadedPlugin,
+        request: &llm::GenerateRequest,
+    ) -> Result<llm::GenerateResponse, CallError> {
+        let pre = require(plugin, Service::Llm, plugin.prepared.llm.as_ref())?;
+        let mut store = self.store_for(plugin, None)?;
+        let outcome = within_deadline(plugin, async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .pipeline_services_llm()
+                .call_generate(&mut store, request)
+                .await
+        })
+        .await;
+        let response = settle(plugin, &store, outcome)?;
+        if request.json_schema.is_some() {
+            validate::check_json(&response.text).map_err(|problem| malformed(plugin, problem))?;
+        }
+        Ok(response)
+    }
+
+    /// Lists the voices a TTS plugin offers.
+    pub async fn list_voices(&self, plugin: &LoadedPlugin) -> Result<Vec<tts::Voice>, CallError> {
+        let pre = require(plugin, Service::Tts, plugin.prepared.tts.as_ref())?;
+        let mut store = self.store_for(plugin, None)?;
+        let outcome = within_deadline(plugin, async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .pipeline_services_tts()
+                .call_list_voices(&mut store)
+                .await
+        })
+        .await;
+        settle(plugin, &store, outcome)
+    }
+
+    /// Speaks a piece of text with a TTS plugin; the audio is checked against its description.
+    pub async fn synthesize_speech(
+        &self,
+        plugin: &LoadedPlugin,
+        request: &tts::SynthesizeRequest,
+    ) -> Result<tts::SynthesizeResponse, CallError> {
+        let pre = require(plugin, Service::Tts, plugin.prepared.tts.as_ref())?;
+        let mut store = self.store_for(plugin, None)?;
+        let outcome = within_deadline(plugin, async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .pipeline_services_tts()
+                .call_synthesize(&mut store, request)
+                .await
+        })
+        .await;
+        let response = settle(plugin, &store, outcome)?;
+        validate::check_audio(&response.audio, &response.format, response.duration_ms)
+            .map_err(|problem| malformed(plugin, problem))?;
+        Ok(response)
+    }
+
+    /// Generates an image; the PNG is checked against the stated and requested size.
+    pub async fn generate_image(
+        &self,
+        plugin: &LoadedPlugin,
+        request: &image::GenerateRequest,
+    ) -> Result<image::GenerateResponse, CallError> {
+        let pre = require(plugin, Service::Image, plugin.prepared.image.as_ref())?;
+        let mut store = self.store_for(plugin, None)?;
+        let outcome = within_deadline(plugin, async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .pipeline_services_image()
+                .call_generate(&mut store, request)
+                .await
+        })
+        .await;
+        let response = settle(plugin, &store, outcome)?;
+        if (response.width, response.height) != (request.width, request.height) {
+            return Err(malformed(
+                plugin,
+                format!(
+                    "asked for {}x{} but got {}x{}",
+                    request.width, request.height, response.width, response.height
+                ),
+            ));
+        }
+        validate::check_png(&response.png, response.width, response.height)
+            .map_err(|problem| malformed(plugin, problem))?;
+        Ok(response)
+    }
+
+    /// Mixes `inputs` (referred to by index in the request) into a WAV episode written to
+    /// `output`, which is synced before this returns. The plugin streams both ways, so neither
+    /// the inputs nor the episode need to fit in its memory.
+    pub async fn mix_audio(
+        &self,
+        plugin: &LoadedPlugin,
+        request: &mixer::MixRequest,
+        inputs: &[AudioInput],
+        output: &Path,
+    ) -> Result<mixer::MixResponse, CallError> {
+        let pre = require(plugin, Service::Mixer, plugin.prepared.mixer.as_ref())?;
+        let io = MixerIo::open(inputs, output).map_err(|reason| CallError::Host {
+            plugin: plugin.name.clone(),
+            reason,
+        })?;
+        let mut store = self.store_for(plugin, Some(io))?;
+        let outcome = within_deadline(plugin, async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .pipeline_services_mixer()
+                .call_mix(&mut store, request)
+                .await
+        })
+        .await;
+        let write_error = store
+            .data_mut()
+            .mixer_io
+            .as_mut()
+            .and_then(|io| io.write_error.take());
+        let response = settle(plugin, &store, outcome)?;
+        let io = store.data_mut().mixer_io.take();
+        let written = match (write_error, io) {
+            (Some(reason), _) => {
+                return Err(CallError::Host {
+                    plugin: plugin.name.clone(),
+                    reason,
+                });
+            }
+            (None, Some(io)) => io.finish().map_err(|reason| CallError::Host {
+                plugin: plugin.name.clone(),
+                reason,
+            })?,
+            (None, None) => 0,
+        };
+        let header = read_prefix(output, 4096).map_err(|reason| CallError::Host {
+            plugin: plugin.name.clone(),
+            reason,
+        })?;
+        let facts = validate::read_wav_header(&header, written)
+            .map_err(|problem| malformed(plugin, problem))?;
+        validate::check_wav_facts(&facts, &response.format, response.duration_ms)
+            .map_err(|problem| malformed(plugin, problem))?;
+        Ok(response)
+    }
+
+    fn store_for(
+        &self,
+        plugin: &LoadedPlugin,
+        mixer_io: Option<MixerIo>,
+    ) -> Result<Store<StoreState>, CallError> {
+        new_store(&self.engine, &plugin.name, &plugin.grants, mixer_io).map_err(|error| {
+            CallError::Host {
+                plugin: plugin.name.clone(),
+                reason: error.to_string(),
+            }
+        })
+    }
+}
+
+type CallOutcome<T> =
+    Result<wasmtime::Result<Result<T, ProviderError>>, tokio::time::error::Elapsed>;
+
+/// Runs a call under the async safety-net timeout.
+async fn within_deadline<T>(
+    plugin: &LoadedPlugin,
+    call: impl Future<Output = wasmtime::Result<Result<T, ProviderError>>>,
+) -> CallOutcome<T> {
+    tokio::time::timeout(plugin.grants.call_timeout() + DEADLINE_GRACE, call).await
+}
+
+/// Turns the outcome of a call into its result or a classified [`CallError`].
+fn settle<T>(
+    plugin: &LoadedPlugin,
+    store: &Store<StoreState>,
+    outcome: CallOutcome<T>,
+) -> Result<T, CallError> {
+    let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
+    if !stderr.trim().is_empty() {
+        tracing::debug!(plugin = %plugin.name, stderr = %stderr.trim_end(), "plugin wrote to stderr");
+    }
+    let deadline_exceeded = || CallError::DeadlineExceeded {
+        plugin: plugin.name.clone(),
+        limit: plugin.grants.call_timeout(),
+    };
+    let error = match outcome {
+        Err(_elapsed) => return Err(deadline_exceeded()),
+        Ok(Ok(Ok(value))) => return Ok(value),
+        Ok(Ok(Err(error))) => {
+            return Err(CallError::Provider {
+                plugin: plugin.name.clone(),
+                error,
+            });
+        }
+        Ok(Err(error)) => error,
+    };
+    if error.downcast_ref::<DeadlineReached>().is_some() {
+        return Err(deadline_exceeded());
+    }
+    if let Some(requested) = store.data().limiter.refused_request_bytes {
+        return Err(CallError::MemoryLimitExceeded {
+            plugin: plugin.name.clone(),
+            limit_mib: plugin.grants.memory_limit_mib,
+            requested_mib: (requested as u64).div_ceil(1024 * 1024),
+        });
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        let reason = match last_lines(&stderr) {
+            Some(tail) => format!("{trap}; its last output: {tail}"),
+            None => trap.to_string(),
+        };
+        return Err(CallError::Trapped {
+            plugin: plugin.name.clone(),
+            reason,
+        });
+    }
+    // What is left are failures to lift the plugin's answer into host values (invalid UTF-8,
+    // out-of-bounds pointers, unknown enum cases): the plugin broke the calling convention.
+    Err(malformed(plugin, format!("{error:#}")))
+}
+
+fn require<'a, P>(
+    plugin: &LoadedPlugin,
+    service: Service,
+    prepared: Option<&'a P>,
+) -> Result<&'a P, CallError> {
+    prepared.ok_or_else(|| CallError::Host {
+        plugin: plugin.name.clone(),
+        reason: format!("it does not implement the {} world", service.world()),
+    })
+}
+
+fn malformed(plugin: &LoadedPlugin, problem: String) -> CallError {
+    CallError::MalformedResult {
+        plugin: plugin.name.clone(),
+        problem,
+    }
+}
+
+/// The end of a plugin's stderr, on one line: where a panic message is.
+fn last_lines(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("note:"))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+    Some(tail.chars().take(600).collect())
+}
+
+fn read_prefix(path: &Path, length: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let mut buffer = Vec::with_capacity(length);
+    std::fs::File::open(path)
+        .and_then(|file| file.take(length as u64).read_to_end(&mut buffer))
+        .map_err(|error| format!("cannot read back mixer output {}: {error}", path.display()))?;
+    Ok(buffer)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread, which stops when the
+/// host is dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Result<EpochTicker, LoadError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|error| {
+                LoadError::Engine(format!("cannot start the epoch ticker: {error}"))
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The per-call sandbox: a fresh store whose WASI context holds only what the plugin's grants
+//! allow, a memory limiter that remembers when it refused to grow, and a capture of the
+//! plugin's stderr so a panic message can be shown in the error.
+
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::audio_io::MixerIo;
+use super::error::LoadError;
+use super::grants::PluginGrants;
+
+/// How much of a plugin's stderr is kept per call; enough for a panic message and backtrace.
+const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// Everything a store holds for one call.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) mixer_io: Option<MixerIo>,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory growth and records the refused request, so that the trap which follows
+/// (usually an allocation failure inside the plugin) is reported as a memory-limit error.
+pub(crate) struct MemoryLimiter {
+    limit_bytes: usize,
+    pub(crate) refused_request_bytes: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit_bytes {
+            self.refused_request_bytes = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a plugin needing a million of them is broken.
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Raised from the epoch callback when a call's deadline has passed.
+#[derive(Debug, thiserror::Error)]
+#[error("call deadline reached")]
+pub(crate) struct DeadlineReached;
+
+/// Builds the store for one call of `plugin` under `grants`.
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
+    plugin: &str,
+    grants: &PluginGrants,
+    mixer_io: Option<MixerIo>,
+) -> Result<Store<StoreState>, LoadError> {
+    let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    for variable in &grants.env {
+        let value = std::env::var(variable).map_err(|_| LoadError::MissingGrantedVariable {
+            plugin: plugin.to_string(),
+            variable: variable.clone(),
+        })?;
+        builder.env(variable, value);
+    }
+    for directory in &grants.directories {
+        let perms = if directory.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder
+            .preopened_dir(&directory.host, &directory.guest, perms)
+            .map_err(|error| LoadError::UnusableGrantedDirectory {
+                plugin: plugin.to_string(),
+                path: directory.host.clone(),
+                reason: format!("{error:#}"),
+            })?;
+    }
+    let state = StoreState {
+        wasi: builder.build(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter {
+            limit_bytes: grants.memory_limit_bytes(),
+            refused_request_bytes: None,
+        },
+        stderr,
+        mixer_io,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+
+    // The engine's epoch advances every tick; at each tick the plugin yields to the scheduler
+    // (so a busy plugin cannot starve other calls) and is stopped once its deadline has passed.
+    let deadline = Instant::now() + grants.call_timeout();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(DeadlineReached))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    Ok(store)
+}

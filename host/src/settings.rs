@@ -1,0 +1,51 @@
+//! Where the host keeps what it stores. Everything lives under one data directory
+//! (`--data-dir`, `HOST_DATA_DIR`, default `./data`), so one flag moves or isolates a whole
+//! installation.
+
+use std::path::{Path, PathBuf};
+
+use crate::plugin::{ConfigError, HostConfig, InstanceAllocation, PluginHostSettings};
+
+/// The layout of a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+    plugins_dir: PathBuf,
+}
+
+impl DataDir {
+    /// A data directory at `root`, with plugins in `plugins_dir` or else `<root>/plugins`.
+    pub fn new(root: PathBuf, plugins_dir: Option<PathBuf>) -> DataDir {
+        let plugins_dir = plugins_dir.unwrap_or_else(|| root.join("plugins"));
+        DataDir { root, plugins_dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where plugins are dropped in as `<name>.wasm`.
+    pub fn plugins_dir(&self) -> &Path {
+        &self.plugins_dir
+    }
+
+    /// The host configuration file (plugin grants).
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    /// Compiled plugin code, reusable across runs.
+    pub fn compile_cache_dir(&self) -> PathBuf {
+        self.root.join("cache").join("compiled")
+    }
+
+    /// Reads the configuration and assembles the plugin host settings for this directory.
+    pub fn plugin_host_settings(&self) -> Result<PluginHostSettings, ConfigError> {
+        Ok(PluginHostSettings {
+            plugins_dir: self.plugins_dir.clone(),
+            compile_cache_dir: Some(self.compile_cache_dir()),
+            config: HostConfig::load(&self.config_file())?,
+            allocation: InstanceAllocation::OnDemand,
+        })
+    }
+}
