@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("mock-mixer", "BUILTIN_MOCK_MIXER_WASM"),
     ("mock-image", "BUILTIN_MOCK_IMAGE_WASM"),
     ("hostile-plugin", "TEST_COMPONENT_HOSTILE_WASM"),
+    ("noop-plugin", "TEST_COMPONENT_NOOP_WASM"),
 ];
 
 fn main() -> Result<()> {

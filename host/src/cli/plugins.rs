@@ -1,0 +1,226 @@
+//! `host plugins list` and `host plugins inspect`: which plugins exist, what they implement,
+//! their digests and what they are allowed to reach.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+use host::plugin::{
+    LoadedPlugin, PluginHost, PluginOrigin, PluginSource, WIT_PACKAGE, WIT_VERSION,
+};
+use host::settings::DataDir;
+use serde::Serialize;
+
+use super::Failure;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List every plugin available by name: files in the plugins directory and the built-ins.
+    #[command(
+        after_help = "Examples:\n  host plugins list\n  host plugins list --json | jq '.[].name'"
+    )]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one plugin: its world, digest, exports, imports and granted capabilities.
+    #[command(
+        after_help = "Examples:\n  host plugins inspect mock-tts\n  host plugins inspect ./my-llm.wasm --json"
+    )]
+    Inspect {
+        /// A plugin name (looked up in the plugins directory, then the built-ins) or a path to a
+        /// .wasm component.
+        plugin: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `--json` prints for one plugin. Field names are stable.
+#[derive(Debug, Serialize)]
+struct PluginReport {
+    name: String,
+    origin: PluginOrigin,
+    digest: String,
+    size_bytes: usize,
+    /// Services implemented (`llm`, `tts`, `mixer`, `image`); empty when the plugin is unusable.
+    services: Vec<String>,
+    /// WIT worlds implemented, for example `pipeline:services/llm-provider@0.1.0`.
+    worlds: Vec<String>,
+    exports: Vec<String>,
+    imports: Vec<String>,
+    grants: Option<host::plugin::PluginGrants>,
+    /// Why the plugin cannot be used, when it cannot.
+    error: Option<String>,
+}
+
+pub fn run(data_dir: &DataDir, command: PluginsCommand) -> Result<(), Failure> {
+    let settings = data_dir
+        .plugin_host_settings()
+        .map_err(Failure::invalid_input)?;
+    let host = PluginHost::new(settings).map_err(Failure::internal)?;
+    match command {
+        PluginsCommand::List { json } => {
+            let listed = host.list().map_err(Failure::invalid_input)?;
+            let reports: Vec<PluginReport> = listed
+                .into_iter()
+                .map(|entry| match entry.loaded {
+                    Ok(plugin) => report_loaded(&plugin),
+                    Err(error) => report_broken(&entry.source, error.to_string()),
+                })
+                .collect();
+            if json {
+                print_json(&reports)
+            } else {
+                print_table(&reports);
+                Ok(())
+            }
+        }
+        PluginsCommand::Inspect { plugin, json } => {
+            let loaded = host.load(&plugin).map_err(Failure::invalid_input)?;
+            let report = report_loaded(&loaded);
+            if json {
+                print_json(&report)
+            } else {
+                print_details(&report);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn report_loaded(plugin: &Arc<LoadedPlugin>) -> PluginReport {
+    PluginReport {
+        name: plugin.name.clone(),
+        origin: plugin.origin.clone(),
+        digest: plugin.digest.clone(),
+        size_bytes: plugin.size_bytes,
+        services: plugin
+            .services
+            .iter()
+            .map(|service| service.name().to_string())
+            .collect(),
+        worlds: plugin
+            .services
+            .iter()
+            .map(|service| format!("{WIT_PACKAGE}/{}@{WIT_VERSION}", service.world()))
+            .collect(),
+        exports: plugin.exports.clone(),
+        imports: plugin.imports.clone(),
+        grants: Some(plugin.grants.clone()),
+        error: None,
+    }
+}
+
+fn report_broken(source: &PluginSource, error: String) -> PluginReport {
+    PluginReport {
+        name: source.name.clone(),
+        origin: source.origin.clone(),
+        digest: source.digest.clone(),
+        size_bytes: source.bytes.len(),
+        services: Vec::new(),
+        worlds: Vec::new(),
+        exports: Vec::new(),
+        imports: Vec::new(),
+        grants: None,
+        error: Some(error),
+    }
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(Failure::internal)?;
+    println!("{text}");
+    Ok(())
+}
+
+fn print_table(reports: &[PluginReport]) {
+    let name_width = reports
+        .iter()
+        .map(|report| report.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:name_width$}  {:14}  {:8}  {:19}  GRANTS",
+        "NAME", "WORLD", "ORIGIN", "DIGEST"
+    );
+    for report in reports {
+        let world = match report.services.as_slice() {
+            [] => "-".to_string(),
+            services => services
+                .iter()
+                .map(|service| format!("{service}-provider"))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let detail = match (&report.error, &report.grants) {
+            (Some(error), _) => format!("unusable: {error}"),
+            (None, Some(grants)) => describe_grants(grants),
+            (None, None) => String::new(),
+        };
+        println!(
+            "{:name_width$}  {:14}  {:8}  {:19}  {detail}",
+            report.name,
+            world,
+            origin_label(&report.origin),
+            short_digest(&report.digest),
+        );
+    }
+}
+
+fn print_details(report: &PluginReport) {
+    println!("name:     {}", report.name);
+    match &report.origin {
+        PluginOrigin::Builtin => println!("origin:   built-in"),
+        PluginOrigin::File(path) => println!("origin:   {}", path.display()),
+    }
+    println!("digest:   {}", report.digest);
+    println!("size:     {} bytes", report.size_bytes);
+    println!("worlds:   {}", report.worlds.join(", "));
+    println!("exports:  {}", report.exports.join(", "));
+    println!(
+        "imports:  {}",
+        if report.imports.is_empty() {
+            "none".to_string()
+        } else {
+            report.imports.join(", ")
+        }
+    );
+    if let Some(grants) = &report.grants {
+        println!("grants:   {}", describe_grants(grants));
+    }
+}
+
+fn describe_grants(grants: &host::plugin::PluginGrants) -> String {
+    let mut parts = vec![
+        format!("memory {} MiB", grants.memory_limit_mib),
+        format!("{} s per call", grants.call_timeout_secs),
+    ];
+    if grants.env.is_empty() && grants.directories.is_empty() {
+        parts.push("no files, network or environment".to_string());
+    }
+    if !grants.env.is_empty() {
+        parts.push(format!("env {}", grants.env.join(",")));
+    }
+    for directory in &grants.directories {
+        let mode = if directory.writable { "rw" } else { "ro" };
+        parts.push(format!(
+            "dir {}:{} ({mode})",
+            directory.host.display(),
+            directory.guest
+        ));
+    }
+    parts.join(", ")
+}
+
+fn origin_label(origin: &PluginOrigin) -> &'static str {
+    match origin {
+        PluginOrigin::Builtin => "built-in",
+        PluginOrigin::File(_) => "file",
+    }
+}
+
+fn short_digest(digest: &str) -> String {
+    digest.chars().take(19).collect()
+}

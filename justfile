@@ -1,0 +1,27 @@
+# Everyday recipes. Every one is plain cargo underneath, so nothing here is required.
+
+# Build the host (which builds the plugins it embeds).
+build:
+    cargo build --release
+
+# Build only the plugin components for wasm32-wasip2.
+plugins:
+    rustup target add wasm32-wasip2
+    cargo build --release --target wasm32-wasip2 -p mock-llm -p mock-tts -p mock-mixer -p mock-image
+
+# Run the whole test suite (the README's test command).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks recorded in BENCHMARKS.md.
+bench:
+    cargo bench -p host --bench plugin_calls
+
+# List the built-in plugins and what they implement.
+demo:
+    cargo run --release -- plugins list
