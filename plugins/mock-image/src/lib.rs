@@ -1,1 +1,62 @@
-//! placeholder
+//! Deterministic mock image provider: a cover with a seeded gradient, geometric decoration and
+//! the title set large. The drawing lives in plain modules; this file only converts to and
+//! from the WIT types.
+
+pub mod cover;
+pub mod decor;
+pub mod hash;
+pub mod palette;
+pub mod title;
+
+wit_bindgen::generate!({ path: "../../wit", world: "image-provider" });
+
+use exports::pipeline::services::image::{GenerateRequest, GenerateResponse, Guest};
+use pipeline::services::types::{Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit};
+
+use cover::{Cover, FailureKind, render};
+
+struct MockImage;
+
+impl Guest for MockImage {
+    fn generate(request: GenerateRequest) -> Result<GenerateResponse, ProviderError> {
+        let png = render(&Cover {
+            prompt: &request.prompt,
+            title: request.title.as_deref(),
+            style: request.style.as_deref(),
+            width: request.width,
+            height: request.height,
+        })
+        .map_err(|failure| ProviderError {
+            kind: match failure.kind {
+                FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
+                FailureKind::Internal => ErrorKind::Internal,
+            },
+            retryable: false,
+            message: failure.message,
+            retry_after_ms: None,
+        })?;
+        Ok(GenerateResponse {
+            png,
+            width: request.width,
+            height: request.height,
+            revised_prompt: None,
+            usage: Usage {
+                input: Quantity {
+                    amount: request.prompt.chars().count() as u64,
+                    unit: UsageUnit::Characters,
+                },
+                output: Quantity {
+                    amount: 1,
+                    unit: UsageUnit::Images,
+                },
+            },
+            cost: Cost {
+                amount_micros: 0,
+                currency: "USD".to_string(),
+            },
+        })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(MockImage);
