@@ -44,7 +44,11 @@ fn main() {
             },
         ),
     ] {
-        let host = new_host(&plugins_dir, &workspace.path().join("shared-cache"), allocation);
+        let host = new_host(
+            &plugins_dir,
+            &workspace.path().join("shared-cache"),
+            allocation,
+        );
         let timings = runtime.block_on(measure_calls(&host));
         report(&format!("instantiate + call `noop`, {label}"), &timings);
     }
@@ -114,7 +118,8 @@ async fn measure_calls(host: &PluginHost) -> Vec<Duration> {
 fn report(label: &str, timings: &[Duration]) {
     let mut sorted = timings.to_vec();
     sorted.sort();
-    let percentile = |fraction: f64| sorted[((sorted.len() - 1) as f64 * fraction).round() as usize];
+    let percentile =
+        |fraction: f64| sorted[((sorted.len() - 1) as f64 * fraction).round() as usize];
     println!(
         "| {label} | {} | {} | {} |",
         format_duration(percentile(0.5)),

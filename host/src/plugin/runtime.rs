@@ -2,7 +2,6 @@
 //! mixer's audio interfaces, the loaded plugins, and one method per service call.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -296,16 +295,13 @@ impl PluginHost {
         request: &llm::GenerateRequest,
     ) -> Result<llm::GenerateResponse, CallError> {
         let pre = require(plugin, Service::Llm, plugin.prepared.llm.as_ref())?;
-        let mut store = self.store_for(plugin, None)?;
-        let outcome = within_deadline(plugin, async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .pipeline_services_llm()
-                .call_generate(&mut store, request)
-                .await
-        })
-        .await;
-        let response = settle(plugin, &store, outcome)?;
+        let (response, _) = self
+            .run_call(plugin, None, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let llm = instance.pipeline_services_llm();
+                llm.call_generate(store, request).await
+            })
+            .await?;
         if request.json_schema.is_some() {
             validate::check_json(&response.text).map_err(|problem| malformed(plugin, problem))?;
         }
@@ -315,16 +311,16 @@ impl PluginHost {
     /// Lists the voices a TTS plugin offers.
     pub async fn list_voices(&self, plugin: &LoadedPlugin) -> Result<Vec<tts::Voice>, CallError> {
         let pre = require(plugin, Service::Tts, plugin.prepared.tts.as_ref())?;
-        let mut store = self.store_for(plugin, None)?;
-        let outcome = within_deadline(plugin, async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .pipeline_services_tts()
-                .call_list_voices(&mut store)
-                .await
-        })
-        .await;
-        settle(plugin, &store, outcome)
+        let (voices, _) = self
+            .run_call(plugin, None, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance
+                    .pipeline_services_tts()
+                    .call_list_voices(store)
+                    .await
+            })
+            .await?;
+        Ok(voices)
     }
 
     /// Speaks a piece of text with a TTS plugin; the audio is checked against its description.
@@ -334,16 +330,13 @@ impl PluginHost {
         request: &tts::SynthesizeRequest,
     ) -> Result<tts::SynthesizeResponse, CallError> {
         let pre = require(plugin, Service::Tts, plugin.prepared.tts.as_ref())?;
-        let mut store = self.store_for(plugin, None)?;
-        let outcome = within_deadline(plugin, async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .pipeline_services_tts()
-                .call_synthesize(&mut store, request)
-                .await
-        })
-        .await;
-        let response = settle(plugin, &store, outcome)?;
+        let (response, _) = self
+            .run_call(plugin, None, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let tts = instance.pipeline_services_tts();
+                tts.call_synthesize(store, request).await
+            })
+            .await?;
         validate::check_audio(&response.audio, &response.format, response.duration_ms)
             .map_err(|problem| malformed(plugin, problem))?;
         Ok(response)
@@ -356,16 +349,13 @@ impl PluginHost {
         request: &image::GenerateRequest,
     ) -> Result<image::GenerateResponse, CallError> {
         let pre = require(plugin, Service::Image, plugin.prepared.image.as_ref())?;
-        let mut store = self.store_for(plugin, None)?;
-        let outcome = within_deadline(plugin, async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .pipeline_services_image()
-                .call_generate(&mut store, request)
-                .await
-        })
-        .await;
-        let response = settle(plugin, &store, outcome)?;
+        let (response, _) = self
+            .run_call(plugin, None, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let image = instance.pipeline_services_image();
+                image.call_generate(store, request).await
+            })
+            .await?;
         if (response.width, response.height) != (request.width, request.height) {
             return Err(malformed(
                 plugin,
@@ -391,43 +381,23 @@ impl PluginHost {
         output: &Path,
     ) -> Result<mixer::MixResponse, CallError> {
         let pre = require(plugin, Service::Mixer, plugin.prepared.mixer.as_ref())?;
-        let io = MixerIo::open(inputs, output).map_err(|reason| CallError::Host {
+        let host_error = |reason| CallError::Host {
             plugin: plugin.name.clone(),
             reason,
-        })?;
-        let mut store = self.store_for(plugin, Some(io))?;
-        let outcome = within_deadline(plugin, async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .pipeline_services_mixer()
-                .call_mix(&mut store, request)
-                .await
-        })
-        .await;
-        let write_error = store
-            .data_mut()
-            .mixer_io
-            .as_mut()
-            .and_then(|io| io.write_error.take());
-        let response = settle(plugin, &store, outcome)?;
-        let io = store.data_mut().mixer_io.take();
-        let written = match (write_error, io) {
-            (Some(reason), _) => {
-                return Err(CallError::Host {
-                    plugin: plugin.name.clone(),
-                    reason,
-                });
-            }
-            (None, Some(io)) => io.finish().map_err(|reason| CallError::Host {
-                plugin: plugin.name.clone(),
-                reason,
-            })?,
-            (None, None) => 0,
         };
-        let header = read_prefix(output, 4096).map_err(|reason| CallError::Host {
-            plugin: plugin.name.clone(),
-            reason,
-        })?;
+        let io = MixerIo::open(inputs, output).map_err(host_error)?;
+        let (response, mut store) = self
+            .run_call(plugin, Some(io), async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let mixer = instance.pipeline_services_mixer();
+                mixer.call_mix(store, request).await
+            })
+            .await?;
+        let written = match store.data_mut().mixer_io.take() {
+            Some(io) => io.finish().map_err(host_error)?,
+            None => 0,
+        };
+        let header = read_prefix(output, 4096).map_err(host_error)?;
         let facts = validate::read_wav_header(&header, written)
             .map_err(|problem| malformed(plugin, problem))?;
         validate::check_wav_facts(&facts, &response.format, response.duration_ms)
@@ -435,30 +405,31 @@ impl PluginHost {
         Ok(response)
     }
 
-    fn store_for(
+    /// Runs one call in a fresh sandboxed store under the plugin's deadline, and classifies its
+    /// outcome. The store comes back with the result so the caller can collect what the call
+    /// wrote through host interfaces.
+    async fn run_call<T>(
         &self,
         plugin: &LoadedPlugin,
         mixer_io: Option<MixerIo>,
-    ) -> Result<Store<StoreState>, CallError> {
-        new_store(&self.engine, &plugin.name, &plugin.grants, mixer_io).map_err(|error| {
-            CallError::Host {
-                plugin: plugin.name.clone(),
-                reason: error.to_string(),
-            }
-        })
+        call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<Result<T, ProviderError>>,
+    ) -> Result<(T, Store<StoreState>), CallError> {
+        let mut store =
+            new_store(&self.engine, &plugin.name, &plugin.grants, mixer_io).map_err(|error| {
+                CallError::Host {
+                    plugin: plugin.name.clone(),
+                    reason: error.to_string(),
+                }
+            })?;
+        let limit = plugin.grants.call_timeout() + DEADLINE_GRACE;
+        let outcome = tokio::time::timeout(limit, call(&mut store)).await;
+        let value = settle(plugin, &store, outcome)?;
+        Ok((value, store))
     }
 }
 
 type CallOutcome<T> =
     Result<wasmtime::Result<Result<T, ProviderError>>, tokio::time::error::Elapsed>;
-
-/// Runs a call under the async safety-net timeout.
-async fn within_deadline<T>(
-    plugin: &LoadedPlugin,
-    call: impl Future<Output = wasmtime::Result<Result<T, ProviderError>>>,
-) -> CallOutcome<T> {
-    tokio::time::timeout(plugin.grants.call_timeout() + DEADLINE_GRACE, call).await
-}
 
 /// Turns the outcome of a call into its result or a classified [`CallError`].
 fn settle<T>(
@@ -469,6 +440,17 @@ fn settle<T>(
     let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
     if !stderr.trim().is_empty() {
         tracing::debug!(plugin = %plugin.name, stderr = %stderr.trim_end(), "plugin wrote to stderr");
+    }
+    if let Some(reason) = store
+        .data()
+        .mixer_io
+        .as_ref()
+        .and_then(|io| io.write_error.clone())
+    {
+        return Err(CallError::Host {
+            plugin: plugin.name.clone(),
+            reason,
+        });
     }
     let deadline_exceeded = || CallError::DeadlineExceeded {
         plugin: plugin.name.clone(),
