@@ -89,7 +89,10 @@ async fn mock_llm_answers_with_schema_shaped_deterministic_json() {
     let request = llm_request(
         &[
             ("You plan podcast episodes.", llm::Role::System),
-            ("Topic: the history of tea\nWrite the outline.", llm::Role::User),
+            (
+                "Topic: the history of tea\nWrite the outline.",
+                llm::Role::User,
+            ),
         ],
         Some(OUTLINE_SCHEMA),
     );
@@ -101,10 +104,18 @@ async fn mock_llm_answers_with_schema_shaped_deterministic_json() {
     let segments = outline["segments"].as_array().unwrap();
     assert!((3..=5).contains(&segments.len()), "{outline}");
     for segment in segments {
-        assert!(segment["title"].as_str().is_some_and(|title| !title.is_empty()));
+        assert!(
+            segment["title"]
+                .as_str()
+                .is_some_and(|title| !title.is_empty())
+        );
         assert!(segment["key_points"].as_array().unwrap().len() >= 2);
     }
-    assert!(first.text.to_lowercase().contains("tea"), "not topic-aware: {}", first.text);
+    assert!(
+        first.text.to_lowercase().contains("tea"),
+        "not topic-aware: {}",
+        first.text
+    );
     assert!(first.usage.input.amount > 0 && first.usage.output.amount > 0);
 }
 
@@ -123,7 +134,9 @@ async fn mock_llm_script_follows_an_edited_outline() {
     let hosts = r#"```json
 {"hosts": [{"name": "Maya", "personality": "curious"}, {"name": "Olu", "personality": "dry wit"}]}
 ```"#;
-    let prompt = format!("Topic: the history of tea\n{hosts}\nWrite the script for this outline:\n{outline}");
+    let prompt = format!(
+        "Topic: the history of tea\n{hosts}\nWrite the script for this outline:\n{outline}"
+    );
     let response = host
         .generate_text(
             &plugin,
@@ -133,16 +146,38 @@ async fn mock_llm_script_follows_an_edited_outline() {
         .unwrap();
     let script: serde_json::Value = serde_json::from_str(&response.text).unwrap();
     let lines = script["lines"].as_array().unwrap();
-    let speakers: Vec<&str> = lines.iter().map(|line| line["speaker"].as_str().unwrap()).collect();
-    assert!(speakers.iter().all(|speaker| ["Maya", "Olu"].contains(speaker)), "{speakers:?}");
+    let speakers: Vec<&str> = lines
+        .iter()
+        .map(|line| line["speaker"].as_str().unwrap())
+        .collect();
+    assert!(
+        speakers
+            .iter()
+            .all(|speaker| ["Maya", "Olu"].contains(speaker)),
+        "{speakers:?}"
+    );
     assert!(speakers.contains(&"Maya") && speakers.contains(&"Olu"));
 
-    let text: String = lines.iter().map(|line| line["text"].as_str().unwrap()).collect::<Vec<_>>().join("\n");
-    let positions: Vec<usize> = ["Smugglers of Darjeeling", "The Kettle Paradox", "Leaves of Tomorrow"]
+    let text: String = lines
         .iter()
-        .map(|title| text.find(title).unwrap_or_else(|| panic!("{title} missing from script:\n{text}")))
-        .collect();
-    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "segments out of order");
+        .map(|line| line["text"].as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let positions: Vec<usize> = [
+        "Smugglers of Darjeeling",
+        "The Kettle Paradox",
+        "Leaves of Tomorrow",
+    ]
+    .iter()
+    .map(|title| {
+        text.find(title)
+            .unwrap_or_else(|| panic!("{title} missing from script:\n{text}"))
+    })
+    .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "segments out of order"
+    );
 }
 
 fn tts_request(text: &str, voice: &str) -> tts::SynthesizeRequest {
@@ -172,16 +207,28 @@ async fn mock_tts_speaks_real_wav_at_about_150_words_a_minute() {
     assert!(voices.len() >= 2);
 
     let text = ["word"; 150].join(" ");
-    let first = host.synthesize_speech(&plugin, &tts_request(&text, &voices[0].id)).await.unwrap();
-    let again = host.synthesize_speech(&plugin, &tts_request(&text, &voices[0].id)).await.unwrap();
+    let first = host
+        .synthesize_speech(&plugin, &tts_request(&text, &voices[0].id))
+        .await
+        .unwrap();
+    let again = host
+        .synthesize_speech(&plugin, &tts_request(&text, &voices[0].id))
+        .await
+        .unwrap();
     assert_eq!(first.audio, again.audio, "not deterministic");
 
     let (spec, samples) = decode_wav(&first.audio);
     assert_eq!(spec.bits_per_sample, 16);
     assert_eq!(spec.sample_rate, first.format.sample_rate);
     let seconds = samples.len() as f64 / f64::from(spec.sample_rate) / f64::from(spec.channels);
-    assert!((50.0..=70.0).contains(&seconds), "150 words took {seconds} s");
-    assert!(samples.iter().any(|sample| sample.unsigned_abs() > 1000), "silent audio");
+    assert!(
+        (50.0..=70.0).contains(&seconds),
+        "150 words took {seconds} s"
+    );
+    assert!(
+        samples.iter().any(|sample| sample.unsigned_abs() > 1000),
+        "silent audio"
+    );
 
     let other_voice = host
         .synthesize_speech(&plugin, &tts_request(&text, &voices[1].id))
@@ -271,13 +318,19 @@ async fn mock_mixer_mixes_to_the_podcast_loudness_norm() {
     let mut speech_ms = 0;
     for (index, (line, voice)) in [
         ("Welcome to the show, today we talk about tea.", "aria"),
-        ("Tea has a long and surprising history, full of smugglers.", "basil"),
+        (
+            "Tea has a long and surprising history, full of smugglers.",
+            "basil",
+        ),
         ("Let us begin with the leaves themselves.", "aria"),
     ]
     .into_iter()
     .enumerate()
     {
-        let clip = host.synthesize_speech(&speech, &tts_request(line, voice)).await.unwrap();
+        let clip = host
+            .synthesize_speech(&speech, &tts_request(line, voice))
+            .await
+            .unwrap();
         speech_ms += clip.duration_ms;
         inputs.push(AudioInput::Bytes(Arc::from(clip.audio)));
         clips.push(mixer::Clip {
@@ -304,16 +357,23 @@ async fn mock_mixer_mixes_to_the_podcast_loudness_norm() {
             settings: mix_settings(channels),
         };
         let output = directory.path().join(format!("episode-{channels}.wav"));
-        let response = host.mix_audio(&mixer_plugin, &request, &inputs, &output).await.unwrap();
+        let response = host
+            .mix_audio(&mixer_plugin, &request, &inputs, &output)
+            .await
+            .unwrap();
         assert_eq!(response.format.encoding, types::AudioEncoding::WavPcm16);
         assert_eq!(response.placements.len(), 3);
 
         let bytes = std::fs::read(&output).unwrap();
         let (spec, samples) = decode_wav(&bytes);
         assert_eq!(spec.channels, u16::from(channels));
-        let duration_ms = samples.len() as u64 * 1000 / u64::from(spec.sample_rate) / u64::from(spec.channels);
+        let duration_ms =
+            samples.len() as u64 * 1000 / u64::from(spec.sample_rate) / u64::from(spec.channels);
         let expected_ms = speech_ms + 2 * 400 + 2 * 1000;
-        assert!(duration_ms.abs_diff(expected_ms) <= 50, "{duration_ms} ms, expected {expected_ms}");
+        assert!(
+            duration_ms.abs_diff(expected_ms) <= 50,
+            "{duration_ms} ms, expected {expected_ms}"
+        );
 
         // Measured independently of the plugin's own report.
         let mut meter = ebur128::EbuR128::new(
@@ -324,16 +384,30 @@ async fn mock_mixer_mixes_to_the_podcast_loudness_norm() {
         .unwrap();
         meter.add_frames_i16(&samples).unwrap();
         let loudness = meter.loudness_global().unwrap();
-        assert!((loudness - target).abs() <= 1.0, "{channels} channel(s): {loudness} LUFS");
+        assert!(
+            (loudness - target).abs() <= 1.0,
+            "{channels} channel(s): {loudness} LUFS"
+        );
         let peak = (0..u32::from(channels))
             .map(|channel| meter.true_peak(channel).unwrap())
             .fold(0.0f64, f64::max);
         let peak_dbtp = 20.0 * peak.log10();
-        assert!(peak_dbtp <= -1.0 + 0.05, "{channels} channel(s): true peak {peak_dbtp} dBTP");
+        assert!(
+            peak_dbtp <= -1.0 + 0.05,
+            "{channels} channel(s): true peak {peak_dbtp} dBTP"
+        );
 
-        let again = directory.path().join(format!("episode-{channels}-again.wav"));
-        host.mix_audio(&mixer_plugin, &request, &inputs, &again).await.unwrap();
-        assert_eq!(bytes, std::fs::read(&again).unwrap(), "mix is not deterministic");
+        let again = directory
+            .path()
+            .join(format!("episode-{channels}-again.wav"));
+        host.mix_audio(&mixer_plugin, &request, &inputs, &again)
+            .await
+            .unwrap();
+        assert_eq!(
+            bytes,
+            std::fs::read(&again).unwrap(),
+            "mix is not deterministic"
+        );
     }
 }
 
@@ -354,7 +428,12 @@ async fn mock_mixer_names_an_invalid_clip() {
     };
     let inputs = [AudioInput::Bytes(Arc::from(&b"this is not a wav file"[..]))];
     let error = host
-        .mix_audio(&mixer_plugin, &request, &inputs, &directory.path().join("out.wav"))
+        .mix_audio(
+            &mixer_plugin,
+            &request,
+            &inputs,
+            &directory.path().join("out.wav"),
+        )
         .await
         .unwrap_err();
     assert!(!error.is_retryable());

@@ -19,13 +19,14 @@ fn host_with(directory: &Path, grants: PluginGrants) -> PluginHost {
     let plugins_dir = directory.join("plugins");
     std::fs::create_dir_all(&plugins_dir).unwrap();
     std::fs::copy(HOSTILE_WASM, plugins_dir.join("hostile.wasm")).unwrap();
+    let config = HostConfig {
+        plugins: BTreeMap::from([("hostile".to_string(), grants)]),
+    };
     PluginHost::new(PluginHostSettings {
         plugins_dir,
         compile_cache_dir: Some(directory.join("cache")),
-        config: HostConfig {
-            plugins: BTreeMap::from([("hostile".to_string(), grants)]),
-        },
-        allocation: InstanceAllocation::OnDemand,
+        allocation: InstanceAllocation::pooling_for(&config),
+        config,
     })
     .unwrap()
 }
@@ -249,6 +250,58 @@ async fn misbehaving_calls_in_parallel_do_not_disturb_good_ones() {
             assert!(outcome.is_err(), "{prompt} should fail");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_instance_pool_wait_for_a_slot() {
+    let directory = tempfile::tempdir().unwrap();
+    let plugins_dir = directory.path().join("plugins");
+    std::fs::create_dir_all(&plugins_dir).unwrap();
+    std::fs::copy(HOSTILE_WASM, plugins_dir.join("hostile.wasm")).unwrap();
+    let host = std::sync::Arc::new(
+        PluginHost::new(PluginHostSettings {
+            plugins_dir,
+            compile_cache_dir: Some(directory.path().join("cache")),
+            config: HostConfig::default(),
+            allocation: InstanceAllocation::Pooling {
+                max_instances: 2,
+                max_memory_mib: 64,
+            },
+        })
+        .unwrap(),
+    );
+    let calls: Vec<_> = (0..16)
+        .map(|index| {
+            let host = host.clone();
+            tokio::spawn(async move { ask(&host, &format!("hello {index}")).await })
+        })
+        .collect();
+    for (index, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap(), format!("echo: hello {index}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unbounded_allocation_is_stopped_without_pooling_too() {
+    let directory = tempfile::tempdir().unwrap();
+    let plugins_dir = directory.path().join("plugins");
+    std::fs::create_dir_all(&plugins_dir).unwrap();
+    std::fs::copy(HOSTILE_WASM, plugins_dir.join("hostile.wasm")).unwrap();
+    let host = PluginHost::new(PluginHostSettings {
+        plugins_dir,
+        compile_cache_dir: Some(directory.path().join("cache")),
+        config: HostConfig {
+            plugins: BTreeMap::from([("hostile".to_string(), tight_grants())]),
+        },
+        allocation: InstanceAllocation::OnDemand,
+    })
+    .unwrap();
+    let error = ask(&host, "allocate").await.unwrap_err();
+    assert!(
+        matches!(error, CallError::MemoryLimitExceeded { limit_mib: 64, .. }),
+        "{error}"
+    );
+    assert_still_serving(&host).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

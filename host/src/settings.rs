@@ -41,11 +41,12 @@ impl DataDir {
 
     /// Reads the configuration and assembles the plugin host settings for this directory.
     pub fn plugin_host_settings(&self) -> Result<PluginHostSettings, ConfigError> {
+        let config = HostConfig::load(&self.config_file())?;
         Ok(PluginHostSettings {
             plugins_dir: self.plugins_dir.clone(),
             compile_cache_dir: Some(self.compile_cache_dir()),
-            config: HostConfig::load(&self.config_file())?,
-            allocation: InstanceAllocation::OnDemand,
+            allocation: InstanceAllocation::pooling_for(&config),
+            config,
         })
     }
 }

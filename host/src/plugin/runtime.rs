@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
@@ -20,7 +22,7 @@ use super::bindings::{
 use super::catalog::{Catalog, PluginOrigin, PluginSource};
 use super::compile_cache::{CacheOutcome, CompileCache};
 use super::error::{CallError, LoadError};
-use super::grants::{HostConfig, PluginGrants};
+use super::grants::{DEFAULT_MEMORY_LIMIT_MIB, HostConfig, PluginGrants};
 use super::sandbox::{DeadlineReached, StoreState, new_store};
 use super::service::Service;
 use super::validate;
@@ -35,14 +37,35 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(1);
 /// How instances get their memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceAllocation {
-    /// Allocate memory for each instance when it is created (the default).
+    /// Allocate memory for each instance when it is created.
     OnDemand,
     /// Keep pre-reserved slots for up to `max_instances` concurrent instances, each capped at
-    /// `max_memory_mib`; faster instantiation at the price of reserved address space.
+    /// `max_memory_mib`. Instantiation is about twice as fast (see `BENCHMARKS.md`) at the
+    /// price of reserved, mostly untouched address space; calls beyond `max_instances` wait
+    /// for a free slot.
     Pooling {
         max_instances: u32,
         max_memory_mib: u64,
     },
+}
+
+impl InstanceAllocation {
+    /// Concurrent instances the default pool holds: far more than two cores keep busy, few
+    /// enough that the reserved address space stays modest.
+    pub const DEFAULT_POOL_SIZE: u32 = 128;
+
+    /// Pooling sized so that every plugin's configured memory cap fits in a slot.
+    pub fn pooling_for(config: &HostConfig) -> InstanceAllocation {
+        let largest_grant = config
+            .plugins
+            .values()
+            .map(|grants| grants.memory_limit_mib)
+            .fold(DEFAULT_MEMORY_LIMIT_MIB, u64::max);
+        InstanceAllocation::Pooling {
+            max_instances: Self::DEFAULT_POOL_SIZE,
+            max_memory_mib: largest_grant,
+        }
+    }
 }
 
 /// What the plugin host needs to start.
@@ -100,6 +123,9 @@ pub struct PluginHost {
     /// Loaded plugins by name and digest. A std mutex: it guards a map lookup and is never held
     /// across an await or a compilation.
     loaded: Mutex<HashMap<(String, String), Arc<LoadedPlugin>>>,
+    /// Free instance slots when pooling; a call holds one from instantiation to the end, so
+    /// excess calls wait instead of failing on an exhausted pool.
+    instance_slots: Option<Semaphore>,
     _ticker: EpochTicker,
 }
 
@@ -122,6 +148,12 @@ impl PluginHost {
                 .max_memory_size(usize::try_from(max_memory_mib << 20).unwrap_or(usize::MAX));
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
+        let instance_slots = match settings.allocation {
+            InstanceAllocation::Pooling { max_instances, .. } => {
+                Some(Semaphore::new(max_instances as usize))
+            }
+            InstanceAllocation::OnDemand => None,
+        };
         let engine =
             Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
 
@@ -146,6 +178,7 @@ impl PluginHost {
             compile_cache,
             config: settings.config,
             loaded: Mutex::new(HashMap::new()),
+            instance_slots,
         })
     }
 
@@ -421,6 +454,13 @@ impl PluginHost {
                     reason: error.to_string(),
                 }
             })?;
+        let _slot = match &self.instance_slots {
+            Some(slots) => Some(slots.acquire().await.map_err(|error| CallError::Host {
+                plugin: plugin.name.clone(),
+                reason: format!("instance pool closed: {error}"),
+            })?),
+            None => None,
+        };
         let limit = plugin.grants.call_timeout() + DEADLINE_GRACE;
         let outcome = tokio::time::timeout(limit, call(&mut store)).await;
         let value = settle(plugin, &store, outcome)?;

@@ -15,10 +15,19 @@ impl Guest for NoopPlugin {
             model: "noop".into(),
             finish_reason: FinishReason::Stop,
             usage: Usage {
-                input: Quantity { amount: 0, unit: UsageUnit::Tokens },
-                output: Quantity { amount: 0, unit: UsageUnit::Tokens },
+                input: Quantity {
+                    amount: 0,
+                    unit: UsageUnit::Tokens,
+                },
+                output: Quantity {
+                    amount: 0,
+                    unit: UsageUnit::Tokens,
+                },
             },
-            cost: Cost { amount_micros: 0, currency: "USD".into() },
+            cost: Cost {
+                amount_micros: 0,
+                currency: "USD".into(),
+            },
         })
     }
 }
