@@ -4,9 +4,9 @@ use png::{BitDepth, ColorType, Compression, Encoder};
 use tiny_skia::Pixmap;
 
 use crate::decor::paint_background;
-use crate::hash::{Sequence, hash_fields};
 use crate::palette::Palette;
 use crate::title::{draw, layout};
+use mock_support::seed::{Sequence, hash_fields};
 
 /// Smallest and largest width or height accepted, in pixels.
 pub const MIN_SIDE: u32 = 64;

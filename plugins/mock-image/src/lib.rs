@@ -4,7 +4,6 @@
 
 pub mod cover;
 pub mod decor;
-pub mod hash;
 pub mod palette;
 pub mod title;
 

@@ -383,7 +383,8 @@ pub fn fade_gain(position: u64, length: u64) -> f32 {
 mod tests {
     use super::*;
     use crate::io::memory::MemoryInputs;
-    use crate::wav::{header, read_layout};
+    use crate::wav::read_layout;
+    use mock_support::wav::pcm16_header as header;
 
     fn wav(channels: u16, rate: u32, samples: &[i16]) -> Vec<u8> {
         let frames = (samples.len() / channels as usize) as u32;

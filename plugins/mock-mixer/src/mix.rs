@@ -286,7 +286,7 @@ fn write_episode(
     let total_frames = plan.timeline.total_frames;
     let mut writer = ChunkedWriter::new(output);
     // `mix` checked that the episode fits a WAV file, so the frame count fits 32 bits.
-    writer.write(&wav::header(
+    writer.write(&mock_support::wav::pcm16_header(
         plan.sample_rate,
         plan.channels as u16,
         total_frames as u32,

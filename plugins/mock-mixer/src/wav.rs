@@ -9,7 +9,7 @@ const FORMAT_EXTENSIBLE: u16 = 0xfffe;
 /// Input rates the resampler accepts.
 pub const INPUT_RATES: std::ops::RangeInclusive<u32> = 4_000..=384_000;
 /// Bytes in the canonical header the mixer writes.
-pub const HEADER_BYTES: u64 = 44;
+pub const HEADER_BYTES: u64 = mock_support::wav::PCM16_HEADER_BYTES as u64;
 
 /// Where an input's samples are and how they are laid out.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,35 +139,6 @@ fn check_format(fmt: &[u8]) -> Result<(u16, u32), String> {
     Ok((channels, sample_rate))
 }
 
-/// The canonical header for `frames` frames of 16-bit PCM; the caller checks that the data
-/// fits the 32-bit RIFF sizes.
-pub fn header(sample_rate: u32, channels: u16, frames: u32) -> [u8; HEADER_BYTES as usize] {
-    let block_align = channels * 2;
-    let data_bytes = frames * u32::from(block_align);
-    let fields: [&[u8]; 13] = [
-        b"RIFF",
-        &(36 + data_bytes).to_le_bytes(),
-        b"WAVE",
-        b"fmt ",
-        &16u32.to_le_bytes(),
-        &FORMAT_PCM.to_le_bytes(),
-        &channels.to_le_bytes(),
-        &sample_rate.to_le_bytes(),
-        &(sample_rate * u32::from(block_align)).to_le_bytes(),
-        &block_align.to_le_bytes(),
-        &16u16.to_le_bytes(),
-        b"data",
-        &data_bytes.to_le_bytes(),
-    ];
-    let mut header = [0u8; HEADER_BYTES as usize];
-    let mut at = 0;
-    for field in fields {
-        header[at..at + field.len()].copy_from_slice(field);
-        at += field.len();
-    }
-    header
-}
-
 fn le_u16(bytes: &[u8]) -> u16 {
     u16::from_le_bytes([bytes[0], bytes[1]])
 }
@@ -186,7 +157,7 @@ mod tests {
     }
 
     fn wav(channels: u16, rate: u32, frames: u32) -> Vec<u8> {
-        let mut bytes = header(rate, channels, frames).to_vec();
+        let mut bytes = mock_support::wav::pcm16_header(rate, channels, frames).to_vec();
         bytes.resize(bytes.len() + frames as usize * channels as usize * 2, 0);
         bytes
     }

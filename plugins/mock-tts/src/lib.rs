@@ -1,12 +1,10 @@
 //! Deterministic mock text-to-speech provider: speaks text as a synthetic, voice-specific
 //! speech-like signal in a 24 kHz mono 16-bit WAV.
 
-mod seed;
 mod speech;
 mod synth;
 mod text;
 mod voices;
-mod wav;
 
 wit_bindgen::generate!({ path: "../../wit", world: "tts-provider" });
 

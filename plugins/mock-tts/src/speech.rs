@@ -1,10 +1,10 @@
 //! Validates a synthesis request and turns it into a WAV clip, independent of the WIT bindings.
 
-use crate::seed::{Rng, request_seed};
 use crate::synth::{self, SAMPLE_RATE};
 use crate::text;
 use crate::voices::{self, find_style, find_voice};
-use crate::wav;
+use mock_support::seed::{Sequence, hash_fields};
+use mock_support::wav;
 
 /// Longest clip produced; the whole clip travels in one response, so this bounds its memory
 /// (about 86 MB).
@@ -56,14 +56,14 @@ pub fn synthesize(request: &SpeechRequest) -> Result<Speech, InvalidRequest> {
         )));
     }
     let style = find_style(request.style);
-    let seed = request_seed(&[
+    let seed = hash_fields(&[
         request.text.as_bytes(),
         request.voice.as_bytes(),
         request.style.unwrap_or("").as_bytes(),
         &request.speed.to_bits().to_le_bytes(),
         request.model.unwrap_or("").as_bytes(),
     ]);
-    let mut score_rng = Rng::new(seed);
+    let mut score_rng = Sequence::new(seed);
     let events = text::score(request.text, request.speed * style.rate, &mut score_rng);
     if events.is_empty() {
         return Err(InvalidRequest("text contains no words to speak".into()));
@@ -95,9 +95,9 @@ pub fn synthesize(request: &SpeechRequest) -> Result<Speech, InvalidRequest> {
     let rms = (energy / active.max(1) as f64).sqrt() as f32;
     let gain = if rms > 0.0 { TARGET_RMS / rms } else { 1.0 };
 
-    let mut wav = Vec::with_capacity(wav::HEADER_BYTES + samples * 2);
+    let mut wav = Vec::with_capacity(wav::PCM16_HEADER_BYTES + samples * 2);
     // The duration limit keeps the sample count far below u32::MAX.
-    wav.extend_from_slice(&wav::header(SAMPLE_RATE, 1, samples as u32));
+    wav.extend_from_slice(&wav::pcm16_header(SAMPLE_RATE, 1, samples as u32));
     synth::render(&events, voice, style, voice_seed, |sample, _| {
         let pcm = (soft_limit(sample * gain) * 32767.0).round() as i16;
         wav.extend_from_slice(&pcm.to_le_bytes());

@@ -4,9 +4,9 @@
 
 use std::f32::consts::{PI, TAU};
 
-use crate::seed::Rng;
 use crate::text::{Event, Onset, Syllable, Vowel};
 use crate::voices::{Style, VoiceProfile};
+use mock_support::seed::Sequence;
 
 pub const SAMPLE_RATE: u32 = 24_000;
 /// Silence before the first syllable, so the clip does not start mid-breath.
@@ -255,7 +255,7 @@ impl BandPass {
 
 /// The running state of one voice: oscillator phase, smoothed parameters and filter memories.
 struct VoiceState {
-    rng: Rng,
+    rng: Sequence,
     phase: f32,
     pitch_hz: f32,
     formants: [f32; 3],
@@ -283,7 +283,7 @@ impl VoiceState {
         // The fourth formant is fixed; it only adds some presence above the moving three.
         cascade[3].tune(3500.0 * voice.formant_scale, 250.0);
         let formants = scaled(vowel_formants(Vowel::Schwa), voice.formant_scale);
-        let mut rng = Rng::new(seed);
+        let mut rng = Sequence::new(seed);
         Self {
             phase: rng.unit(),
             rng,

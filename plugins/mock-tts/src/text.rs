@@ -1,7 +1,7 @@
 //! Turns text into a timed score of syllables and pauses with relative intonation, which the
 //! synthesiser then plays in a particular voice.
 
-use crate::seed::Rng;
+use mock_support::seed::Sequence;
 
 /// Seconds one word takes at 150 words a minute.
 const WORD_SECONDS: f32 = 0.4;
@@ -66,7 +66,7 @@ struct Word {
 }
 
 /// The score for `text`; `tempo` multiplies the speaking rate (1.0 is 150 words a minute).
-pub fn score(text: &str, tempo: f32, rng: &mut Rng) -> Vec<Event> {
+pub fn score(text: &str, tempo: f32, rng: &mut Sequence) -> Vec<Event> {
     let words = split_words(text);
     let mut events = Vec::new();
     let mut sentence_start = 0;
@@ -97,7 +97,7 @@ struct Sentence<'a> {
     breath_after: bool,
 }
 
-fn intone_sentence(sentence: &Sentence, tempo: f32, rng: &mut Rng, events: &mut Vec<Event>) {
+fn intone_sentence(sentence: &Sentence, tempo: f32, rng: &mut Sequence, events: &mut Vec<Event>) {
     let words = sentence.words;
     let total: usize = words.iter().map(|word| word.syllables.len()).sum();
     let mut position = 0;
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn punctuation_becomes_pauses_and_falls() {
-        let events = score("Hello there, friend. Ready?", 1.0, &mut Rng::new(1));
+        let events = score("Hello there, friend. Ready?", 1.0, &mut Sequence::new(1));
         let pauses: Vec<f32> = events
             .iter()
             .filter_map(|event| match event {
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn tempo_scales_every_duration() {
         let total = |tempo: f32| -> f32 {
-            score("One, two three.", tempo, &mut Rng::new(3))
+            score("One, two three.", tempo, &mut Sequence::new(3))
                 .iter()
                 .map(|event| match event {
                     Event::Syllable(syllable) => syllable.seconds,
