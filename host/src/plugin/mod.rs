@@ -10,6 +10,7 @@ mod catalog;
 mod compile_cache;
 mod error;
 mod grants;
+mod outcome;
 mod runtime;
 mod sandbox;
 mod service;

@@ -3,15 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use super::audio_io::{AudioInput, MixerIo};
 use super::bindings::types::ProviderError;
@@ -23,13 +21,11 @@ use super::catalog::{Catalog, PluginOrigin, PluginSource};
 use super::compile_cache::{CacheOutcome, CompileCache};
 use super::error::{CallError, LoadError};
 use super::grants::{DEFAULT_MEMORY_LIMIT_MIB, HostConfig, PluginGrants};
-use super::sandbox::{DeadlineReached, StoreState, new_store};
+use super::outcome::{malformed, require, settle};
+use super::sandbox::{EpochTicker, StoreState, new_store};
 use super::service::Service;
 use super::validate;
 
-/// How often the engine's epoch advances: the granularity of deadlines and of the moments a
-/// busy plugin yields to other work.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Extra time the async timeout allows beyond a call's deadline; the epoch deadline inside the
 /// plugin normally fires first, and this only catches time spent waiting in host calls.
 const DEADLINE_GRACE: Duration = Duration::from_secs(1);
@@ -468,102 +464,6 @@ impl PluginHost {
     }
 }
 
-type CallOutcome<T> =
-    Result<wasmtime::Result<Result<T, ProviderError>>, tokio::time::error::Elapsed>;
-
-/// Turns the outcome of a call into its result or a classified [`CallError`].
-fn settle<T>(
-    plugin: &LoadedPlugin,
-    store: &Store<StoreState>,
-    outcome: CallOutcome<T>,
-) -> Result<T, CallError> {
-    let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
-    if !stderr.trim().is_empty() {
-        tracing::debug!(plugin = %plugin.name, stderr = %stderr.trim_end(), "plugin wrote to stderr");
-    }
-    if let Some(reason) = store
-        .data()
-        .mixer_io
-        .as_ref()
-        .and_then(|io| io.write_error.clone())
-    {
-        return Err(CallError::Host {
-            plugin: plugin.name.clone(),
-            reason,
-        });
-    }
-    let deadline_exceeded = || CallError::DeadlineExceeded {
-        plugin: plugin.name.clone(),
-        limit: plugin.grants.call_timeout(),
-    };
-    let error = match outcome {
-        Err(_elapsed) => return Err(deadline_exceeded()),
-        Ok(Ok(Ok(value))) => return Ok(value),
-        Ok(Ok(Err(error))) => {
-            return Err(CallError::Provider {
-                plugin: plugin.name.clone(),
-                error,
-            });
-        }
-        Ok(Err(error)) => error,
-    };
-    if error.downcast_ref::<DeadlineReached>().is_some() {
-        return Err(deadline_exceeded());
-    }
-    if let Some(requested) = store.data().limiter.refused_request_bytes {
-        return Err(CallError::MemoryLimitExceeded {
-            plugin: plugin.name.clone(),
-            limit_mib: plugin.grants.memory_limit_mib,
-            requested_mib: (requested as u64).div_ceil(1024 * 1024),
-        });
-    }
-    if let Some(trap) = error.downcast_ref::<Trap>() {
-        let reason = match last_lines(&stderr) {
-            Some(tail) => format!("{trap}; its last output: {tail}"),
-            None => trap.to_string(),
-        };
-        return Err(CallError::Trapped {
-            plugin: plugin.name.clone(),
-            reason,
-        });
-    }
-    // What is left are failures to lift the plugin's answer into host values (invalid UTF-8,
-    // out-of-bounds pointers, unknown enum cases): the plugin broke the calling convention.
-    Err(malformed(plugin, format!("{error:#}")))
-}
-
-fn require<'a, P>(
-    plugin: &LoadedPlugin,
-    service: Service,
-    prepared: Option<&'a P>,
-) -> Result<&'a P, CallError> {
-    prepared.ok_or_else(|| CallError::Host {
-        plugin: plugin.name.clone(),
-        reason: format!("it does not implement the {} world", service.world()),
-    })
-}
-
-fn malformed(plugin: &LoadedPlugin, problem: String) -> CallError {
-    CallError::MalformedResult {
-        plugin: plugin.name.clone(),
-        problem,
-    }
-}
-
-/// The end of a plugin's stderr, on one line: where a panic message is.
-fn last_lines(stderr: &str) -> Option<String> {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("note:"))
-        .collect();
-    if lines.is_empty() {
-        return None;
-    }
-    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-    Some(tail.chars().take(600).collect())
-}
-
 fn read_prefix(path: &Path, length: usize) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     let mut buffer = Vec::with_capacity(length);
@@ -571,42 +471,4 @@ fn read_prefix(path: &Path, length: usize) -> Result<Vec<u8>, String> {
         .and_then(|file| file.take(length as u64).read_to_end(&mut buffer))
         .map_err(|error| format!("cannot read back mixer output {}: {error}", path.display()))?;
     Ok(buffer)
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread, which stops when the
-/// host is dropped.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Result<EpochTicker, LoadError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                while !stop_flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|error| {
-                LoadError::Engine(format!("cannot start the epoch ticker: {error}"))
-            })?;
-        Ok(EpochTicker {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

@@ -1,11 +1,15 @@
 //! The per-call sandbox: a fresh store whose WASI context holds only what the plugin's grants
 //! allow, a memory limiter that remembers when it refused to grow, and a capture of the
-//! plugin's stderr so a panic message can be shown in the error.
+//! plugin's stderr so a panic message can be shown in the error; and the ticker that advances
+//! the engine's epoch, which is what deadlines are measured against.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -13,6 +17,9 @@ use super::audio_io::MixerIo;
 use super::error::LoadError;
 use super::grants::PluginGrants;
 
+/// How often the engine's epoch advances: the granularity of deadlines and of the moments a
+/// busy plugin yields to other work.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How much of a plugin's stderr is kept per call; enough for a panic message and backtrace.
 const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
 
@@ -131,4 +138,42 @@ pub(crate) fn new_store(
         }
     });
     Ok(store)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread, which stops when the
+/// host is dropped.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: Engine) -> Result<EpochTicker, LoadError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|error| {
+                LoadError::Engine(format!("cannot start the epoch ticker: {error}"))
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
