@@ -6,6 +6,7 @@ use tiny_skia::Pixmap;
 use crate::decor::paint_background;
 use crate::palette::Palette;
 use crate::title::{draw, layout};
+pub use mock_support::failure::{Failure, FailureKind};
 use mock_support::seed::{Sequence, hash_fields};
 
 /// Smallest and largest width or height accepted, in pixels.
@@ -21,43 +22,17 @@ pub struct Cover<'a> {
     pub height: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
-    InvalidRequest,
-    Internal,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Failure {
-    pub kind: FailureKind,
-    pub message: String,
-}
-
-fn invalid(message: String) -> Failure {
-    Failure {
-        kind: FailureKind::InvalidRequest,
-        message,
-    }
-}
-
-fn internal(message: String) -> Failure {
-    Failure {
-        kind: FailureKind::Internal,
-        message,
-    }
-}
-
 /// The cover as PNG bytes: 8-bit RGB, `width` by `height`.
 pub fn render(cover: &Cover) -> Result<Vec<u8>, Failure> {
     for (name, side) in [("width", cover.width), ("height", cover.height)] {
         if !(MIN_SIDE..=MAX_SIDE).contains(&side) {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "{name} {side} is outside the allowed range {MIN_SIDE}..={MAX_SIDE} pixels"
             )));
         }
     }
     let mut pixmap = Pixmap::new(cover.width, cover.height)
-        .ok_or_else(|| internal("could not allocate the image".to_string()))?;
+        .ok_or_else(|| Failure::internal("could not allocate the image".to_string()))?;
     // The title does not feed the seed: the same prompt keeps its background whatever the
     // episode is called.
     let style = cover.style.unwrap_or("");
@@ -75,7 +50,8 @@ pub fn render(cover: &Cover) -> Result<Vec<u8>, Failure> {
 /// PNG encoding, row by row: the background is opaque, so premultiplied RGBA is plain RGBA
 /// and dropping alpha loses nothing.
 fn encode(pixmap: &Pixmap) -> Result<Vec<u8>, Failure> {
-    let failed = |error: png::EncodingError| internal(format!("png encoding failed: {error}"));
+    let failed =
+        |error: png::EncodingError| Failure::internal(format!("png encoding failed: {error}"));
     let mut bytes = Vec::new();
     let mut encoder = Encoder::new(&mut bytes, pixmap.width(), pixmap.height());
     encoder.set_color(ColorType::Rgb);
@@ -92,7 +68,7 @@ fn encode(pixmap: &Pixmap) -> Result<Vec<u8>, Failure> {
             row.extend_from_slice(&pixel[..3]);
         }
         std::io::Write::write_all(&mut stream, &row)
-            .map_err(|error| internal(format!("png encoding failed: {error}")))?;
+            .map_err(|error| Failure::internal(format!("png encoding failed: {error}")))?;
     }
     stream.finish().map_err(failed)?;
     writer.finish().map_err(failed)?;

@@ -37,31 +37,4 @@ pub struct Response {
     pub output_tokens: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
-    InvalidRequest,
-    Internal,
-}
-
-/// Why a request could not be answered; never worth retrying, since the mock is deterministic.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Failure {
-    pub kind: FailureKind,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self {
-            kind: FailureKind::InvalidRequest,
-            message: message.into(),
-        }
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            kind: FailureKind::Internal,
-            message: message.into(),
-        }
-    }
-}
+pub use mock_support::failure::{Failure, FailureKind};
