@@ -1,0 +1,256 @@
+//! A content-addressed store for large results (audio, images) on disk. A blob is named by the
+//! SHA-256 of its bytes, written to a temporary file, synced, renamed into place and its
+//! directory synced, so that once `put` returns the blob survives a crash, and an event that
+//! references it can be committed. Reads verify the digest, so a damaged blob is reported
+//! instead of being used.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+/// A reference to a stored blob, as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BlobRef {
+    /// `sha256:<hex>` of the bytes.
+    pub digest: String,
+    pub size_bytes: u64,
+    /// For example `audio/wav` or `image/png`.
+    pub media_type: String,
+}
+
+/// Why a blob could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob store at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("blob {digest} is missing from {path}")]
+    Missing { digest: String, path: PathBuf },
+    #[error("blob {digest} is corrupt: its content hashes to {actual}")]
+    Corrupt { digest: String, actual: String },
+    #[error("blob {digest} has {actual} bytes, but {expected} were recorded")]
+    WrongSize {
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("`{0}` is not a blob digest (expected sha256:<64 hex digits>)")]
+    InvalidDigest(String),
+}
+
+/// Blobs under one directory, fanned out by the first two hex digits of the digest so no
+/// directory grows huge.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(root: PathBuf) -> BlobStore {
+        BlobStore { root }
+    }
+
+    /// Stores `bytes` durably and returns its reference. Storing the same bytes twice is cheap
+    /// and yields the same reference.
+    pub fn put(&self, bytes: &[u8], media_type: &str) -> Result<BlobRef, BlobError> {
+        let blob = BlobRef {
+            digest: format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
+            size_bytes: bytes.len() as u64,
+            media_type: media_type.to_string(),
+        };
+        // An intact copy is kept; a missing or damaged one is replaced.
+        if self.verify(&blob).is_err() {
+            self.write_durably(&self.path_of(&blob.digest)?, bytes)?;
+        }
+        Ok(blob)
+    }
+
+    /// Moves a file that was written elsewhere (for example a mixed episode streamed to disk)
+    /// into the store, hashing it on the way; the source must be on the same file system.
+    pub fn put_file(&self, source: &Path, media_type: &str) -> Result<BlobRef, BlobError> {
+        let io = |error| BlobError::Io {
+            path: source.to_path_buf(),
+            source: error,
+        };
+        let (digest, size_bytes) = hash_file(source).map_err(io)?;
+        let path = self.path_of(&digest)?;
+        File::open(source)
+            .and_then(|file| file.sync_all())
+            .map_err(io)?;
+        let parent = self.ensure_parent(&path)?;
+        std::fs::rename(source, &path).map_err(io)?;
+        sync_directory(&parent)?;
+        Ok(BlobRef {
+            digest,
+            size_bytes,
+            media_type: media_type.to_string(),
+        })
+    }
+
+    /// Reads a blob, checking its size and digest.
+    pub fn get(&self, blob: &BlobRef) -> Result<Vec<u8>, BlobError> {
+        let path = self.verify(blob)?;
+        std::fs::read(&path).map_err(|source| BlobError::Io { path, source })
+    }
+
+    /// Checks that a blob is present and intact, and returns its path.
+    pub fn verify(&self, blob: &BlobRef) -> Result<PathBuf, BlobError> {
+        let path = self.path_of(&blob.digest)?;
+        let (actual, size) = match hash_file(&path) {
+            Ok(found) => found,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::Missing {
+                    digest: blob.digest.clone(),
+                    path,
+                });
+            }
+            Err(source) => return Err(BlobError::Io { path, source }),
+        };
+        if size != blob.size_bytes {
+            return Err(BlobError::WrongSize {
+                digest: blob.digest.clone(),
+                expected: blob.size_bytes,
+                actual: size,
+            });
+        }
+        if actual != blob.digest {
+            return Err(BlobError::Corrupt {
+                digest: blob.digest.clone(),
+                actual,
+            });
+        }
+        Ok(path)
+    }
+
+    /// Where a blob with this digest lives.
+    pub fn path_of(&self, digest: &str) -> Result<PathBuf, BlobError> {
+        let hex_digits = digest
+            .strip_prefix("sha256:")
+            .filter(|hex_digits| {
+                hex_digits.len() == 64 && hex_digits.bytes().all(|byte| byte.is_ascii_hexdigit())
+            })
+            .ok_or_else(|| BlobError::InvalidDigest(digest.to_string()))?;
+        Ok(self.root.join(&hex_digits[..2]).join(hex_digits))
+    }
+
+    fn ensure_parent(&self, path: &Path) -> Result<PathBuf, BlobError> {
+        let parent = path.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|source| BlobError::Io {
+            path: parent.clone(),
+            source,
+        })?;
+        Ok(parent)
+    }
+
+    fn write_durably(&self, path: &Path, bytes: &[u8]) -> Result<(), BlobError> {
+        let parent = self.ensure_parent(path)?;
+        let io = |source| BlobError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut temporary = tempfile::NamedTempFile::new_in(&parent).map_err(io)?;
+        temporary.write_all(bytes).map_err(io)?;
+        temporary.as_file().sync_all().map_err(io)?;
+        temporary.persist(path).map_err(|error| io(error.error))?;
+        sync_directory(&parent)
+    }
+}
+
+/// Syncs a directory so a rename into it survives a crash.
+fn sync_directory(directory: &Path) -> Result<(), BlobError> {
+    File::open(directory)
+        .and_then(|handle| handle.sync_all())
+        .map_err(|source| BlobError::Io {
+            path: directory.to_path_buf(),
+            source,
+        })
+}
+
+fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let directory = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(directory.path().join("blobs"));
+        (directory, store)
+    }
+
+    #[test]
+    fn stored_bytes_come_back_and_are_named_by_content() {
+        let (_directory, store) = store();
+        let blob = store.put(b"some audio", "audio/wav").unwrap();
+        assert_eq!(store.get(&blob).unwrap(), b"some audio");
+        assert_eq!(store.put(b"some audio", "audio/wav").unwrap(), blob);
+        assert_ne!(
+            store.put(b"other audio", "audio/wav").unwrap().digest,
+            blob.digest
+        );
+    }
+
+    #[test]
+    fn a_file_written_elsewhere_is_moved_in() {
+        let (directory, store) = store();
+        let source = directory.path().join("episode.wav");
+        std::fs::write(&source, b"mixed episode").unwrap();
+        let blob = store.put_file(&source, "audio/wav").unwrap();
+        assert!(!source.exists());
+        assert_eq!(blob.size_bytes, 13);
+        assert_eq!(store.get(&blob).unwrap(), b"mixed episode");
+    }
+
+    #[test]
+    fn damage_is_reported_never_returned() {
+        let (_directory, store) = store();
+        let blob = store.put(b"0123456789", "image/png").unwrap();
+        let path = store.path_of(&blob.digest).unwrap();
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(store.get(&blob), Err(BlobError::Corrupt { .. })));
+        // Storing the same bytes again repairs the damaged copy.
+        store.put(b"0123456789", "image/png").unwrap();
+        assert_eq!(store.get(&blob).unwrap(), b"0123456789");
+        std::fs::write(&path, &bytes).unwrap();
+
+        std::fs::write(&path, b"01234").unwrap();
+        assert!(matches!(store.get(&blob), Err(BlobError::WrongSize { .. })));
+
+        std::fs::remove_file(&path).unwrap();
+        let error = store.get(&blob).unwrap_err();
+        assert!(matches!(error, BlobError::Missing { .. }));
+        assert!(error.to_string().contains(&blob.digest), "{error}");
+    }
+
+    #[test]
+    fn malformed_digests_are_refused() {
+        let (_directory, store) = store();
+        for digest in ["", "sha256:", "md5:abcd", "sha256:../../etc/passwd"] {
+            assert!(matches!(
+                store.path_of(digest),
+                Err(BlobError::InvalidDigest(_))
+            ));
+        }
+    }
+}
