@@ -34,6 +34,11 @@ impl DataDir {
         self.root.join("config.toml")
     }
 
+    /// Large results (audio, images), named by content.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
     /// Compiled plugin code, reusable across runs.
     pub fn compile_cache_dir(&self) -> PathBuf {
         self.root.join("cache").join("compiled")
