@@ -2,9 +2,11 @@
 //! WebAssembly components.
 //!
 //! - [`blob_store`]: large results (audio, images) on disk, named by content.
+//! - [`history`]: the append-only, hash-chained event log of every execution (SQLite).
 //! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.
 //! - [`settings`]: where the host keeps its data and how it is configured.
 
 pub mod blob_store;
+pub mod history;
 pub mod plugin;
 pub mod settings;

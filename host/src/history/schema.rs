@@ -1,0 +1,107 @@
+//! The SQLite side: connection settings in one place, numbered migrations embedded at compile
+//! time, and the read query.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{HistoryError, StoredEvent};
+
+/// How hard each commit works to survive a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit is on disk when it returns, even across power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process; a power loss may lose the last
+    /// commits (never corrupts). Much faster on slow disks.
+    Normal,
+}
+
+/// Migrations in order; the database's `user_version` says how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: the event log. WITHOUT ROWID: rows are looked up and scanned by their primary key
+    // (an execution's events in order), never by rowid.
+    "CREATE TABLE events (
+        execution_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL CHECK (sequence >= 1),
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        recorded_at_ms INTEGER NOT NULL,
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (execution_id, sequence)
+    ) STRICT, WITHOUT ROWID;",
+];
+
+/// Opens a connection with the store's settings and brings the schema up to date.
+pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, HistoryError> {
+    let database_error = |error: rusqlite::Error| HistoryError::Database {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    };
+    let mut connection = Connection::open(path).map_err(database_error)?;
+    // WAL lets readers run beside the one writer; busy_timeout covers the moments another
+    // process holds the write lock; foreign keys are off by default in SQLite.
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {synchronous};
+         PRAGMA busy_timeout = 5000;
+         PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(database_error)?;
+    match migrate(&mut connection).map_err(database_error)? {
+        Ok(()) => Ok(connection),
+        Err(version) => Err(HistoryError::Database {
+            path: path.to_path_buf(),
+            message: format!(
+                "schema version {version} is newer than this host understands ({}); upgrade the host",
+                MIGRATIONS.len()
+            ),
+        }),
+    }
+}
+
+/// Runs the migrations not yet applied. The inner error is the schema version of a database
+/// written by a newer host, which must not be touched.
+fn migrate(connection: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if applied as usize > MIGRATIONS.len() {
+        return Ok(Err(applied));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        transaction.execute_batch(migration)?;
+        transaction.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+    }
+    transaction.commit()?;
+    Ok(Ok(()))
+}
+
+/// Every stored event of one execution, in sequence order, unverified.
+pub(super) fn read_events(
+    connection: &Connection,
+    execution_id: &str,
+) -> rusqlite::Result<Vec<StoredEvent>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT sequence, event_type, payload, recorded_at_ms, hash
+         FROM events WHERE execution_id = ?1 ORDER BY sequence",
+    )?;
+    let rows = statement.query_map([execution_id], |row| {
+        let hash: Vec<u8> = row.get(4)?;
+        Ok(StoredEvent {
+            execution_id: execution_id.to_string(),
+            sequence: row.get::<_, i64>(0)? as u64,
+            event_type: row.get(1)?,
+            payload: row.get(2)?,
+            recorded_at_ms: row.get(3)?,
+            hash: hash.try_into().unwrap_or([0; 32]),
+        })
+    })?;
+    rows.collect()
+}

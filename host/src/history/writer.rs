@@ -1,0 +1,155 @@
+//! The single writer: takes every append queued since its last commit, applies them in one
+//! transaction (each in its own savepoint, so one conflicting append does not sink the others),
+//! commits once, then acknowledges each caller.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::chain::{GENESIS_HASH, event_hash};
+use super::{HistoryError, NewEvent, StoredEvent};
+
+/// Most appends folded into one transaction; bounds the latency of the first of them.
+const MAX_BATCH: usize = 1024;
+
+type Reply = tokio::sync::oneshot::Sender<Result<Vec<StoredEvent>, HistoryError>>;
+
+pub(super) struct AppendRequest {
+    pub execution_id: String,
+    pub first_sequence: u64,
+    pub events: Vec<NewEvent>,
+    pub reply: Reply,
+}
+
+pub(super) fn start(
+    connection: Connection,
+    path: PathBuf,
+    requests: mpsc::Receiver<AppendRequest>,
+    commits: Arc<AtomicU64>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("history-writer".into())
+        .spawn(move || run(connection, path, requests, commits))
+}
+
+fn run(
+    mut connection: Connection,
+    path: PathBuf,
+    requests: mpsc::Receiver<AppendRequest>,
+    commits: Arc<AtomicU64>,
+) {
+    while let Ok(first) = requests.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let outcomes = commit_batch(&mut connection, &batch);
+        match outcomes {
+            Ok(outcomes) => {
+                commits.fetch_add(1, Ordering::Relaxed);
+                for (request, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = request.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                // Nothing of the batch is committed; every caller learns why.
+                for request in batch {
+                    let _ = request.reply.send(Err(HistoryError::Database {
+                        path: path.clone(),
+                        message: error.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Applies a batch in one transaction. The outer error means the transaction failed as a whole;
+/// the inner results are per append.
+fn commit_batch(
+    connection: &mut Connection,
+    batch: &[AppendRequest],
+) -> rusqlite::Result<Vec<Result<Vec<StoredEvent>, HistoryError>>> {
+    let mut transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for request in batch {
+        let savepoint = transaction.savepoint()?;
+        match append_one(&savepoint, request)? {
+            Ok(stored) => {
+                savepoint.commit()?;
+                outcomes.push(Ok(stored));
+            }
+            Err(conflict) => outcomes.push(Err(conflict)),
+        }
+    }
+    transaction.commit()?;
+    Ok(outcomes)
+}
+
+fn append_one(
+    connection: &Connection,
+    request: &AppendRequest,
+) -> rusqlite::Result<Result<Vec<StoredEvent>, HistoryError>> {
+    let last: Option<(i64, Vec<u8>)> = connection
+        .prepare_cached(
+            "SELECT sequence, hash FROM events WHERE execution_id = ?1
+             ORDER BY sequence DESC LIMIT 1",
+        )?
+        .query_row([&request.execution_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let (last_sequence, mut previous) = match last {
+        Some((sequence, hash)) => (sequence as u64, hash.try_into().unwrap_or(GENESIS_HASH)),
+        None => (0, GENESIS_HASH),
+    };
+    if request.first_sequence != last_sequence + 1 {
+        return Ok(Err(HistoryError::Conflict {
+            execution_id: request.execution_id.clone(),
+            expected: request.first_sequence,
+            actual: last_sequence,
+        }));
+    }
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO events (execution_id, sequence, event_type, payload, recorded_at_ms, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut stored = Vec::with_capacity(request.events.len());
+    for (offset, event) in request.events.iter().enumerate() {
+        let sequence = request.first_sequence + offset as u64;
+        let hash = event_hash(
+            &previous,
+            &request.execution_id,
+            sequence,
+            &event.event_type,
+            &event.payload,
+            event.recorded_at_ms,
+        );
+        insert.execute(params![
+            request.execution_id,
+            sequence as i64,
+            event.event_type,
+            event.payload,
+            event.recorded_at_ms,
+            hash.as_slice(),
+        ])?;
+        previous = hash;
+        stored.push(StoredEvent {
+            execution_id: request.execution_id.clone(),
+            sequence,
+            event_type: event.event_type.clone(),
+            payload: event.payload.clone(),
+            recorded_at_ms: event.recorded_at_ms,
+            hash,
+        });
+    }
+    Ok(Ok(stored))
+}
