@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use sha2::Digest as _;
+
 const HOST: &str = env!("CARGO_BIN_EXE_host");
 
 fn host(data_dir: &std::path::Path, arguments: &[&str]) -> Output {
@@ -102,6 +104,10 @@ fn a_dropped_in_plugin_is_listed_and_inspectable() {
     assert_eq!(report["services"], serde_json::json!(["llm"]));
     assert_eq!(report["grants"]["memory_limit_mib"], 32);
     assert_eq!(report["origin"]["kind"], "file");
+    // The digest pins the exact bytes that will run; it is what executions record.
+    let bytes = std::fs::read(plugins_dir.join("my-llm.wasm")).unwrap();
+    let expected = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+    assert_eq!(report["digest"], expected);
 }
 
 #[test]

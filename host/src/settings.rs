@@ -2,7 +2,7 @@
 //! (`--data-dir`, `HOST_DATA_DIR`, default `./data`), so one flag moves or isolates a whole
 //! installation.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::plugin::{ConfigError, HostConfig, InstanceAllocation, PluginHostSettings};
 
@@ -20,23 +20,9 @@ impl DataDir {
         DataDir { root, plugins_dir }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Where plugins are dropped in as `<name>.wasm`.
-    pub fn plugins_dir(&self) -> &Path {
-        &self.plugins_dir
-    }
-
     /// The host configuration file (plugin grants).
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
-    }
-
-    /// Large results (audio, images), named by content.
-    pub fn blobs_dir(&self) -> PathBuf {
-        self.root.join("blobs")
     }
 
     /// Compiled plugin code, reusable across runs.

@@ -5,7 +5,7 @@ use sha2::{Digest as _, Sha256};
 use super::{HistoryError, StoredEvent};
 
 /// The "previous hash" of an execution's first event.
-pub const GENESIS_HASH: [u8; 32] = [0; 32];
+pub(super) const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// The hash of one event given the hash of the event before it. Every variable-length field is
 /// length-prefixed so that no two different events hash the same input.

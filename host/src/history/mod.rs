@@ -17,7 +17,6 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension as _};
 
-pub use chain::GENESIS_HASH;
 pub use schema::Durability;
 
 /// An event to append.

@@ -2,8 +2,9 @@
 //! `<plugins-dir>/<name>.wasm` (so a dropped-in file overrides a built-in) and then among the
 //! built-in mocks.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest as _, Sha256};
 
@@ -28,7 +29,32 @@ pub struct PluginSource {
     pub origin: PluginOrigin,
     /// `sha256:<hex>` of the component bytes; recorded with every result the plugin produces.
     pub digest: String,
-    pub bytes: Arc<[u8]>,
+    pub bytes: PluginBytes,
+}
+
+/// A component's bytes: borrowed from the binary for built-ins (never copied), shared for
+/// files read from disk.
+#[derive(Debug, Clone)]
+pub enum PluginBytes {
+    Builtin(&'static [u8]),
+    Loaded(Arc<[u8]>),
+}
+
+impl AsRef<[u8]> for PluginBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl Deref for PluginBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            PluginBytes::Builtin(bytes) => bytes,
+            PluginBytes::Loaded(bytes) => bytes,
+        }
+    }
 }
 
 /// Resolves plugin references against a plugins directory and the built-ins.
@@ -42,10 +68,6 @@ impl Catalog {
         Catalog { plugins_dir }
     }
 
-    pub fn plugins_dir(&self) -> &Path {
-        &self.plugins_dir
-    }
-
     /// Finds a plugin by name or path. Anything containing a path separator or ending in
     /// `.wasm` is a path; everything else is a name.
     pub fn resolve(&self, reference: &str) -> Result<PluginSource, LoadError> {
@@ -56,10 +78,10 @@ impl Catalog {
         if candidate.is_file() {
             return read_file(&candidate);
         }
-        BUILTIN_PLUGINS
+        builtin_sources()
             .iter()
-            .find(|(name, _)| *name == reference)
-            .map(|(name, bytes)| source_from_bytes(name, PluginOrigin::Builtin, Arc::from(*bytes)))
+            .find(|source| source.name == reference)
+            .cloned()
             .ok_or_else(|| LoadError::NotFound {
                 name: reference.to_string(),
                 searched: candidate,
@@ -95,13 +117,9 @@ impl Catalog {
                 });
             }
         }
-        for (name, bytes) in BUILTIN_PLUGINS {
-            if !sources.iter().any(|source| source.name == *name) {
-                sources.push(source_from_bytes(
-                    name,
-                    PluginOrigin::Builtin,
-                    Arc::from(*bytes),
-                ));
+        for builtin in builtin_sources() {
+            if !sources.iter().any(|source| source.name == builtin.name) {
+                sources.push(builtin.clone());
             }
         }
         sources.sort_by(|left, right| left.name.cmp(&right.name));
@@ -121,11 +139,25 @@ fn read_file(path: &Path) -> Result<PluginSource, LoadError> {
     Ok(source_from_bytes(
         &name,
         PluginOrigin::File(path.to_path_buf()),
-        Arc::from(bytes),
+        PluginBytes::Loaded(Arc::from(bytes)),
     ))
 }
 
-fn source_from_bytes(name: &str, origin: PluginOrigin, bytes: Arc<[u8]>) -> PluginSource {
+/// The built-in plugins with their digests, hashed once per process rather than on every
+/// lookup (each is several MiB).
+fn builtin_sources() -> &'static [PluginSource] {
+    static SOURCES: OnceLock<Vec<PluginSource>> = OnceLock::new();
+    SOURCES.get_or_init(|| {
+        BUILTIN_PLUGINS
+            .iter()
+            .map(|(name, bytes)| {
+                source_from_bytes(name, PluginOrigin::Builtin, PluginBytes::Builtin(bytes))
+            })
+            .collect()
+    })
+}
+
+fn source_from_bytes(name: &str, origin: PluginOrigin, bytes: PluginBytes) -> PluginSource {
     PluginSource {
         name: name.to_string(),
         origin,

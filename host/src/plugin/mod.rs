@@ -18,7 +18,7 @@ pub mod validate;
 
 pub use audio_io::AudioInput;
 pub use bindings::{image, llm, mixer, tts, types};
-pub use catalog::{Catalog, PluginOrigin, PluginSource};
+pub use catalog::{Catalog, PluginBytes, PluginOrigin, PluginSource};
 pub use compile_cache::CacheOutcome;
 pub use error::{CallError, LoadError, kind_name};
 pub use grants::{

@@ -178,10 +178,6 @@ impl PluginHost {
         })
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-
     /// Loads a plugin by name or path, whatever service it implements.
     pub fn load(&self, reference: &str) -> Result<Arc<LoadedPlugin>, LoadError> {
         let source = self.catalog.resolve(reference)?;
