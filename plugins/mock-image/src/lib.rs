@@ -7,12 +7,16 @@ pub mod decor;
 pub mod palette;
 pub mod title;
 
-wit_bindgen::generate!({ path: "../../wit", world: "image-provider" });
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "image-provider",
+    with: { "pipeline:services/types@0.1.0": mock_support::types },
+});
 
 use exports::pipeline::services::image::{GenerateRequest, GenerateResponse, Guest};
-use pipeline::services::types::{Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit};
+use mock_support::types::{Cost, ProviderError, Quantity, Usage, UsageUnit};
 
-use cover::{Cover, FailureKind, render};
+use cover::{Cover, render};
 
 struct MockImage;
 
@@ -25,15 +29,7 @@ impl Guest for MockImage {
             width: request.width,
             height: request.height,
         })
-        .map_err(|failure| ProviderError {
-            kind: match failure.kind {
-                FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
-                FailureKind::Internal => ErrorKind::Internal,
-            },
-            retryable: false,
-            message: failure.message,
-            retry_after_ms: None,
-        })?;
+        .map_err(ProviderError::from)?;
         Ok(GenerateResponse {
             png,
             width: request.width,

@@ -17,14 +17,18 @@ pub mod script;
 pub mod theme;
 pub mod words;
 
-wit_bindgen::generate!({ path: "../../wit", world: "llm-provider" });
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "llm-provider",
+    with: { "pipeline:services/types@0.1.0": mock_support::types },
+});
 
 use exports::pipeline::services::llm::{
     FinishReason, GenerateRequest, GenerateResponse, Guest, Role as WitRole,
 };
-use pipeline::services::types::{Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit};
+use mock_support::types::{Cost, ProviderError, Quantity, Usage, UsageUnit};
 
-use request::{FailureKind, Finish, Message, Request, Role};
+use request::{Finish, Message, Request, Role};
 
 struct MockLlm;
 
@@ -48,15 +52,7 @@ impl Guest for MockLlm {
             temperature: request.temperature,
             max_tokens: request.max_tokens,
         };
-        let response = respond::respond(&request).map_err(|failure| ProviderError {
-            kind: match failure.kind {
-                FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
-                FailureKind::Internal => ErrorKind::Internal,
-            },
-            retryable: false,
-            message: failure.message,
-            retry_after_ms: None,
-        })?;
+        let response = respond::respond(&request).map_err(ProviderError::from)?;
         let tokens = |amount| Quantity {
             amount,
             unit: UsageUnit::Tokens,

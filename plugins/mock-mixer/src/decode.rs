@@ -5,9 +5,9 @@
 
 use std::f32::consts::FRAC_PI_2;
 
-use crate::error::MixError;
 use crate::io::{AudioInputs, CHUNK_BYTES};
 use crate::wav::WavLayout;
+use mock_support::failure::Failure;
 
 pub type Frame = [f32; 2];
 
@@ -57,7 +57,7 @@ impl<'a> PcmReader<'a> {
 
     /// Fills `out` from the input and returns how many frames it wrote: all of them, unless a
     /// non-looping input ran out.
-    pub fn read(&mut self, out: &mut [Frame]) -> Result<usize, MixError> {
+    pub fn read(&mut self, out: &mut [Frame]) -> Result<usize, Failure> {
         let block = self.layout.block_align() as usize;
         let mut filled = 0;
         while filled < out.len() {
@@ -111,7 +111,7 @@ impl<'a> PcmReader<'a> {
 
     /// Fetches the next chunk; false at the end of a non-looping input.
     #[cold]
-    fn refill(&mut self) -> Result<bool, MixError> {
+    fn refill(&mut self) -> Result<bool, Failure> {
         if self.fetched == self.layout.frames {
             if self.loop_seam.is_none() {
                 return Ok(false);
@@ -126,10 +126,10 @@ impl<'a> PcmReader<'a> {
             .inputs
             .read(self.source, offset, wanted as u32)
             .map_err(|error| {
-                MixError::internal(format!("{}: reading failed: {error}", self.label))
+                Failure::internal(format!("{}: reading failed: {error}", self.label))
             })?;
         if self.buffer.len() as u64 != wanted {
-            return Err(MixError::internal(format!(
+            return Err(Failure::internal(format!(
                 "{}: read at byte {offset} returned {} bytes instead of {wanted}",
                 self.label,
                 self.buffer.len()
@@ -248,7 +248,7 @@ impl Resampler {
 
     /// Fills `out` with the next output frames. Past the end of the input its last frame
     /// repeats.
-    pub fn fill(&mut self, reader: &mut PcmReader, out: &mut [Frame]) -> Result<(), MixError> {
+    pub fn fill(&mut self, reader: &mut PcmReader, out: &mut [Frame]) -> Result<(), Failure> {
         if self.same_rate {
             // Frames pass straight through; `pending` only remembers the last one, to repeat
             // past the end.
@@ -319,7 +319,7 @@ impl Resampler {
     /// Drops the frames no longer needed and decodes more input, low-passed when
     /// downsampling, until frames `index - 1 ..= index + 2` are at hand.
     #[cold]
-    fn decode_more(&mut self, reader: &mut PcmReader) -> Result<(), MixError> {
+    fn decode_more(&mut self, reader: &mut PcmReader) -> Result<(), Failure> {
         loop {
             let offset = (self.index - self.pending_start) as usize;
             if offset + 4 <= self.pending.len() {

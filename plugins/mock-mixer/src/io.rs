@@ -2,7 +2,7 @@
 //! whole file in memory. The WASM build implements these over the host's `audio-source` and
 //! `audio-sink`; tests implement them over byte vectors.
 
-use crate::error::MixError;
+use mock_support::failure::Failure;
 
 /// Bytes requested per read and buffered per write.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -35,7 +35,7 @@ impl<'a> ChunkedWriter<'a> {
         }
     }
 
-    pub fn write(&mut self, bytes: &[u8]) -> Result<(), MixError> {
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         self.pending.extend_from_slice(bytes);
         if self.pending.len() >= CHUNK_BYTES {
             self.flush()?;
@@ -43,13 +43,13 @@ impl<'a> ChunkedWriter<'a> {
         Ok(())
     }
 
-    pub fn flush(&mut self) -> Result<(), MixError> {
+    pub fn flush(&mut self) -> Result<(), Failure> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.output
             .write(&self.pending)
-            .map_err(|error| MixError::internal(format!("writing the output failed: {error}")))?;
+            .map_err(|error| Failure::internal(format!("writing the output failed: {error}")))?;
         self.pending.clear();
         Ok(())
     }

@@ -3,7 +3,6 @@
 //! streams the episode back as 16-bit PCM WAV.
 
 mod decode;
-mod error;
 mod io;
 mod limiter;
 mod loudness;
@@ -16,11 +15,15 @@ mod wav;
 #[cfg(test)]
 mod tests;
 
-wit_bindgen::generate!({ path: "../../wit", world: "mixer-provider" });
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "mixer-provider",
+    with: { "pipeline:services/types@0.1.0": mock_support::types },
+});
 
 use exports::pipeline::services::mixer::{Guest, MixRequest, MixResponse, Placement};
-use pipeline::services::types::{
-    AudioEncoding, AudioFormat, Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit,
+use mock_support::types::{
+    AudioEncoding, AudioFormat, Cost, ProviderError, Quantity, Usage, UsageUnit,
 };
 use pipeline::services::{audio_sink, audio_source};
 
@@ -78,16 +81,7 @@ impl Guest for MockMixer {
                 true_peak_dbtp: settings.true_peak_dbtp,
             },
         };
-        let report =
-            mix::mix(&job, &HostInputs, &mut HostOutput).map_err(|error| ProviderError {
-                kind: match error.kind {
-                    error::ErrorKind::InvalidRequest => ErrorKind::InvalidRequest,
-                    error::ErrorKind::Internal => ErrorKind::Internal,
-                },
-                retryable: false,
-                message: error.message,
-                retry_after_ms: None,
-            })?;
+        let report = mix::mix(&job, &HostInputs, &mut HostOutput).map_err(ProviderError::from)?;
         Ok(MixResponse {
             format: AudioFormat {
                 encoding: AudioEncoding::WavPcm16,

@@ -5,7 +5,6 @@
 use ebur128::{EbuR128, Mode};
 
 use crate::decode::{Frame, Resampler};
-use crate::error::MixError;
 use crate::io::{AudioInputs, AudioOutput, ChunkedWriter};
 use crate::limiter::Limiter;
 use crate::loudness::LoudnessMeter;
@@ -13,6 +12,7 @@ use crate::render::{Clip, Input, MixPlan, MusicBed, Renderer, db_to_gain};
 use crate::timeline::{ClipTiming, Timeline, frames_to_ms, lay_out, ms_to_frames};
 use crate::true_peak::TruePeakMeter;
 use crate::wav::{self, HEADER_BYTES};
+use mock_support::failure::Failure;
 
 /// Frames rendered per step.
 const CHUNK_FRAMES: usize = 4096;
@@ -80,7 +80,7 @@ pub fn mix(
     request: &MixRequest,
     inputs: &dyn AudioInputs,
     output: &mut dyn AudioOutput,
-) -> Result<MixReport, MixError> {
+) -> Result<MixReport, Failure> {
     let settings = &request.settings;
     check_settings(request)?;
     let plan = plan(request, inputs)?;
@@ -90,7 +90,7 @@ pub fn mix(
     // The RIFF size field counts everything after its first 8 bytes and has 32 bits.
     let data_bytes = total_frames * channels as u64 * 2;
     if data_bytes + HEADER_BYTES - 8 > u64::from(u32::MAX) {
-        return Err(MixError::invalid(format!(
+        return Err(Failure::invalid(format!(
             "the episode would be {} minutes, too long for one wav file",
             frames_to_ms(total_frames, rate) / 60_000
         )));
@@ -141,19 +141,19 @@ pub fn mix(
     })
 }
 
-fn check_settings(request: &MixRequest) -> Result<(), MixError> {
+fn check_settings(request: &MixRequest) -> Result<(), Failure> {
     let settings = &request.settings;
     if request.clips.is_empty() {
-        return Err(MixError::invalid("no clips to mix"));
+        return Err(Failure::invalid("no clips to mix"));
     }
     if settings.channels != 1 && settings.channels != 2 {
-        return Err(MixError::invalid(format!(
+        return Err(Failure::invalid(format!(
             "channels must be 1 or 2, not {}",
             settings.channels
         )));
     }
     if !OUTPUT_RATES.contains(&settings.sample_rate) {
-        return Err(MixError::invalid(format!(
+        return Err(Failure::invalid(format!(
             "sample rate {} hz is outside {}..={} hz",
             settings.sample_rate,
             OUTPUT_RATES.start(),
@@ -177,9 +177,9 @@ fn check_settings(request: &MixRequest) -> Result<(), MixError> {
     Ok(())
 }
 
-fn check_range(name: &str, value: Option<f32>, low: f32, high: f32) -> Result<(), MixError> {
+fn check_range(name: &str, value: Option<f32>, low: f32, high: f32) -> Result<(), Failure> {
     match value {
-        Some(value) if !(low..=high).contains(&value) => Err(MixError::invalid(format!(
+        Some(value) if !(low..=high).contains(&value) => Err(Failure::invalid(format!(
             "{name} {value} is outside {low}..={high}"
         ))),
         _ => Ok(()),
@@ -187,7 +187,7 @@ fn check_range(name: &str, value: Option<f32>, low: f32, high: f32) -> Result<()
 }
 
 /// Reads every header and lays out the timeline.
-fn plan(request: &MixRequest, inputs: &dyn AudioInputs) -> Result<MixPlan, MixError> {
+fn plan(request: &MixRequest, inputs: &dyn AudioInputs) -> Result<MixPlan, Failure> {
     let settings = &request.settings;
     let rate = settings.sample_rate;
     let frames = |ms: u32| ms_to_frames(u64::from(ms), rate);
@@ -233,7 +233,7 @@ fn plan(request: &MixRequest, inputs: &dyn AudioInputs) -> Result<MixPlan, MixEr
     })
 }
 
-fn open_input(inputs: &dyn AudioInputs, source: u32, name: String) -> Result<Input, MixError> {
+fn open_input(inputs: &dyn AudioInputs, source: u32, name: String) -> Result<Input, Failure> {
     let label = format!("{name} (source {source})");
     let layout = wav::read_layout(inputs, source, &label)?;
     Ok(Input {
@@ -244,22 +244,22 @@ fn open_input(inputs: &dyn AudioInputs, source: u32, name: String) -> Result<Inp
 }
 
 /// The meter for the written output.
-fn loudness_meter(plan: &MixPlan) -> Result<EbuR128, MixError> {
+fn loudness_meter(plan: &MixPlan) -> Result<EbuR128, Failure> {
     // The histogram keeps the meter's memory constant however long the episode is.
     EbuR128::new(
         plan.channels as u32,
         plan.sample_rate,
         Mode::I | Mode::HISTOGRAM,
     )
-    .map_err(|error| MixError::internal(format!("cannot create the loudness meter: {error}")))
+    .map_err(|error| Failure::internal(format!("cannot create the loudness meter: {error}")))
 }
 
-fn meter_error(error: ebur128::Error) -> MixError {
-    MixError::internal(format!("loudness measurement failed: {error}"))
+fn meter_error(error: ebur128::Error) -> Failure {
+    Failure::internal(format!("loudness measurement failed: {error}"))
 }
 
 /// Pass one: integrated loudness of the mix before normalisation, in LUFS.
-fn measure_loudness(plan: &MixPlan, inputs: &dyn AudioInputs) -> Result<f64, MixError> {
+fn measure_loudness(plan: &MixPlan, inputs: &dyn AudioInputs) -> Result<f64, Failure> {
     let mut meter = LoudnessMeter::new(plan.sample_rate, plan.channels);
     let mut renderer = Renderer::new(plan, inputs);
     let mut chunk = vec![[0.0f32; 2]; CHUNK_FRAMES];
@@ -282,7 +282,7 @@ fn write_episode(
     output: &mut dyn AudioOutput,
     gain: f32,
     ceiling: f32,
-) -> Result<(f64, f32), MixError> {
+) -> Result<(f64, f32), Failure> {
     let total_frames = plan.timeline.total_frames;
     let mut writer = ChunkedWriter::new(output);
     // `mix` checked that the episode fits a WAV file, so the frame count fits 32 bits.
@@ -344,7 +344,7 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    fn encode(&mut self, frames: &[Frame]) -> Result<(), MixError> {
+    fn encode(&mut self, frames: &[Frame]) -> Result<(), Failure> {
         self.pcm.clear();
         if self.channels == 2 {
             self.pcm.extend(

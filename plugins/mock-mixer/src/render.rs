@@ -3,10 +3,10 @@
 //! stays the same however long the episode is.
 
 use crate::decode::{Frame, PcmReader, Resampler, fade_gain};
-use crate::error::MixError;
 use crate::io::AudioInputs;
 use crate::timeline::{DuckEnvelope, Timeline};
 use crate::wav::WavLayout;
+use mock_support::failure::Failure;
 
 /// One input, checked and named.
 pub struct Input {
@@ -127,7 +127,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// Fills `out` with the next `out.len()` frames of the mix.
-    pub fn render(&mut self, out: &mut [Frame]) -> Result<(), MixError> {
+    pub fn render(&mut self, out: &mut [Frame]) -> Result<(), Failure> {
         let start = self.position;
         let end = start + out.len() as u64;
         match &mut self.bed {

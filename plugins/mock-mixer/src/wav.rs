@@ -1,8 +1,8 @@
 //! RIFF WAVE headers: finding the 16-bit PCM samples of an input, and writing the output's
 //! header before its samples.
 
-use crate::error::MixError;
 use crate::io::AudioInputs;
+use mock_support::failure::Failure;
 
 const FORMAT_PCM: u16 = 1;
 const FORMAT_EXTENSIBLE: u16 = 0xfffe;
@@ -33,16 +33,16 @@ pub fn read_layout(
     inputs: &dyn AudioInputs,
     source: u32,
     label: &str,
-) -> Result<WavLayout, MixError> {
+) -> Result<WavLayout, Failure> {
     let size = inputs
         .size(source)
-        .map_err(|error| MixError::internal(format!("{label}: cannot get its size: {error}")))?;
-    let read = |offset: u64, length: u32| -> Result<Vec<u8>, MixError> {
+        .map_err(|error| Failure::internal(format!("{label}: cannot get its size: {error}")))?;
+    let read = |offset: u64, length: u32| -> Result<Vec<u8>, Failure> {
         inputs
             .read(source, offset, length)
-            .map_err(|error| MixError::internal(format!("{label}: reading failed: {error}")))
+            .map_err(|error| Failure::internal(format!("{label}: reading failed: {error}")))
     };
-    let invalid = |problem: &str| MixError::invalid(format!("{label}: {problem}"));
+    let invalid = |problem: &str| Failure::invalid(format!("{label}: {problem}"));
 
     let riff = read(0, 12)?;
     if riff.len() < 12 || &riff[0..4] != b"RIFF" || &riff[8..12] != b"WAVE" {
@@ -152,7 +152,7 @@ mod tests {
     use super::*;
     use crate::io::memory::MemoryInputs;
 
-    fn layout_of(bytes: Vec<u8>) -> Result<WavLayout, MixError> {
+    fn layout_of(bytes: Vec<u8>) -> Result<WavLayout, Failure> {
         read_layout(&MemoryInputs(vec![bytes]), 0, "clip 0 (source 0)")
     }
 
@@ -200,6 +200,9 @@ mod tests {
         assert!(message(wav(1, 1_000, 4)).contains("sample rate 1000"));
         assert!(message(wav(1, 8_000, 0)).contains("no samples"));
         let error = layout_of(wav(1, 8_000, 4)[..20].to_vec()).expect_err("truncated");
-        assert_eq!(error.kind, crate::error::ErrorKind::InvalidRequest);
+        assert_eq!(
+            error.kind,
+            mock_support::failure::FailureKind::InvalidRequest
+        );
     }
 }

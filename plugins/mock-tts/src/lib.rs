@@ -6,10 +6,14 @@ mod synth;
 mod text;
 mod voices;
 
-wit_bindgen::generate!({ path: "../../wit", world: "tts-provider" });
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "tts-provider",
+    with: { "pipeline:services/types@0.1.0": mock_support::types },
+});
 
 use exports::pipeline::services::tts::{Guest, SynthesizeRequest, SynthesizeResponse, Voice};
-use pipeline::services::types::{
+use mock_support::types::{
     AudioEncoding, AudioFormat, Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit,
 };
 

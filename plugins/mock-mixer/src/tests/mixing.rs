@@ -1,8 +1,8 @@
 //! Behaviour of whole mixes: layout, loudness, peaks, ducking, resampling and errors.
 
 use super::*;
-use crate::error::ErrorKind;
 use crate::mix::MusicRequest;
+use mock_support::failure::FailureKind;
 
 fn episode(clips: usize, settings: Settings) -> MixRequest {
     MixRequest {
@@ -211,7 +211,7 @@ fn same_request_gives_identical_output() {
     assert_eq!(first, second);
 }
 
-fn error_of(request: &MixRequest, inputs: Vec<Vec<u8>>) -> crate::error::MixError {
+fn error_of(request: &MixRequest, inputs: Vec<Vec<u8>>) -> mock_support::failure::Failure {
     let mut output = MemoryOutput::default();
     mix(request, &MemoryInputs(inputs), &mut output).expect_err("mix should fail")
 }
@@ -223,7 +223,7 @@ fn invalid_inputs_are_named_in_the_error() {
         &episode(2, settings(44_100, 2)),
         vec![good.clone(), b"ID3 mp3".to_vec()],
     );
-    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert_eq!(error.kind, FailureKind::InvalidRequest);
     assert_eq!(error.message, "clip 1 (source 1): not a riff wave file");
 
     let float = {
@@ -257,7 +257,7 @@ fn bad_settings_are_rejected() {
 #[test]
 fn host_failures_are_internal_errors() {
     let error = error_of(&episode(1, settings(44_100, 2)), Vec::new());
-    assert_eq!(error.kind, ErrorKind::Internal);
+    assert_eq!(error.kind, FailureKind::Internal);
     assert!(error.message.contains("no input 0"), "{}", error.message);
 
     let inputs = MemoryInputs(vec![wav_bytes(24_000, 1, &speechlike(24_000, 3.0, 15))]);
@@ -266,6 +266,6 @@ fn host_failures_are_internal_errors() {
         ..MemoryOutput::default()
     };
     let error = mix(&episode(1, settings(44_100, 2)), &inputs, &mut output).expect_err("fails");
-    assert_eq!(error.kind, ErrorKind::Internal);
+    assert_eq!(error.kind, FailureKind::Internal);
     assert_eq!(error.message, "writing the output failed: disk full");
 }
