@@ -137,6 +137,33 @@ async fn files_and_environment_are_out_of_reach_by_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_is_out_of_reach() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let host = host_with(directory.path(), tight_grants());
+    let error = ask(&host, &format!("connect {address}")).await.unwrap_err();
+    match &error {
+        CallError::Provider { error, .. } => {
+            assert!(error.message.starts_with("cannot connect"), "{error:?}");
+            // Refused by the sandbox, not merely unimplemented in the guest.
+            assert!(
+                !error.message.to_lowercase().contains("unsupported"),
+                "{error:?}"
+            );
+        }
+        other => panic!("expected the plugin to report a refusal, got {other}"),
+    }
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "the plugin reached the listener"
+    );
+    assert_still_serving(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn granted_directories_and_variables_are_reachable() {
     let directory = tempfile::tempdir().unwrap();
     let shared = directory.path().join("shared");

@@ -1,5 +1,6 @@
 //! A deliberately misbehaving LLM plugin for the sandbox tests. The first word of the last
 //! message picks the misbehaviour: `loop`, `allocate`, `read-file <path>`, `read-env <name>`,
+//! `connect <address>`,
 //! `trap`, `not-json`, `invalid-utf8`; anything else is answered normally (`echo: ...`) to show
 //! the host still serves calls after a bad one.
 
@@ -25,6 +26,9 @@ impl Guest for HostilePlugin {
                 .map_err(|error| refused(format!("cannot read {argument}: {error}")))?,
             "read-env" => std::env::var(argument)
                 .map_err(|error| refused(format!("cannot read ${argument}: {error}")))?,
+            "connect" => std::net::TcpStream::connect(argument)
+                .map(|_| format!("connected to {argument}"))
+                .map_err(|error| refused(format!("cannot connect to {argument}: {error}")))?,
             "trap" => panic!("hostile plugin panics on purpose"),
             "not-json" => "this is { not json".to_string(),
             // SAFETY: deliberately breaks the String invariant; the host must refuse to lift it.
