@@ -1,0 +1,261 @@
+//! History events: the persisted record of an execution. This enum is a stored format; a change
+//! to it needs a migration and a test that old histories still load.
+//!
+//! Events come in two kinds. Decisions (stage started, activity scheduled, timer started, ...)
+//! are what the engine chose given the history so far; replay re-derives them and reports a
+//! mismatch as non-determinism. Facts (an activity's result, a timer firing, a signal) come
+//! from outside and are taken as recorded.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{ActivityId, ExecutionId, StageId};
+use crate::workflow::DefinitionBundle;
+
+/// A reference to a blob in the content-addressed store, as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRef {
+    /// `sha256:<hex>` of the bytes.
+    pub digest: String,
+    pub size_bytes: u64,
+    /// For example `audio/wav` or `image/png`.
+    pub media_type: String,
+}
+
+/// What one call cost, in millionths of `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cost {
+    pub amount_micros: u64,
+    pub currency: String,
+}
+
+/// The plugin that serves a service, pinned when an execution starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginPin {
+    pub name: String,
+    /// `sha256:<hex>` of the component's bytes.
+    pub digest: String,
+}
+
+/// Why an activity attempt (or a stage) failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityError {
+    /// A short kind such as `rate-limited`, `deadline-exceeded`, `trapped`, `schema-violation`.
+    pub kind: String,
+    pub message: String,
+    pub retryable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Why a timer was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "purpose", rename_all = "snake_case")]
+pub enum TimerPurpose {
+    /// The wait before the next attempt of an activity.
+    RetryBackoff {
+        activity: ActivityId,
+        next_attempt: u32,
+    },
+    /// Approval has been pending long enough to remind someone.
+    ApprovalReminder { stage: StageId },
+}
+
+/// A message from outside to an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "signal", rename_all = "snake_case")]
+pub enum Signal {
+    /// Go on past the approval gate, optionally with a replacement for what was approved
+    /// (validated against the subject stage's schema before it is recorded).
+    Approve {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replacement: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feedback: Option<String>,
+    },
+    /// End the execution as rejected.
+    Reject { feedback: String },
+    /// Stop the execution, interrupting what is in flight.
+    Cancel {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// One entry of an execution's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// The first event: everything needed to drive the execution without the files it came
+    /// from (definition pinned with its hash, inputs, plugin digests, show blueprint).
+    ExecutionStarted {
+        execution_id: ExecutionId,
+        workflow: String,
+        definition_hash: String,
+        definition: DefinitionBundle,
+        inputs: BTreeMap<String, Value>,
+        /// Service name (`llm`, `tts`, ...) to the plugin serving it.
+        plugins: BTreeMap<String, PluginPin>,
+        /// The show blueprint with the concepts earlier episodes covered, when the workflow
+        /// names a show.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        show: Option<Value>,
+    },
+    StageStarted {
+        stage: StageId,
+    },
+    StageSkipped {
+        stage: StageId,
+        reason: String,
+    },
+    /// An activity with its fully rendered input; replay compares that input too.
+    ActivityScheduled {
+        activity: ActivityId,
+        stage: StageId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<usize>,
+        call: String,
+        input: Value,
+    },
+    ActivityStarted {
+        activity: ActivityId,
+        attempt: u32,
+        /// Stable across re-runs of the same attempt, so providers can deduplicate.
+        idempotency_key: String,
+    },
+    ActivityCompleted {
+        activity: ActivityId,
+        attempt: u32,
+        output: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost: Option<Cost>,
+        /// The plugin that produced the result; none for the host's own functions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<PluginPin>,
+        duration_ms: u64,
+    },
+    ActivityFailed {
+        activity: ActivityId,
+        attempt: u32,
+        error: ActivityError,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<PluginPin>,
+    },
+    TimerStarted {
+        timer: String,
+        fire_at_ms: i64,
+        #[serde(flatten)]
+        purpose: TimerPurpose,
+    },
+    TimerFired {
+        timer: String,
+    },
+    /// The execution waits for a person; `subject` is what they are asked to approve.
+    ApprovalRequested {
+        stage: StageId,
+        subject: Value,
+    },
+    /// Approval has been pending longer than the configured reminder.
+    ApprovalReminder {
+        stage: StageId,
+        pending_since_ms: i64,
+    },
+    SignalReceived {
+        #[serde(flatten)]
+        signal: Signal,
+    },
+    StageCompleted {
+        stage: StageId,
+        output: Value,
+    },
+    /// A stage failed; with `continued` the execution goes on (the stage's `on_error`).
+    StageFailed {
+        stage: StageId,
+        error: ActivityError,
+        continued: bool,
+    },
+    ExecutionCompleted {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        covered_concepts: Vec<String>,
+    },
+    ExecutionFailed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<StageId>,
+        error: ActivityError,
+    },
+    ExecutionRejected {
+        stage: StageId,
+        feedback: String,
+    },
+    ExecutionCancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Manual recovery: stages from `to_stage` on run again; earlier results are kept.
+    ExecutionReset {
+        to_stage: StageId,
+    },
+}
+
+impl Event {
+    /// The `type` tag, stored in its own column.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::ExecutionStarted { .. } => "ExecutionStarted",
+            Event::StageStarted { .. } => "StageStarted",
+            Event::StageSkipped { .. } => "StageSkipped",
+            Event::ActivityScheduled { .. } => "ActivityScheduled",
+            Event::ActivityStarted { .. } => "ActivityStarted",
+            Event::ActivityCompleted { .. } => "ActivityCompleted",
+            Event::ActivityFailed { .. } => "ActivityFailed",
+            Event::TimerStarted { .. } => "TimerStarted",
+            Event::TimerFired { .. } => "TimerFired",
+            Event::ApprovalRequested { .. } => "ApprovalRequested",
+            Event::ApprovalReminder { .. } => "ApprovalReminder",
+            Event::SignalReceived { .. } => "SignalReceived",
+            Event::StageCompleted { .. } => "StageCompleted",
+            Event::StageFailed { .. } => "StageFailed",
+            Event::ExecutionCompleted { .. } => "ExecutionCompleted",
+            Event::ExecutionFailed { .. } => "ExecutionFailed",
+            Event::ExecutionRejected { .. } => "ExecutionRejected",
+            Event::ExecutionCancelled { .. } => "ExecutionCancelled",
+            Event::ExecutionReset { .. } => "ExecutionReset",
+        }
+    }
+
+    /// Whether the engine chose this event (and replay must re-derive it), as opposed to a
+    /// fact from outside (a result, a fired timer, a signal, an operator's reset).
+    pub fn is_decision(&self) -> bool {
+        !matches!(
+            self,
+            Event::ExecutionStarted { .. }
+                | Event::ActivityCompleted { .. }
+                | Event::ActivityFailed { .. }
+                | Event::TimerFired { .. }
+                | Event::SignalReceived { .. }
+                | Event::ExecutionReset { .. }
+        )
+    }
+
+    /// Encodes the event as its stored JSON payload.
+    pub fn to_payload(&self) -> String {
+        serde_json::to_string(self).expect("events hold only JSON-representable values")
+    }
+
+    /// Decodes a stored payload, checking it against the type column.
+    pub fn from_payload(event_type: &str, payload: &str) -> Result<Event, String> {
+        let event: Event = serde_json::from_str(payload)
+            .map_err(|error| format!("unreadable {event_type} event: {error}"))?;
+        if event.type_name() != event_type {
+            return Err(format!(
+                "payload is a {} event but its row says {event_type}",
+                event.type_name()
+            ));
+        }
+        Ok(event)
+    }
+}

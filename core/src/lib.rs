@@ -1,0 +1,22 @@
+//! The engine's domain, free of storage and WebAssembly: workflow definitions and their
+//! validation, the history's events, the fold of events into an execution's state, and the
+//! pure decision of what happens next. The host crate stores events in SQLite and runs
+//! activities in plugins; everything that must replay identically lives here.
+
+pub mod decide;
+pub mod duration;
+pub mod event;
+pub mod ids;
+pub mod replay;
+pub mod retry;
+pub mod show;
+pub mod signals;
+pub mod state;
+pub mod template;
+pub mod workflow;
+
+pub use decide::{Decision, WaitReason, decide};
+pub use event::{ActivityError, BlobRef, Cost, Event, PluginPin, Signal, TimerPurpose};
+pub use ids::{ActivityId, ExecutionId, StageId};
+pub use state::{ActivityStatus, ExecutionState, ExecutionStatus, StageStatus};
+pub use workflow::{Definition, DefinitionBundle, Diagnostic, Stage, StageKind};

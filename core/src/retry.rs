@@ -1,0 +1,95 @@
+//! Retry policies in the style of Temporal. The wait between attempts is computed here and
+//! recorded as a durable timer by the engine, never slept in memory.
+
+use serde::{Deserialize, Serialize};
+
+/// When and how often a failed activity is tried again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included; 1 means never retry.
+    pub max_attempts: u32,
+    /// Wait before the second attempt.
+    pub initial_interval_ms: u64,
+    /// Each further wait is the previous one times this.
+    pub backoff_coefficient: f64,
+    /// No wait is longer than this.
+    pub maximum_interval_ms: u64,
+    /// Error kinds (for example `invalid-request`) that are never retried, whatever the
+    /// provider says.
+    pub non_retryable: Vec<String>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_interval_ms: 1_000,
+            backoff_coefficient: 2.0,
+            maximum_interval_ms: 60_000,
+            non_retryable: Vec::new(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `attempt` (1-based), or `None` when no attempt is left or
+    /// the error must not be retried. A provider's `retry_after_ms` hint is honoured when
+    /// longer than the policy's wait, within the maximum interval.
+    pub fn next_delay_ms(
+        &self,
+        attempt: u32,
+        error_kind: &str,
+        retryable: bool,
+        retry_after_ms: Option<u64>,
+    ) -> Option<u64> {
+        if !retryable
+            || attempt >= self.max_attempts
+            || self.non_retryable.iter().any(|kind| kind == error_kind)
+        {
+            return None;
+        }
+        let exponent = attempt.saturating_sub(1).min(62) as i32;
+        let computed = self.initial_interval_ms as f64 * self.backoff_coefficient.powi(exponent);
+        let capped = computed.min(self.maximum_interval_ms as f64).max(0.0) as u64;
+        let hinted = retry_after_ms.unwrap_or(0).min(self.maximum_interval_ms);
+        Some(capped.max(hinted))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_then_cap_then_stop() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            maximum_interval_ms: 3_000,
+            ..RetryPolicy::default()
+        };
+        let waits: Vec<_> = (1..=5)
+            .map(|attempt| policy.next_delay_ms(attempt, "unavailable", true, None))
+            .collect();
+        assert_eq!(
+            waits,
+            [Some(1_000), Some(2_000), Some(3_000), Some(3_000), None]
+        );
+    }
+
+    #[test]
+    fn permanent_errors_and_listed_kinds_are_not_retried() {
+        let policy = RetryPolicy {
+            non_retryable: vec!["quota".into()],
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            policy.next_delay_ms(1, "invalid-request", false, None),
+            None
+        );
+        assert_eq!(policy.next_delay_ms(1, "quota", true, None), None);
+        assert_eq!(
+            policy.next_delay_ms(1, "rate-limited", true, Some(5_000)),
+            Some(5_000)
+        );
+    }
+}

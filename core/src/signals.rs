@@ -1,0 +1,94 @@
+//! Whether a signal fits an execution right now. A signal that does not fit is refused with a
+//! message and never recorded.
+
+use serde_json::Value;
+
+use crate::event::Signal;
+use crate::state::{ExecutionState, ExecutionStatus, StageStatus};
+use crate::workflow::{Definition, StageKind};
+
+/// Checks `signal` against the state; the error says what is wrong in one line.
+pub fn check_signal(
+    definition: &Definition,
+    state: &ExecutionState,
+    signal: &Signal,
+) -> Result<(), String> {
+    let id = &state.execution_id;
+    if state.status.is_terminal() {
+        return Err(format!(
+            "execution {id} has already ended ({}); signals can no longer change it",
+            state.status.as_str()
+        ));
+    }
+    match signal {
+        Signal::Cancel { .. } => Ok(()),
+        Signal::Approve { .. } | Signal::Reject { .. }
+            if state.status != ExecutionStatus::WaitingForApproval =>
+        {
+            Err(format!(
+                "execution {id} is not waiting for approval (it is {})",
+                state.status.as_str()
+            ))
+        }
+        Signal::Reject { feedback } if feedback.trim().is_empty() => {
+            Err("a rejection needs feedback saying why".to_string())
+        }
+        Signal::Reject { .. } => Ok(()),
+        Signal::Approve {
+            replacement: None, ..
+        } => Ok(()),
+        Signal::Approve {
+            replacement: Some(replacement),
+            ..
+        } => check_replacement(definition, state, replacement),
+    }
+}
+
+fn check_replacement(
+    definition: &Definition,
+    state: &ExecutionState,
+    replacement: &Value,
+) -> Result<(), String> {
+    let waiting = definition.stages.iter().find(|stage| {
+        matches!(
+            state.stage(&stage.id).status,
+            StageStatus::WaitingForApproval { .. }
+        )
+    });
+    let Some(StageKind::Approval { subject, .. }) = waiting.map(|stage| &stage.kind) else {
+        return Err("no approval gate is waiting".to_string());
+    };
+    let schema = definition
+        .stage(subject)
+        .and_then(|stage| match &stage.kind {
+            StageKind::Call(call) => call.schema.as_ref(),
+            StageKind::Approval { .. } => None,
+        });
+    let Some(schema) = schema else { return Ok(()) };
+    let validator = jsonschema::validator_for(&schema.schema)
+        .map_err(|error| format!("schema {} is invalid: {error}", schema.path))?;
+    let problems: Vec<String> = validator
+        .iter_errors(replacement)
+        .take(5)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            format!(
+                "{}: {error}",
+                if path.is_empty() {
+                    "(top level)".to_string()
+                } else {
+                    path
+                }
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the replacement {subject} does not match schema {}: {}",
+            schema.path,
+            problems.join("; ")
+        ))
+    }
+}

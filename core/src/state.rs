@@ -1,0 +1,575 @@
+//! The state of an execution: a pure fold over its history. Nothing else is authoritative;
+//! the engine rebuilds this after every crash and replay checks it against the definition.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::event::{ActivityError, Cost, Event, PluginPin, Signal, TimerPurpose};
+use crate::ids::{ActivityId, ExecutionId, StageId};
+use crate::workflow::DefinitionBundle;
+
+/// Where an execution is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    Running,
+    /// Waiting for a person at an approval gate.
+    WaitingForApproval,
+    Completed,
+    Failed,
+    Rejected,
+    Cancelled,
+}
+
+impl ExecutionStatus {
+    pub fn is_terminal(self) -> bool {
+        !matches!(
+            self,
+            ExecutionStatus::Running | ExecutionStatus::WaitingForApproval
+        )
+    }
+
+    /// The name used in status output, `--json` and `host list --status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::WaitingForApproval => "waiting_for_approval",
+            ExecutionStatus::Completed => "completed",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Rejected => "rejected",
+            ExecutionStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Where a stage is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageStatus {
+    Pending,
+    Running,
+    /// An approval gate waiting for its signal.
+    WaitingForApproval {
+        subject: Value,
+        requested_at_ms: i64,
+        reminded: bool,
+    },
+    Completed,
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        error: ActivityError,
+        continued: bool,
+    },
+}
+
+/// One stage's progress and result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageState {
+    pub status: StageStatus,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    /// This generation's activities, in item order.
+    pub activities: Vec<ActivityId>,
+    pub output: Option<Value>,
+}
+
+/// Where an activity is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActivityStatus {
+    /// Scheduled, first attempt not started.
+    Scheduled,
+    /// An attempt started and has no recorded outcome: after a crash it runs again, with the
+    /// same idempotency key.
+    Running {
+        attempt: u32,
+        idempotency_key: String,
+        started_at_ms: i64,
+    },
+    /// An attempt failed; the retry policy decides what comes next.
+    AttemptFailed {
+        attempt: u32,
+        error: ActivityError,
+    },
+    /// Waiting for a retry timer.
+    BackingOff {
+        next_attempt: u32,
+        timer: String,
+        fire_at_ms: i64,
+    },
+    /// The retry timer fired; the next attempt can start.
+    Ready {
+        next_attempt: u32,
+    },
+    Completed {
+        output: Value,
+    },
+}
+
+/// One activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityState {
+    pub stage: StageId,
+    pub item: Option<usize>,
+    pub call: String,
+    pub input: Value,
+    pub status: ActivityStatus,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Completed attempts' plugin, for the record.
+    pub plugin: Option<PluginPin>,
+    pub last_error: Option<ActivityError>,
+}
+
+/// A timer that has not fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimerState {
+    pub fire_at_ms: i64,
+    pub purpose: TimerPurpose,
+}
+
+/// The most recent failure, for status output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastError {
+    pub stage: Option<StageId>,
+    pub activity: Option<ActivityId>,
+    pub attempt: Option<u32>,
+    pub error: ActivityError,
+}
+
+/// Everything known about an execution, folded from its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionState {
+    pub execution_id: ExecutionId,
+    pub workflow: String,
+    pub definition_hash: String,
+    pub bundle: DefinitionBundle,
+    pub inputs: BTreeMap<String, Value>,
+    pub plugins: BTreeMap<String, PluginPin>,
+    pub show: Option<Value>,
+    pub started_at_ms: i64,
+    pub status: ExecutionStatus,
+    /// Raised by each reset so that re-run activities get new ids.
+    pub generation: u32,
+    pub stages: BTreeMap<StageId, StageState>,
+    /// Stages in the order they were reached, which is what a reset rewinds.
+    pub stage_order: Vec<StageId>,
+    pub activities: BTreeMap<ActivityId, ActivityState>,
+    pub timers: BTreeMap<String, TimerState>,
+    /// Signals received and not yet acted on.
+    pub pending_signals: Vec<Signal>,
+    pub cost_by_stage: BTreeMap<StageId, Cost>,
+    pub last_error: Option<LastError>,
+    pub covered_concepts: Vec<String>,
+    pub feedback: Vec<String>,
+    pub last_sequence: u64,
+    pub last_event_at_ms: i64,
+}
+
+/// A history that cannot be folded: events out of order or about things that do not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {sequence} ({event_type}) does not fit the history before it: {reason}")]
+pub struct FoldError {
+    pub sequence: u64,
+    pub event_type: String,
+    pub reason: String,
+}
+
+impl ExecutionState {
+    /// Starts the fold from the first event, which must be `ExecutionStarted`.
+    pub fn start(event: &Event, recorded_at_ms: i64) -> Result<ExecutionState, FoldError> {
+        let Event::ExecutionStarted {
+            execution_id,
+            workflow,
+            definition_hash,
+            definition,
+            inputs,
+            plugins,
+            show,
+        } = event
+        else {
+            return Err(FoldError {
+                sequence: 1,
+                event_type: event.type_name().into(),
+                reason: "a history must begin with ExecutionStarted".into(),
+            });
+        };
+        Ok(ExecutionState {
+            execution_id: execution_id.clone(),
+            workflow: workflow.clone(),
+            definition_hash: definition_hash.clone(),
+            bundle: definition.clone(),
+            inputs: inputs.clone(),
+            plugins: plugins.clone(),
+            show: show.clone(),
+            started_at_ms: recorded_at_ms,
+            status: ExecutionStatus::Running,
+            generation: 0,
+            stages: BTreeMap::new(),
+            stage_order: Vec::new(),
+            activities: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            pending_signals: Vec::new(),
+            cost_by_stage: BTreeMap::new(),
+            last_error: None,
+            covered_concepts: Vec::new(),
+            feedback: Vec::new(),
+            last_sequence: 1,
+            last_event_at_ms: recorded_at_ms,
+        })
+    }
+
+    /// Folds a whole history (events with their recording times).
+    pub fn fold<'e>(
+        events: impl IntoIterator<Item = (&'e Event, i64)>,
+    ) -> Result<ExecutionState, FoldError> {
+        let mut events = events.into_iter();
+        let Some((first, at)) = events.next() else {
+            return Err(FoldError {
+                sequence: 1,
+                event_type: "none".into(),
+                reason: "the history is empty".into(),
+            });
+        };
+        let mut state = ExecutionState::start(first, at)?;
+        for (event, at) in events {
+            state.apply(event, at)?;
+        }
+        Ok(state)
+    }
+
+    /// The state of a stage; stages not yet reached are pending.
+    pub fn stage(&self, id: &StageId) -> StageState {
+        self.stages.get(id).cloned().unwrap_or(StageState {
+            status: StageStatus::Pending,
+            started_at_ms: None,
+            finished_at_ms: None,
+            activities: Vec::new(),
+            output: None,
+        })
+    }
+
+    /// Total cost over all stages, per currency.
+    pub fn total_cost(&self) -> BTreeMap<String, u64> {
+        let mut totals = BTreeMap::new();
+        for cost in self.cost_by_stage.values() {
+            *totals.entry(cost.currency.clone()).or_insert(0) += cost.amount_micros;
+        }
+        totals
+    }
+
+    /// Applies the next event.
+    pub fn apply(&mut self, event: &Event, at: i64) -> Result<(), FoldError> {
+        let sequence = self.last_sequence + 1;
+        let fail = |reason: String| FoldError {
+            sequence,
+            event_type: event.type_name().into(),
+            reason,
+        };
+        match event {
+            Event::ExecutionStarted { .. } => {
+                return Err(fail("the execution has already started".into()));
+            }
+            Event::StageStarted { stage } => {
+                let state = self.reach(stage);
+                state.status = StageStatus::Running;
+                state.started_at_ms = Some(at);
+                state.activities.clear();
+            }
+            Event::StageSkipped { stage, reason } => {
+                let state = self.reach(stage);
+                state.status = StageStatus::Skipped {
+                    reason: reason.clone(),
+                };
+                state.finished_at_ms = Some(at);
+                state.output = Some(Value::Null);
+            }
+            Event::ActivityScheduled {
+                activity,
+                stage,
+                item,
+                call,
+                input,
+            } => {
+                let stage_state = self
+                    .stages
+                    .get_mut(stage)
+                    .ok_or_else(|| fail(format!("stage {stage} has not started")))?;
+                stage_state.activities.push(activity.clone());
+                self.activities.insert(
+                    activity.clone(),
+                    ActivityState {
+                        stage: stage.clone(),
+                        item: *item,
+                        call: call.clone(),
+                        input: input.clone(),
+                        status: ActivityStatus::Scheduled,
+                        attempts: 0,
+                        plugin: None,
+                        last_error: None,
+                    },
+                );
+            }
+            Event::ActivityStarted {
+                activity,
+                attempt,
+                idempotency_key,
+            } => {
+                let state = self
+                    .activities
+                    .get_mut(activity)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
+                state.attempts = *attempt;
+                state.status = ActivityStatus::Running {
+                    attempt: *attempt,
+                    idempotency_key: idempotency_key.clone(),
+                    started_at_ms: at,
+                };
+            }
+            Event::ActivityCompleted {
+                activity,
+                output,
+                cost,
+                plugin,
+                ..
+            } => {
+                let state = self
+                    .activities
+                    .get_mut(activity)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
+                state.status = ActivityStatus::Completed {
+                    output: output.clone(),
+                };
+                state.plugin = plugin.clone();
+                if let Some(cost) = cost {
+                    let total = self
+                        .cost_by_stage
+                        .entry(state.stage.clone())
+                        .or_insert(Cost {
+                            amount_micros: 0,
+                            currency: cost.currency.clone(),
+                        });
+                    total.amount_micros += cost.amount_micros;
+                }
+            }
+            Event::ActivityFailed {
+                activity,
+                attempt,
+                error,
+                ..
+            } => {
+                let state = self
+                    .activities
+                    .get_mut(activity)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
+                state.status = ActivityStatus::AttemptFailed {
+                    attempt: *attempt,
+                    error: error.clone(),
+                };
+                state.last_error = Some(error.clone());
+                self.last_error = Some(LastError {
+                    stage: Some(state.stage.clone()),
+                    activity: Some(activity.clone()),
+                    attempt: Some(*attempt),
+                    error: error.clone(),
+                });
+            }
+            Event::TimerStarted {
+                timer,
+                fire_at_ms,
+                purpose,
+            } => {
+                if let TimerPurpose::RetryBackoff {
+                    activity,
+                    next_attempt,
+                } = purpose
+                {
+                    let state = self
+                        .activities
+                        .get_mut(activity)
+                        .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
+                    state.status = ActivityStatus::BackingOff {
+                        next_attempt: *next_attempt,
+                        timer: timer.clone(),
+                        fire_at_ms: *fire_at_ms,
+                    };
+                }
+                self.timers.insert(
+                    timer.clone(),
+                    TimerState {
+                        fire_at_ms: *fire_at_ms,
+                        purpose: purpose.clone(),
+                    },
+                );
+            }
+            Event::TimerFired { timer } => {
+                let fired = self
+                    .timers
+                    .remove(timer)
+                    .ok_or_else(|| fail(format!("unknown timer {timer}")))?;
+                if let TimerPurpose::RetryBackoff {
+                    activity,
+                    next_attempt,
+                } = fired.purpose
+                    && let Some(state) = self.activities.get_mut(&activity)
+                {
+                    state.status = ActivityStatus::Ready { next_attempt };
+                }
+            }
+            Event::ApprovalRequested { stage, subject } => {
+                let state = self
+                    .stages
+                    .get_mut(stage)
+                    .ok_or_else(|| fail(format!("stage {stage} has not started")))?;
+                state.status = StageStatus::WaitingForApproval {
+                    subject: subject.clone(),
+                    requested_at_ms: at,
+                    reminded: false,
+                };
+                self.status = ExecutionStatus::WaitingForApproval;
+            }
+            Event::ApprovalReminder { stage, .. } => {
+                if let Some(StageState {
+                    status: StageStatus::WaitingForApproval { reminded, .. },
+                    ..
+                }) = self.stages.get_mut(stage)
+                {
+                    *reminded = true;
+                }
+            }
+            Event::SignalReceived { signal } => self.pending_signals.push(signal.clone()),
+            Event::StageCompleted { stage, output } => {
+                let state = self
+                    .stages
+                    .get_mut(stage)
+                    .ok_or_else(|| fail(format!("stage {stage} has not started")))?;
+                state.status = StageStatus::Completed;
+                state.finished_at_ms = Some(at);
+                state.output = Some(output.clone());
+                if self.status == ExecutionStatus::WaitingForApproval {
+                    self.status = ExecutionStatus::Running;
+                    self.consume_signal(|signal| matches!(signal, Signal::Approve { .. }));
+                    if let Some(feedback) = output.get("feedback").and_then(Value::as_str) {
+                        self.feedback.push(feedback.to_string());
+                    }
+                }
+            }
+            Event::StageFailed {
+                stage,
+                error,
+                continued,
+            } => {
+                let partial = self.partial_output(stage);
+                let state = self
+                    .stages
+                    .get_mut(stage)
+                    .ok_or_else(|| fail(format!("stage {stage} has not started")))?;
+                state.status = StageStatus::Failed {
+                    error: error.clone(),
+                    continued: *continued,
+                };
+                state.finished_at_ms = Some(at);
+                state.output = Some(partial);
+                self.last_error = Some(LastError {
+                    stage: Some(stage.clone()),
+                    activity: None,
+                    attempt: None,
+                    error: error.clone(),
+                });
+            }
+            Event::ExecutionCompleted { covered_concepts } => {
+                self.status = ExecutionStatus::Completed;
+                self.covered_concepts = covered_concepts.clone();
+            }
+            Event::ExecutionFailed { stage, error } => {
+                self.status = ExecutionStatus::Failed;
+                self.last_error = Some(LastError {
+                    stage: stage.clone(),
+                    activity: None,
+                    attempt: None,
+                    error: error.clone(),
+                });
+            }
+            Event::ExecutionRejected { feedback, .. } => {
+                self.status = ExecutionStatus::Rejected;
+                self.feedback.push(feedback.clone());
+                self.consume_signal(|signal| matches!(signal, Signal::Reject { .. }));
+            }
+            Event::ExecutionCancelled { .. } => {
+                self.status = ExecutionStatus::Cancelled;
+                self.pending_signals.clear();
+            }
+            Event::ExecutionReset { to_stage } => self.reset(to_stage),
+        }
+        self.last_sequence = sequence;
+        self.last_event_at_ms = at;
+        Ok(())
+    }
+
+    /// Outputs of a stage's settled activities in item order, `null` for failed ones; a stage
+    /// without fan-out gives its one activity's output.
+    pub fn partial_output(&self, stage: &StageId) -> Value {
+        let Some(state) = self.stages.get(stage) else {
+            return Value::Null;
+        };
+        let outputs: Vec<Value> = state
+            .activities
+            .iter()
+            .map(
+                |id| match self.activities.get(id).map(|activity| &activity.status) {
+                    Some(ActivityStatus::Completed { output }) => output.clone(),
+                    _ => Value::Null,
+                },
+            )
+            .collect();
+        let fanned_out = state
+            .activities
+            .first()
+            .and_then(|id| self.activities.get(id))
+            .is_some_and(|activity| activity.item.is_some());
+        if fanned_out || state.activities.is_empty() {
+            Value::Array(outputs)
+        } else {
+            outputs.into_iter().next().unwrap_or(Value::Null)
+        }
+    }
+
+    fn consume_signal(&mut self, matches: impl Fn(&Signal) -> bool) {
+        if let Some(position) = self.pending_signals.iter().position(matches) {
+            self.pending_signals.remove(position);
+        }
+    }
+
+    /// Manual recovery: `to_stage` and every stage reached after it are forgotten; earlier
+    /// stages keep their results.
+    fn reset(&mut self, to_stage: &StageId) {
+        self.generation += 1;
+        if let Some(position) = self.stage_order.iter().position(|id| id == to_stage) {
+            for forgotten in self.stage_order.split_off(position) {
+                self.stages.remove(&forgotten);
+            }
+        }
+        self.timers.clear();
+        self.pending_signals.clear();
+        self.status = ExecutionStatus::Running;
+    }
+
+    fn reach(&mut self, stage: &StageId) -> &mut StageState {
+        if !self.stage_order.contains(stage) {
+            self.stage_order.push(stage.clone());
+        }
+        self.stages
+            .entry(stage.clone())
+            .or_insert_with(pending_stage)
+    }
+}
+
+fn pending_stage() -> StageState {
+    StageState {
+        status: StageStatus::Pending,
+        started_at_ms: None,
+        finished_at_ms: None,
+        activities: Vec::new(),
+        output: None,
+    }
+}

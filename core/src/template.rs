@@ -1,0 +1,177 @@
+//! Templates and expressions over an execution's context, with MiniJinja. The context has
+//! `inputs`, `show`, `stages.<id>.output`, `execution` and, in a stage that fans out, `item`
+//! and `index`. Undefined values are errors, so a typo never renders as an empty string.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+/// Names a template may start a lookup with.
+pub const CONTEXT_ROOTS: &[&str] = &["inputs", "show", "stages", "execution", "item", "index"];
+
+/// A template or expression that failed to compile or evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    pub message: String,
+    /// 1-based line within the template, when known.
+    pub line: Option<usize>,
+}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(error: minijinja::Error) -> TemplateError {
+        let mut message = error.kind().to_string();
+        if let Some(detail) = error.detail() {
+            message = format!("{message}: {detail}");
+        }
+        TemplateError {
+            message,
+            line: error.line(),
+        }
+    }
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut environment = Environment::new();
+        environment.set_undefined_behavior(UndefinedBehavior::Strict);
+        environment.set_keep_trailing_newline(true);
+        // Prompts are plain text, never HTML.
+        environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        environment
+    })
+}
+
+/// Renders a text template.
+pub fn render_text(source: &str, context: &Value) -> Result<String, TemplateError> {
+    Ok(environment().render_str(source, context)?)
+}
+
+/// Evaluates an expression such as `not inputs.skip_cover` or `stages.script.output.lines`.
+pub fn evaluate(expression: &str, context: &Value) -> Result<Value, TemplateError> {
+    let compiled = environment().compile_expression(expression)?;
+    let value = compiled.eval(context)?;
+    serde_json::to_value(&value).map_err(|error| TemplateError {
+        message: format!("the expression's value cannot be represented as JSON: {error}"),
+        line: None,
+    })
+}
+
+/// Whether an evaluated `when` lets a stage run: false, null, 0, "" and empty lists do not.
+pub fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64() != Some(0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(fields) => !fields.is_empty(),
+    }
+}
+
+/// Renders a tree of input templates: strings are templates, except that a string that is
+/// exactly one `{{ expression }}` becomes the expression's value with its type (a list stays
+/// a list). Other values are kept.
+pub fn render_tree(tree: &Value, context: &Value) -> Result<Value, TemplateError> {
+    Ok(match tree {
+        Value::String(text) => match sole_expression(text) {
+            Some(expression) => evaluate(expression, context)?,
+            None => Value::String(render_text(text, context)?),
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| render_tree(item, context))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| Ok((key.clone(), render_tree(value, context)?)))
+                .collect::<Result<_, TemplateError>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// The variable paths a template reads (`stages.outline.output`, `inputs.topic`), after
+/// checking that it compiles.
+pub fn template_references(source: &str) -> Result<BTreeSet<String>, TemplateError> {
+    let template = environment().template_from_str(source)?;
+    Ok(template.undeclared_variables(true).into_iter().collect())
+}
+
+/// The variable paths an expression reads, after checking that it compiles.
+pub fn expression_references(expression: &str) -> Result<BTreeSet<String>, TemplateError> {
+    let compiled = environment().compile_expression(expression)?;
+    Ok(compiled.undeclared_variables(true).into_iter().collect())
+}
+
+/// The references of an input tree (see [`render_tree`]).
+pub fn tree_references(tree: &Value) -> Result<BTreeSet<String>, TemplateError> {
+    let mut found = BTreeSet::new();
+    match tree {
+        Value::String(text) => match sole_expression(text) {
+            Some(expression) => found.extend(expression_references(expression)?),
+            None => found.extend(template_references(text)?),
+        },
+        Value::Array(items) => {
+            for item in items {
+                found.extend(tree_references(item)?);
+            }
+        }
+        Value::Object(fields) => {
+            for value in fields.values() {
+                found.extend(tree_references(value)?);
+            }
+        }
+        _ => {}
+    }
+    Ok(found)
+}
+
+/// `stages.x.output` in `{{ stages.x.output }}`, when the text is nothing but that.
+fn sole_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_sole_expression_keeps_its_type() {
+        let context = json!({"stages": {"script": {"output": {"lines": [1, 2]}}}, "inputs": {"topic": "tides"}});
+        let tree = json!({"clips": "{{ stages.script.output.lines }}", "title": "On {{ inputs.topic }}", "gap": 5});
+        let rendered = render_tree(&tree, &context).unwrap();
+        assert_eq!(
+            rendered,
+            json!({"clips": [1, 2], "title": "On tides", "gap": 5})
+        );
+    }
+
+    #[test]
+    fn undefined_values_are_errors() {
+        let error = render_text("{{ inputs.missing }}", &json!({"inputs": {}})).unwrap_err();
+        assert!(error.message.contains("undefined"), "{error}");
+    }
+
+    #[test]
+    fn references_name_nested_paths() {
+        let found = template_references("{% for s in stages.outline.output.segments %}{{ s.title }}{% endfor %}{{ inputs.topic }}").unwrap();
+        assert!(found.contains("inputs.topic"), "{found:?}");
+        assert!(
+            found.iter().any(|path| path.starts_with("stages.outline")),
+            "{found:?}"
+        );
+    }
+}

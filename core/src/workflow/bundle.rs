@@ -1,0 +1,107 @@
+//! A workflow file together with every file it names and the environment values it used: what
+//! an execution pins in its history, hashed so that a changed definition is recognised.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::diagnostics::Diagnostic;
+use super::{env, raw};
+
+/// The complete source of a definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionBundle {
+    /// The workflow file as it was given, for messages.
+    pub path: String,
+    /// The workflow file's text.
+    pub source: String,
+    /// Prompt and schema files by the relative path the workflow names them with.
+    pub files: BTreeMap<String, String>,
+    /// Values of the `${VAR}` references, as they were when the bundle was loaded.
+    pub environment: BTreeMap<String, String>,
+}
+
+impl DefinitionBundle {
+    /// `sha256:<hex>` over the bundle's canonical JSON form.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("a bundle is plain strings");
+        format!("sha256:{}", hex::encode(Sha256::digest(canonical)))
+    }
+}
+
+/// Reads the workflow at `path` and the files it names, taking `${VAR}` values from `lookup`.
+/// Reports every missing variable and file at once.
+pub fn load_bundle(
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<DefinitionBundle, Vec<Diagnostic>> {
+    let shown = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|error| {
+        vec![Diagnostic::in_file(
+            &shown,
+            format!("cannot read the workflow: {error}"),
+        )]
+    })?;
+    let mut diagnostics = Vec::new();
+    let (references, malformed) = env::references(&source);
+    for (span, message) in malformed {
+        diagnostics.push(Diagnostic::at(&shown, &source, span, message));
+    }
+    let mut environment = BTreeMap::new();
+    for reference in references {
+        match lookup(&reference.name) {
+            Some(value) => {
+                environment.insert(reference.name, value);
+            }
+            None => diagnostics.push(Diagnostic::at(
+                &shown,
+                &source,
+                reference.span,
+                format!("environment variable {} is not set", reference.name),
+            )),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let parsed =
+        raw::parse(&shown, &source, &environment).map_err(|diagnostic| vec![diagnostic])?;
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let mut files = BTreeMap::new();
+    for stage in &parsed.stages {
+        let stage = stage.get_ref();
+        for (field, reference) in [
+            ("prompt", &stage.prompt),
+            ("system", &stage.system),
+            ("schema", &stage.schema),
+        ] {
+            let Some(reference) = reference else { continue };
+            let relative = reference.get_ref();
+            if files.contains_key(relative) {
+                continue;
+            }
+            match std::fs::read_to_string(directory.join(relative)) {
+                Ok(text) => {
+                    files.insert(relative.clone(), text);
+                }
+                Err(error) => diagnostics.push(Diagnostic::at(
+                    &shown,
+                    &source,
+                    reference.span(),
+                    format!("{field} file `{relative}` cannot be read: {error}"),
+                )),
+            }
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    Ok(DefinitionBundle {
+        path: shown,
+        source,
+        files,
+        environment,
+    })
+}

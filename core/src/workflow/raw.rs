@@ -1,0 +1,135 @@
+//! The workflow file as written: TOML parsed with positions kept, `${VAR}` substituted in
+//! every string, then read into plain structs. Meaning is checked later, in `build`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostics::Diagnostic;
+use super::env;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkflow {
+    pub name: Spanned<String>,
+    pub version: Option<u32>,
+    pub description: Option<String>,
+    pub show: Option<Spanned<String>>,
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Spanned<RawInput>>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, RawGrants>,
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    pub execution_timeout: Option<Spanned<String>>,
+    pub covered_concepts: Option<Spanned<String>>,
+    #[serde(default)]
+    pub stages: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInput {
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub description: Option<String>,
+    pub default: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrants {
+    #[serde(default)]
+    pub allowed_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
+    pub memory_limit_mib: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub timeout: Option<Spanned<String>>,
+    pub retry: Option<RawRetry>,
+    pub concurrency: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetry {
+    pub max_attempts: Option<u32>,
+    pub initial_interval: Option<Spanned<String>>,
+    pub backoff_coefficient: Option<f64>,
+    pub maximum_interval: Option<Spanned<String>>,
+    pub non_retryable: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStage {
+    pub id: Spanned<String>,
+    pub title: Option<String>,
+    pub call: Option<Spanned<String>>,
+    pub approval: Option<Spanned<RawApproval>>,
+    pub when: Option<Spanned<String>>,
+    pub for_each: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<u32>>,
+    pub prompt: Option<Spanned<String>>,
+    pub system: Option<Spanned<String>>,
+    pub schema: Option<Spanned<String>>,
+    #[serde(default)]
+    pub input: BTreeMap<String, Spanned<toml::Value>>,
+    pub retry: Option<RawRetry>,
+    pub timeout: Option<Spanned<String>>,
+    pub stage_timeout: Option<Spanned<String>>,
+    pub on_error: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApproval {
+    pub subject: Spanned<String>,
+    pub reminder_after: Option<Spanned<String>>,
+}
+
+/// Parses `source` (named `file` in messages), substituting `${VAR}` from `environment`.
+pub(super) fn parse(
+    file: &str,
+    source: &str,
+    environment: &BTreeMap<String, String>,
+) -> Result<RawWorkflow, Diagnostic> {
+    let at = |span: Option<std::ops::Range<usize>>, message: &str| match span {
+        Some(span) => Diagnostic::at(file, source, span, message.trim_end()),
+        None => Diagnostic::in_file(file, message.trim_end()),
+    };
+    let mut table = DeTable::parse(source).map_err(|error| at(error.span(), error.message()))?;
+    substitute_table(table.get_mut(), environment);
+    let deserializer = toml::de::Deserializer::from(table);
+    RawWorkflow::deserialize(deserializer).map_err(|error| at(error.span(), error.message()))
+}
+
+fn substitute_table(table: &mut DeTable<'_>, environment: &BTreeMap<String, String>) {
+    for (_, value) in table.iter_mut() {
+        substitute_value(value.get_mut(), environment);
+    }
+}
+
+fn substitute_value(value: &mut DeValue<'_>, environment: &BTreeMap<String, String>) {
+    match value {
+        DeValue::String(text) if text.contains("${") => {
+            *text = Cow::Owned(env::substitute(text, environment));
+        }
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                substitute_value(item.get_mut(), environment);
+            }
+        }
+        DeValue::Table(table) => substitute_table(table, environment),
+        _ => {}
+    }
+}
