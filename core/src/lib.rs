@@ -7,6 +7,7 @@ pub mod decide;
 pub mod duration;
 pub mod event;
 pub mod ids;
+pub mod json_schema;
 pub mod replay;
 pub mod retry;
 pub mod show;

@@ -65,30 +65,10 @@ fn check_replacement(
             StageKind::Approval { .. } => None,
         });
     let Some(schema) = schema else { return Ok(()) };
-    let validator = jsonschema::validator_for(&schema.schema)
-        .map_err(|error| format!("schema {} is invalid: {error}", schema.path))?;
-    let problems: Vec<String> = validator
-        .iter_errors(replacement)
-        .take(5)
-        .map(|error| {
-            let path = error.instance_path().to_string();
-            format!(
-                "{}: {error}",
-                if path.is_empty() {
-                    "(top level)".to_string()
-                } else {
-                    path
-                }
-            )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the replacement {subject} does not match schema {}: {}",
-            schema.path,
-            problems.join("; ")
-        ))
-    }
+    crate::json_schema::check(&schema.schema, replacement).map_err(|problems| {
+        format!(
+            "the replacement {subject} does not match schema {}: {problems}",
+            schema.path
+        )
+    })
 }

@@ -41,8 +41,52 @@ fn environment() -> &'static Environment<'static> {
         environment.set_keep_trailing_newline(true);
         // Prompts are plain text, never HTML.
         environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        environment.add_filter("flatten", flatten);
+        environment.add_filter("voice_for", voice_for);
         environment
     })
+}
+
+/// `[[a, b], [c]] | flatten` gives `[a, b, c]`: script lines across segments, say.
+fn flatten(lists: Vec<minijinja::Value>) -> Result<Vec<minijinja::Value>, minijinja::Error> {
+    let mut flat = Vec::new();
+    for list in lists {
+        let items = list.try_iter().map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("flatten needs a list of lists, found {}", list.kind()),
+            )
+        })?;
+        flat.extend(items);
+    }
+    Ok(flat)
+}
+
+/// `item.speaker | voice_for(show.hosts)`: the voice of the person with that name.
+fn voice_for(
+    speaker: String,
+    people: Vec<minijinja::Value>,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let mut names = Vec::new();
+    for person in &people {
+        let name = person
+            .get_attr("name")
+            .ok()
+            .filter(|name| !name.is_undefined())
+            .map(|name| name.to_string())
+            .unwrap_or_default();
+        if name == speaker {
+            return person.get_attr("voice");
+        }
+        names.push(name);
+    }
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!(
+            "`{speaker}` is not one of the speakers ({}), so has no voice",
+            names.join(", ")
+        ),
+    ))
 }
 
 /// Renders a text template.
@@ -157,6 +201,22 @@ mod tests {
             rendered,
             json!({"clips": [1, 2], "title": "On tides", "gap": 5})
         );
+    }
+
+    #[test]
+    fn lines_flatten_and_speakers_find_their_voices() {
+        let context = json!({
+            "segments": [{"lines": [{"speaker": "Ada"}]}, {"lines": [{"speaker": "Lin"}]}],
+            "hosts": [{"name": "Ada", "voice": "aria"}, {"name": "Lin", "voice": "basil"}],
+        });
+        let lines = evaluate("segments | map(attribute='lines') | flatten", &context).unwrap();
+        assert_eq!(lines.as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            render_text("{{ 'Lin' | voice_for(hosts) }}", &context).unwrap(),
+            "basil"
+        );
+        let error = render_text("{{ 'Bob' | voice_for(hosts) }}", &context).unwrap_err();
+        assert!(error.message.contains("Bob"), "{error}");
     }
 
     #[test]

@@ -10,15 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-/// A reference to a stored blob, as the history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BlobRef {
-    /// `sha256:<hex>` of the bytes.
-    pub digest: String,
-    pub size_bytes: u64,
-    /// For example `audio/wav` or `image/png`.
-    pub media_type: String,
-}
+pub use pipeline_core::BlobRef;
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +81,25 @@ impl BlobStore {
             size_bytes,
             media_type: media_type.to_string(),
         })
+    }
+
+    /// A fresh file path inside the store's file system, for a result streamed to disk before
+    /// `put_file` moves it into place. Left-overs of crashed calls stay in `tmp/` and can be
+    /// deleted at any time.
+    pub fn scratch_path(&self) -> Result<PathBuf, BlobError> {
+        let directory = self.root.join("tmp");
+        let io = |source| BlobError::Io {
+            path: directory.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&directory).map_err(io)?;
+        let file = tempfile::Builder::new()
+            .suffix(".part")
+            .tempfile_in(&directory)
+            .map_err(io)?;
+        file.into_temp_path()
+            .keep()
+            .map_err(|error| io(error.error))
     }
 
     /// Reads a blob, checking its size and digest.

@@ -2,11 +2,13 @@
 //! WebAssembly components.
 //!
 //! - [`blob_store`]: large results (audio, images) on disk, named by content.
+//! - [`engine`]: starting, driving and signalling durable executions.
 //! - [`history`]: the append-only, hash-chained event log of every execution (SQLite).
 //! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.
 //! - [`settings`]: where the host keeps its data and how it is configured.
 
 pub mod blob_store;
+pub mod engine;
 pub mod history;
 pub mod plugin;
 pub mod settings;

@@ -25,6 +25,26 @@ impl DataDir {
         self.root.join("config.toml")
     }
 
+    /// The history database.
+    pub fn history_file(&self) -> PathBuf {
+        self.root.join("history.db")
+    }
+
+    /// Content-addressed results (audio, images).
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
+    /// Finished episodes, one directory per execution.
+    pub fn episodes_dir(&self) -> PathBuf {
+        self.root.join("episodes")
+    }
+
+    /// One log file per execution.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
     /// Compiled plugin code, reusable across runs.
     pub fn compile_cache_dir(&self) -> PathBuf {
         self.root.join("cache").join("compiled")

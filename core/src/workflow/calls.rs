@@ -59,8 +59,8 @@ const CALLS: &[CallSpec] = &[
     CallSpec {
         service: BUILTIN_SERVICE,
         function: "publish",
-        required: &["title", "lines"],
-        optional: &["show", "description", "chapters", "clips", "mix", "cover"],
+        required: &["title", "segments", "clips"],
+        optional: &["show", "description", "mix", "cover"],
         takes_prompt: false,
     },
 ];

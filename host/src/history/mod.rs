@@ -7,6 +7,7 @@
 //! typed events are layered on top.
 
 mod chain;
+mod executions;
 mod schema;
 mod writer;
 
@@ -17,6 +18,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension as _};
 
+pub use executions::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner};
 pub use schema::Durability;
 
 /// An event to append.
@@ -67,6 +69,12 @@ pub enum HistoryError {
     Database { path: PathBuf, message: String },
     #[error("history writer has stopped")]
     WriterStopped,
+    /// Another process took over the execution; this one must stop driving it.
+    #[error("execution {execution_id} is now driven by {holder}; this process stopped driving it")]
+    LeaseLost {
+        execution_id: String,
+        holder: String,
+    },
 }
 
 /// The event log of every execution, in one SQLite database.
@@ -77,6 +85,8 @@ pub struct HistoryStore {
     /// Reads use their own connection so they never wait behind a commit (WAL readers run
     /// alongside the writer). A std mutex: each read is one short blocking query.
     reader: Mutex<Connection>,
+    /// Lease changes, which must not queue behind a batch of appends.
+    control: Mutex<Connection>,
     commits: Arc<AtomicU64>,
 }
 
@@ -85,6 +95,7 @@ impl HistoryStore {
     pub fn open(path: &Path, durability: Durability) -> Result<HistoryStore, HistoryError> {
         let writer_connection = schema::open(path, durability)?;
         let reader = schema::open(path, durability)?;
+        let control = schema::open(path, durability)?;
         let (requests, receiver) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let writer_thread = writer::start(
@@ -102,6 +113,7 @@ impl HistoryStore {
             requests: Some(requests),
             writer_thread: Some(writer_thread),
             reader: Mutex::new(reader),
+            control: Mutex::new(control),
             commits,
         })
     }
@@ -115,11 +127,27 @@ impl HistoryStore {
         first_sequence: u64,
         events: Vec<NewEvent>,
     ) -> Result<Vec<StoredEvent>, HistoryError> {
+        self.append_with(execution_id, first_sequence, events, None, None)
+            .await
+    }
+
+    /// Like [`append`](Self::append), and in the same transaction updates the execution's row
+    /// from `summary` and, with `owner`, first checks that this owner still holds the lease.
+    pub async fn append_with(
+        &self,
+        execution_id: &str,
+        first_sequence: u64,
+        events: Vec<NewEvent>,
+        summary: Option<ExecutionSummary>,
+        owner: Option<String>,
+    ) -> Result<Vec<StoredEvent>, HistoryError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let request = writer::AppendRequest {
             execution_id: execution_id.to_string(),
             first_sequence,
             events,
+            summary,
+            owner,
             reply,
         };
         self.requests
@@ -144,6 +172,25 @@ impl HistoryStore {
             }
         })?;
         chain::verify(execution_id, &events)?;
+        let committed =
+            executions::committed_sequence(&connection, execution_id).map_err(|error| {
+                HistoryError::Database {
+                    path: self.path.clone(),
+                    message: error.to_string(),
+                }
+            })?;
+        let found = events.last().map_or(0, |event| event.sequence);
+        if let Some(committed) = committed
+            && committed > found
+        {
+            return Err(HistoryError::Corrupt {
+                execution_id: execution_id.to_string(),
+                sequence: found + 1,
+                reason: format!(
+                    "the history ends at event {found} but {committed} events were committed (it was truncated)"
+                ),
+            });
+        }
         Ok(events)
     }
 

@@ -31,6 +31,32 @@ const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL CHECK (length(hash) = 32),
         PRIMARY KEY (execution_id, sequence)
     ) STRICT, WITHOUT ROWID;",
+    // 2: one row per execution, written in the same transaction as its events. It answers
+    // `host list` and "what can make progress" without scanning histories, and its
+    // last_sequence reveals a history whose tail was cut off. Leases say which process drives
+    // an execution.
+    "CREATE TABLE executions (
+        execution_id TEXT PRIMARY KEY,
+        workflow TEXT NOT NULL,
+        status TEXT NOT NULL,
+        stage TEXT,
+        show TEXT,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        wake_at_ms INTEGER,
+        last_sequence INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    -- `host worker`: executions that are running, or waiting with a timer due.
+    CREATE INDEX executions_by_status_and_wake ON executions (status, wake_at_ms);
+    -- `host shows`: the episodes of one show.
+    CREATE INDEX executions_by_show ON executions (show) WHERE show IS NOT NULL;
+    CREATE TABLE leases (
+        execution_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        hostname TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;",
 ];
 
 /// Opens a connection with the store's settings and brings the schema up to date.

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::chain::{GENESIS_HASH, event_hash};
+use super::executions::{self, ExecutionSummary};
 use super::{HistoryError, NewEvent, StoredEvent};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
@@ -22,6 +23,8 @@ pub(super) struct AppendRequest {
     pub execution_id: String,
     pub first_sequence: u64,
     pub events: Vec<NewEvent>,
+    pub summary: Option<ExecutionSummary>,
+    pub owner: Option<String>,
     pub reply: Reply,
 }
 
@@ -111,6 +114,15 @@ fn append_one(
         Some((sequence, hash)) => (sequence as u64, hash.try_into().unwrap_or(GENESIS_HASH)),
         None => (0, GENESIS_HASH),
     };
+    if let Some(owner) = &request.owner
+        && let Some(holder) =
+            executions::lease_holder_other_than(connection, &request.execution_id, owner)?
+    {
+        return Ok(Err(HistoryError::LeaseLost {
+            execution_id: request.execution_id.clone(),
+            holder,
+        }));
+    }
     if request.first_sequence != last_sequence + 1 {
         return Ok(Err(HistoryError::Conflict {
             execution_id: request.execution_id.clone(),
@@ -150,6 +162,10 @@ fn append_one(
             recorded_at_ms: event.recorded_at_ms,
             hash,
         });
+    }
+    if let Some(summary) = &request.summary {
+        let last = (request.first_sequence + request.events.len() as u64).saturating_sub(1);
+        executions::upsert(connection, &request.execution_id, summary, last)?;
     }
     Ok(Ok(stored))
 }

@@ -1,0 +1,471 @@
+//! Running one attempt of an activity: turn its recorded input into a plugin request, call the
+//! plugin under the stage's deadline, store large results as blobs (synced before the event
+//! that references them is committed), and describe the outcome as an event.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, Event, PluginPin};
+use serde_json::{Value, json};
+
+use super::Engine;
+use crate::plugin::types::{Cost as WitCost, Usage};
+use crate::plugin::{
+    AudioInput, CallError, LoadedPlugin, Service, image, kind_name, llm, mixer, tts,
+};
+
+/// One attempt to run.
+#[derive(Debug, Clone)]
+pub(super) struct ActivityJob {
+    pub activity: ActivityId,
+    pub attempt: u32,
+    pub idempotency_key: String,
+    /// `service.function`.
+    pub call: String,
+    pub input: Value,
+    /// The pinned plugin of the service; none for the host's own functions.
+    pub plugin: Option<PluginPin>,
+    /// Start-to-close deadline of the attempt.
+    pub timeout: Duration,
+    pub execution_id: String,
+    /// What `episode.publish` adds to the manifest (costs, plugins).
+    pub manifest_extra: Value,
+}
+
+/// What a successful call produced.
+struct Produced {
+    output: Value,
+    usage: Option<Value>,
+    cost: Option<Cost>,
+}
+
+impl Engine {
+    /// Runs the attempt and returns `ActivityCompleted` or `ActivityFailed`.
+    pub(super) async fn run_activity(&self, job: ActivityJob) -> Event {
+        let started = Instant::now();
+        let outcome = match &job.plugin {
+            Some(pin) => self.call_plugin(&job, pin).await,
+            None => self.run_builtin(&job).await,
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(produced) => Event::ActivityCompleted {
+                activity: job.activity,
+                attempt: job.attempt,
+                output: produced.output,
+                usage: produced.usage,
+                cost: produced.cost,
+                plugin: job.plugin,
+                duration_ms,
+            },
+            Err(error) => Event::ActivityFailed {
+                activity: job.activity,
+                attempt: job.attempt,
+                error,
+                plugin: job.plugin,
+            },
+        }
+    }
+
+    async fn call_plugin(
+        &self,
+        job: &ActivityJob,
+        pin: &PluginPin,
+    ) -> Result<Produced, ActivityError> {
+        let now_ms = self.clock.now_ms();
+        if let Some((message, remaining)) = self.breakers.refusal(&pin.name, now_ms) {
+            return Err(ActivityError {
+                kind: "circuit-open".into(),
+                message,
+                retryable: true,
+                retry_after_ms: Some(remaining),
+            });
+        }
+        let (service_name, _) = job.call.split_once('.').unwrap_or((job.call.as_str(), ""));
+        let service = Service::from_name(service_name)
+            .ok_or_else(|| invalid_input(format!("unknown service `{service_name}`")))?;
+        let plugin = self
+            .plugins
+            .load_for(&pin.name, service)
+            .map_err(|error| ActivityError {
+                kind: "plugin-unavailable".into(),
+                message: error.to_string(),
+                retryable: false,
+                retry_after_ms: None,
+            })?;
+        if plugin.digest != pin.digest {
+            return Err(ActivityError {
+                kind: "plugin-changed".into(),
+                message: format!(
+                    "plugin `{}` is now {} but this execution pinned {}; restore that build of the plugin to continue",
+                    pin.name, plugin.digest, pin.digest
+                ),
+                retryable: false,
+                retry_after_ms: None,
+            });
+        }
+        let call = self.dispatch(service, &plugin, job);
+        let result = match tokio::time::timeout(job.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(ActivityError {
+                kind: "deadline-exceeded".into(),
+                message: format!(
+                    "the attempt did not finish within the stage's {}s timeout",
+                    job.timeout.as_secs_f64()
+                ),
+                retryable: true,
+                retry_after_ms: None,
+            }),
+        };
+        let reached_provider = !matches!(&result, Err(error) if error.kind == "invalid-input");
+        if reached_provider {
+            self.breakers.record(
+                &pin.name,
+                result.is_ok() || !result.as_ref().err().is_some_and(|error| error.retryable),
+                self.clock.now_ms(),
+            );
+        }
+        result
+    }
+
+    async fn dispatch(
+        &self,
+        service: Service,
+        plugin: &Arc<LoadedPlugin>,
+        job: &ActivityJob,
+    ) -> Result<Produced, ActivityError> {
+        let input = &job.input;
+        let key = job.idempotency_key.clone();
+        match service {
+            Service::Llm => {
+                let schema = input.get("json_schema").filter(|schema| !schema.is_null());
+                let request = llm::GenerateRequest {
+                    idempotency_key: key,
+                    model: optional_string(input, "model"),
+                    messages: messages(input)?,
+                    json_schema: schema.map(Value::to_string),
+                    temperature: input
+                        .get("temperature")
+                        .and_then(Value::as_f64)
+                        .map(|value| value as f32),
+                    max_tokens: input
+                        .get("max_tokens")
+                        .and_then(Value::as_u64)
+                        .map(|value| value as u32),
+                };
+                let response = self
+                    .plugins
+                    .generate_text(plugin, &request)
+                    .await
+                    .map_err(call_error)?;
+                let output = match schema {
+                    None => Value::String(response.text.clone()),
+                    Some(schema) => {
+                        let answer: Value =
+                            serde_json::from_str(&response.text).map_err(|error| {
+                                ActivityError {
+                                    kind: "malformed-result".into(),
+                                    message: format!("the answer is not JSON: {error}"),
+                                    retryable: true,
+                                    retry_after_ms: None,
+                                }
+                            })?;
+                        pipeline_core::json_schema::check(schema, &answer).map_err(|problems| {
+                            ActivityError {
+                                kind: "schema-violation".into(),
+                                message: format!(
+                                    "the answer does not match the stage's schema: {problems}"
+                                ),
+                                retryable: true,
+                                retry_after_ms: None,
+                            }
+                        })?;
+                        answer
+                    }
+                };
+                Ok(Produced {
+                    output,
+                    usage: Some(usage_json(&response.usage)),
+                    cost: Some(cost(&response.cost)),
+                })
+            }
+            Service::Tts => {
+                let request = tts::SynthesizeRequest {
+                    idempotency_key: key,
+                    text: required_string(input, "text")?,
+                    voice: required_string(input, "voice")?,
+                    style: optional_string(input, "style"),
+                    speed: input.get("speed").and_then(Value::as_f64).unwrap_or(1.0) as f32,
+                    model: optional_string(input, "model"),
+                };
+                let response = self
+                    .plugins
+                    .synthesize_speech(plugin, &request)
+                    .await
+                    .map_err(call_error)?;
+                let audio = self.put_blob(&response.audio, "audio/wav")?;
+                Ok(Produced {
+                    output: json!({ "audio": audio, "duration_ms": response.duration_ms }),
+                    usage: Some(usage_json(&response.usage)),
+                    cost: Some(cost(&response.cost)),
+                })
+            }
+            Service::Image => {
+                let request = image::GenerateRequest {
+                    idempotency_key: key,
+                    prompt: required_string(input, "prompt")?,
+                    title: optional_string(input, "title"),
+                    width: input.get("width").and_then(Value::as_u64).unwrap_or(1400) as u32,
+                    height: input.get("height").and_then(Value::as_u64).unwrap_or(1400) as u32,
+                    style: optional_string(input, "style"),
+                    model: optional_string(input, "model"),
+                };
+                let response = self
+                    .plugins
+                    .generate_image(plugin, &request)
+                    .await
+                    .map_err(call_error)?;
+                let image = self.put_blob(&response.png, "image/png")?;
+                Ok(Produced {
+                    output: json!({ "image": image, "width": response.width, "height": response.height, "revised_prompt": response.revised_prompt }),
+                    usage: Some(usage_json(&response.usage)),
+                    cost: Some(cost(&response.cost)),
+                })
+            }
+            Service::Mixer => self.mix(plugin, job).await,
+        }
+    }
+
+    async fn mix(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        job: &ActivityJob,
+    ) -> Result<Produced, ActivityError> {
+        let input = &job.input;
+        let clips = input
+            .get("clips")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid_input("`clips` must be a list of audio results".into()))?;
+        let mut sources = Vec::with_capacity(clips.len());
+        for (index, clip) in clips.iter().enumerate() {
+            sources.push(AudioInput::File(self.blob_path(
+                clip,
+                "audio",
+                &format!("clip {index}"),
+            )?));
+        }
+        let music = match input.get("music").filter(|music| !music.is_null()) {
+            None => None,
+            Some(music) => {
+                sources.push(AudioInput::File(self.blob_path(music, "audio", "music")?));
+                Some(mixer::MusicBed {
+                    source: (sources.len() - 1) as u32,
+                    gain_db: number(input, "music_gain_db", -18.0),
+                    duck_db: number(input, "duck_db", 12.0),
+                    duck_attack_ms: 200,
+                    duck_release_ms: 600,
+                })
+            }
+        };
+        let request = mixer::MixRequest {
+            idempotency_key: job.idempotency_key.clone(),
+            clips: (0..clips.len())
+                .map(|index| mixer::Clip {
+                    source: index as u32,
+                    gain_db: 0.0,
+                    gap_before_ms: None,
+                })
+                .collect(),
+            music,
+            settings: mixer::MixSettings {
+                gap_ms: number(input, "gap_ms", 350.0) as u32,
+                crossfade_ms: number(input, "crossfade_ms", 20.0) as u32,
+                padding_ms: number(input, "padding_ms", 500.0) as u32,
+                sample_rate: number(input, "sample_rate", 44_100.0) as u32,
+                channels: number(input, "channels", 2.0) as u8,
+                loudness_lufs: input
+                    .get("loudness_lufs")
+                    .and_then(Value::as_f64)
+                    .map(|value| value as f32),
+                true_peak_dbtp: number(input, "true_peak_dbtp", -1.0),
+            },
+        };
+        let scratch = self
+            .blobs
+            .scratch_path()
+            .map_err(|error| host_error(error.to_string()))?;
+        let result = self
+            .plugins
+            .mix_audio(plugin, &request, &sources, &scratch)
+            .await;
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                let _ = std::fs::remove_file(&scratch);
+                return Err(call_error(error));
+            }
+        };
+        let audio = self
+            .blobs
+            .put_file(&scratch, "audio/wav")
+            .map_err(|error| host_error(error.to_string()));
+        let _ = std::fs::remove_file(&scratch);
+        let placements: Vec<Value> = response
+            .placements
+            .iter()
+            .map(|placement| json!({ "clip": placement.clip, "start_ms": placement.start_ms, "end_ms": placement.end_ms }))
+            .collect();
+        Ok(Produced {
+            output: json!({
+                "audio": audio?,
+                "duration_ms": response.duration_ms,
+                "integrated_lufs": response.integrated_lufs,
+                "true_peak_dbtp": response.true_peak_dbtp,
+                "placements": placements,
+            }),
+            usage: Some(usage_json(&response.usage)),
+            cost: Some(cost(&response.cost)),
+        })
+    }
+
+    async fn run_builtin(&self, job: &ActivityJob) -> Result<Produced, ActivityError> {
+        match job.call.as_str() {
+            "episode.publish" => {
+                let engine = self.clone();
+                let job = job.clone();
+                let output = tokio::task::spawn_blocking(move || engine.publish_episode(&job))
+                    .await
+                    .map_err(|error| host_error(format!("publishing stopped: {error}")))??;
+                Ok(Produced {
+                    output,
+                    usage: None,
+                    cost: None,
+                })
+            }
+            other => Err(invalid_input(format!("unknown host function `{other}`"))),
+        }
+    }
+
+    fn put_blob(&self, bytes: &[u8], media_type: &str) -> Result<Value, ActivityError> {
+        let blob = self
+            .blobs
+            .put(bytes, media_type)
+            .map_err(|error| host_error(error.to_string()))?;
+        Ok(serde_json::to_value(blob).expect("a blob reference is plain data"))
+    }
+
+    /// The verified file of the blob in `value[field]` (or `value` itself when it is a blob
+    /// reference).
+    pub(super) fn blob_path(
+        &self,
+        value: &Value,
+        field: &str,
+        what: &str,
+    ) -> Result<std::path::PathBuf, ActivityError> {
+        let reference = value.get(field).unwrap_or(value);
+        let blob: BlobRef = serde_json::from_value(reference.clone()).map_err(|_| {
+            invalid_input(format!(
+                "{what} is not an {field} result (expected {{\"{field}\": {{\"digest\": ...}}}})"
+            ))
+        })?;
+        self.blobs.verify(&blob).map_err(|error| ActivityError {
+            kind: "blob-corrupt".into(),
+            message: error.to_string(),
+            retryable: false,
+            retry_after_ms: None,
+        })
+    }
+}
+
+fn messages(input: &Value) -> Result<Vec<llm::Message>, ActivityError> {
+    let list = input
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid_input("an LLM call needs `messages`".into()))?;
+    list.iter()
+        .map(|message| {
+            let role = match message.get("role").and_then(Value::as_str) {
+                Some("system") => llm::Role::System,
+                Some("assistant") => llm::Role::Assistant,
+                _ => llm::Role::User,
+            };
+            Ok(llm::Message {
+                role,
+                content: required_string(message, "content")?,
+            })
+        })
+        .collect()
+}
+
+fn required_string(input: &Value, field: &str) -> Result<String, ActivityError> {
+    match input.get(field) {
+        Some(Value::String(text)) => Ok(text.clone()),
+        Some(Value::Number(number)) => Ok(number.to_string()),
+        _ => Err(invalid_input(format!("input `{field}` must be text"))),
+    }
+}
+
+fn optional_string(input: &Value, field: &str) -> Option<String> {
+    input
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+        .map(str::to_string)
+}
+
+fn number(input: &Value, field: &str, default: f32) -> f32 {
+    input
+        .get(field)
+        .and_then(Value::as_f64)
+        .map_or(default, |value| value as f32)
+}
+
+fn usage_json(usage: &Usage) -> Value {
+    let quantity = |quantity: &crate::plugin::types::Quantity| json!({ "amount": quantity.amount, "unit": format!("{:?}", quantity.unit).to_lowercase() });
+    json!({ "input": quantity(&usage.input), "output": quantity(&usage.output) })
+}
+
+fn cost(cost: &WitCost) -> Cost {
+    Cost {
+        amount_micros: cost.amount_micros,
+        currency: cost.currency.clone(),
+    }
+}
+
+fn call_error(error: CallError) -> ActivityError {
+    let retryable = error.is_retryable();
+    let (kind, retry_after_ms) = match &error {
+        CallError::Provider { error, .. } => {
+            (kind_name(error.kind).to_string(), error.retry_after_ms)
+        }
+        CallError::DeadlineExceeded { .. } => ("deadline-exceeded".into(), None),
+        CallError::MemoryLimitExceeded { .. } => ("memory-limit".into(), None),
+        CallError::Trapped { .. } => ("trapped".into(), None),
+        CallError::MalformedResult { .. } => ("malformed-result".into(), None),
+        CallError::Host { .. } => ("host".into(), None),
+    };
+    ActivityError {
+        kind,
+        message: error.to_string(),
+        retryable,
+        retry_after_ms,
+    }
+}
+
+pub(super) fn invalid_input(message: String) -> ActivityError {
+    ActivityError {
+        kind: "invalid-input".into(),
+        message,
+        retryable: false,
+        retry_after_ms: None,
+    }
+}
+
+pub(super) fn host_error(message: String) -> ActivityError {
+    ActivityError {
+        kind: "host".into(),
+        message,
+        retryable: true,
+        retry_after_ms: None,
+    }
+}

@@ -1,0 +1,433 @@
+//! Driving an execution: hold its lease, then loop — decide, record, run the activities that
+//! are due, record their outcomes — until it finishes or waits for a person. Other processes
+//! may append signals meanwhile; the driver notices them by polling and on append conflicts.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use pipeline_core::decide::{Decision, decide};
+use pipeline_core::replay::replay;
+use pipeline_core::signals::check_signal;
+use pipeline_core::{
+    ActivityId, ActivityStatus, Definition, Event, ExecutionState, Signal, StageId, StageKind,
+    StageStatus,
+};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::activity::ActivityJob;
+use super::{Engine, EngineError, LEASE_TTL_MS, Observer};
+use crate::history::HistoryError;
+
+/// How often a driver looks for events other processes appended (signals, cancel).
+const POLL_INTERVAL_MS: i64 = 250;
+
+/// How a drive may be stopped from outside.
+#[derive(Debug, Clone, Default)]
+pub struct DriveOptions {
+    /// Becomes true on Ctrl-C: in-flight calls are dropped and the execution stays resumable.
+    pub stop: Option<watch::Receiver<bool>>,
+}
+
+/// Where a drive left the execution.
+#[derive(Debug)]
+pub enum DriveOutcome {
+    /// It ended (completed, failed, rejected or cancelled).
+    Finished(Box<ExecutionState>),
+    /// It waits for a person at an approval gate.
+    WaitingForApproval(Box<ExecutionState>),
+}
+
+impl DriveOutcome {
+    pub fn state(&self) -> &ExecutionState {
+        match self {
+            DriveOutcome::Finished(state) | DriveOutcome::WaitingForApproval(state) => state,
+        }
+    }
+}
+
+type Running = JoinSet<(ActivityId, u32, Event)>;
+
+impl Engine {
+    /// Drives an execution as far as it can go now. Refuses when another live process drives it.
+    pub async fn drive(
+        &self,
+        execution_id: &str,
+        observer: &dyn Observer,
+        options: DriveOptions,
+    ) -> Result<DriveOutcome, EngineError> {
+        self.take_lease(execution_id)?;
+        let outcome = self.drive_owned(execution_id, observer, options).await;
+        if let Err(error) = self.store.release_lease(execution_id, &self.owner) {
+            tracing::warn!(%error, execution_id, "could not release the lease; it expires on its own");
+        }
+        outcome
+    }
+
+    /// Records a signal after checking that it fits; nothing is recorded when it does not.
+    pub async fn signal(
+        &self,
+        execution_id: &str,
+        signal: Signal,
+    ) -> Result<ExecutionState, EngineError> {
+        loop {
+            let loaded = self.load(execution_id)?;
+            check_signal(&loaded.definition, &loaded.state, &signal)
+                .map_err(EngineError::SignalRefused)?;
+            let event = Event::SignalReceived {
+                signal: signal.clone(),
+            };
+            match self
+                .record(
+                    &loaded.definition,
+                    &loaded.state,
+                    vec![event],
+                    self.clock.now_ms(),
+                    false,
+                )
+                .await
+            {
+                Err(EngineError::History(HistoryError::Conflict { .. })) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Records a reset to `stage`: it and every later stage run again, earlier results stay.
+    pub async fn reset(
+        &self,
+        execution_id: &str,
+        stage: &str,
+    ) -> Result<ExecutionState, EngineError> {
+        let now = self.clock.now_ms();
+        if let Some(holder) = self
+            .store
+            .lease_holder(execution_id, now)?
+            .filter(|holder| holder.owner != self.owner.id)
+        {
+            return Err(EngineError::Owned {
+                execution_id: execution_id.to_string(),
+                holder,
+            });
+        }
+        let loaded = self.load(execution_id)?;
+        let stage_id = StageId(stage.to_string());
+        if loaded.definition.stage(&stage_id).is_none() {
+            let known: Vec<&str> = loaded
+                .definition
+                .stages
+                .iter()
+                .map(|stage| stage.id.as_str())
+                .collect();
+            return Err(EngineError::InvalidRequest(format!(
+                "workflow {} has no stage `{stage}`; its stages are: {}",
+                loaded.definition.name,
+                known.join(", ")
+            )));
+        }
+        if !loaded.state.stage_order.contains(&stage_id) {
+            return Err(EngineError::InvalidRequest(format!(
+                "execution {execution_id} has not reached stage `{stage}` yet, so there is nothing to reset"
+            )));
+        }
+        self.record(
+            &loaded.definition,
+            &loaded.state,
+            vec![Event::ExecutionReset { to_stage: stage_id }],
+            now,
+            false,
+        )
+        .await
+    }
+
+    /// Replays the history against its pinned definition or `definition`.
+    pub fn replay(
+        &self,
+        execution_id: &str,
+        definition: Option<&Definition>,
+    ) -> Result<ExecutionState, EngineError> {
+        let loaded = self.load(execution_id)?;
+        replay(definition.unwrap_or(&loaded.definition), &loaded.events).map_err(|source| {
+            EngineError::Replay {
+                execution_id: execution_id.to_string(),
+                source,
+            }
+        })
+    }
+
+    fn take_lease(&self, execution_id: &str) -> Result<(), EngineError> {
+        match self.store.acquire_lease(
+            execution_id,
+            &self.owner,
+            self.clock.now_ms(),
+            LEASE_TTL_MS,
+        )? {
+            Ok(()) => Ok(()),
+            Err(holder) => Err(EngineError::Owned {
+                execution_id: execution_id.to_string(),
+                holder,
+            }),
+        }
+    }
+
+    async fn drive_owned(
+        &self,
+        execution_id: &str,
+        observer: &dyn Observer,
+        mut options: DriveOptions,
+    ) -> Result<DriveOutcome, EngineError> {
+        let loaded = self.load(execution_id)?;
+        let definition = loaded.definition;
+        let mut state = loaded.state;
+        let mut running: Running = JoinSet::new();
+        let mut in_flight: HashMap<ActivityId, tokio::task::AbortHandle> = HashMap::new();
+        let mut lease_renewed_at = self.clock.now_ms();
+        loop {
+            let now = self.clock.now_ms();
+            if now - lease_renewed_at > LEASE_TTL_MS / 3 {
+                if let Err(error) = self.take_lease(execution_id) {
+                    running.abort_all();
+                    return Err(error);
+                }
+                lease_renewed_at = now;
+            }
+            match decide(&definition, &state, now) {
+                Decision::Record(events) => {
+                    state = self
+                        .record_as_owner(&definition, state, events, observer)
+                        .await?;
+                    drop_unneeded(&state, &mut in_flight);
+                }
+                Decision::Finished => {
+                    running.abort_all();
+                    return Ok(DriveOutcome::Finished(Box::new(state)));
+                }
+                Decision::Wait { until_ms, reason } => {
+                    self.spawn_due(&definition, &state, &mut running, &mut in_flight);
+                    if in_flight.is_empty()
+                        && matches!(reason, pipeline_core::WaitReason::Approval { .. })
+                    {
+                        return Ok(DriveOutcome::WaitingForApproval(Box::new(state)));
+                    }
+                    let pause = until_ms.map_or(POLL_INTERVAL_MS, |until| {
+                        (until - now).clamp(0, POLL_INTERVAL_MS)
+                    });
+                    let stop = async {
+                        match options.stop.as_mut() {
+                            Some(stop) => {
+                                while !*stop.borrow_and_update() {
+                                    if stop.changed().await.is_err() {
+                                        std::future::pending::<()>().await;
+                                    }
+                                }
+                            }
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        Some(joined) = running.join_next(), if !running.is_empty() => {
+                            let (activity, attempt, event) = match joined {
+                                Ok(done) => done,
+                                Err(error) if error.is_cancelled() => continue,
+                                Err(error) => {
+                                    tracing::error!(%error, "an activity task panicked");
+                                    continue;
+                                }
+                            };
+                            in_flight.remove(&activity);
+                            state = self.record_outcome(&definition, state, &activity, attempt, event, observer).await?;
+                            drop_unneeded(&state, &mut in_flight);
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(pause as u64)) => {
+                            if self.store.last_sequence(execution_id)? != state.last_sequence {
+                                state = self.load(execution_id)?.state;
+                                drop_unneeded(&state, &mut in_flight);
+                            }
+                        }
+                        () = stop => {
+                            running.abort_all();
+                            return Err(EngineError::Interrupted);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records decided events; on a conflict (someone appended a signal) reloads and lets the
+    /// caller decide again.
+    async fn record_as_owner(
+        &self,
+        definition: &Definition,
+        state: ExecutionState,
+        events: Vec<Event>,
+        observer: &dyn Observer,
+    ) -> Result<ExecutionState, EngineError> {
+        match self
+            .record(
+                definition,
+                &state,
+                events.clone(),
+                self.clock.now_ms(),
+                true,
+            )
+            .await
+        {
+            Ok(next) => {
+                notify(observer, definition, &state, &events);
+                Ok(next)
+            }
+            Err(EngineError::History(HistoryError::Conflict { .. })) => {
+                Ok(self.load(&state.execution_id.0)?.state)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Records an activity's outcome unless the history moved on without it (the stage was
+    /// cancelled, reset or timed out meanwhile).
+    async fn record_outcome(
+        &self,
+        definition: &Definition,
+        mut state: ExecutionState,
+        activity: &ActivityId,
+        attempt: u32,
+        event: Event,
+        observer: &dyn Observer,
+    ) -> Result<ExecutionState, EngineError> {
+        loop {
+            let still_running = matches!(
+                state.activities.get(activity).map(|activity| &activity.status),
+                Some(ActivityStatus::Running { attempt: current, .. }) if *current == attempt
+            ) && !state.status.is_terminal();
+            if !still_running {
+                return Ok(state);
+            }
+            match self
+                .record(
+                    definition,
+                    &state,
+                    vec![event.clone()],
+                    self.clock.now_ms(),
+                    true,
+                )
+                .await
+            {
+                Ok(next) => {
+                    notify(observer, definition, &state, std::slice::from_ref(&event));
+                    return Ok(next);
+                }
+                Err(EngineError::History(HistoryError::Conflict { .. })) => {
+                    state = self.load(&state.execution_id.0)?.state
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Starts a task for every attempt the history says is running and this process is not
+    /// running yet: new attempts, and after a crash the attempts that were cut off.
+    fn spawn_due(
+        &self,
+        definition: &Definition,
+        state: &ExecutionState,
+        running: &mut Running,
+        in_flight: &mut HashMap<ActivityId, tokio::task::AbortHandle>,
+    ) {
+        for (id, activity) in &state.activities {
+            let ActivityStatus::Running {
+                attempt,
+                idempotency_key,
+                ..
+            } = &activity.status
+            else {
+                continue;
+            };
+            if in_flight.contains_key(id)
+                || state.stage(&activity.stage).status != StageStatus::Running
+            {
+                continue;
+            }
+            let Some(stage) = definition.stage(&activity.stage) else {
+                continue;
+            };
+            let service = activity
+                .call
+                .split_once('.')
+                .map_or(activity.call.as_str(), |(service, _)| service);
+            let job = ActivityJob {
+                activity: id.clone(),
+                attempt: *attempt,
+                idempotency_key: idempotency_key.clone(),
+                call: activity.call.clone(),
+                input: activity.input.clone(),
+                plugin: state.plugins.get(service).cloned(),
+                timeout: Duration::from_millis(stage.attempt_timeout_ms),
+                execution_id: state.execution_id.0.clone(),
+                manifest_extra: manifest_extra(state),
+            };
+            if matches!(stage.kind, StageKind::Call(_)) {
+                let engine = self.clone();
+                let (activity_id, attempt) = (id.clone(), *attempt);
+                let handle = running
+                    .spawn(async move { (activity_id, attempt, engine.run_activity(job).await) });
+                in_flight.insert(id.clone(), handle);
+            }
+        }
+    }
+}
+
+/// Drops in-flight attempts the history no longer wants (the stage ended, or the execution).
+fn drop_unneeded(
+    state: &ExecutionState,
+    in_flight: &mut HashMap<ActivityId, tokio::task::AbortHandle>,
+) {
+    in_flight.retain(|id, handle| {
+        let wanted = !state.status.is_terminal()
+            && state.activities.get(id).is_some_and(|activity| {
+                matches!(activity.status, ActivityStatus::Running { .. })
+                    && state.stage(&activity.stage).status == StageStatus::Running
+            });
+        if !wanted {
+            handle.abort();
+        }
+        wanted
+    });
+}
+
+fn notify(
+    observer: &dyn Observer,
+    definition: &Definition,
+    before: &ExecutionState,
+    events: &[Event],
+) {
+    let mut state = before.clone();
+    for event in events {
+        if state.apply(event, before.last_event_at_ms).is_ok() {
+            observer.recorded(definition, &state, event);
+        }
+    }
+}
+
+/// What the manifest says beyond the files: where the episode came from and what it cost.
+fn manifest_extra(state: &ExecutionState) -> serde_json::Value {
+    let cost_by_stage: serde_json::Map<String, serde_json::Value> = state
+        .cost_by_stage
+        .iter()
+        .map(|(stage, cost)| {
+            (
+                stage.0.clone(),
+                json!({ "amount_micros": cost.amount_micros, "currency": cost.currency }),
+            )
+        })
+        .collect();
+    json!({
+        "execution_id": state.execution_id,
+        "workflow": state.workflow,
+        "definition_hash": state.definition_hash,
+        "inputs": state.inputs,
+        "plugins": state.plugins,
+        "cost": { "by_stage": cost_by_stage, "total_micros": state.total_cost() },
+    })
+}

@@ -1,0 +1,81 @@
+//! What can go wrong in the engine, grouped by what the caller must do about it.
+
+use pipeline_core::Diagnostic;
+use pipeline_core::replay::ReplayError;
+use pipeline_core::show::ShowError;
+use pipeline_core::state::FoldError;
+
+use crate::blob_store::BlobError;
+use crate::history::{HistoryError, LeaseHolder};
+use crate::plugin::LoadError;
+
+/// Why the engine could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The workflow file has problems; each diagnostic names its place.
+    #[error("{} problem{} in the workflow:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Workflow(Vec<Diagnostic>),
+    /// The request does not fit (bad inputs, unknown service, bad id).
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("no execution with id `{0}`; `host list` shows the executions")]
+    UnknownExecution(String),
+    /// A signal that does not fit the execution; nothing was recorded.
+    #[error("signal refused: {0}")]
+    SignalRefused(String),
+    /// Another live process drives the execution.
+    #[error(
+        "execution {execution_id} is being driven by {holder}; wait for it, or stop that process"
+    )]
+    Owned {
+        execution_id: String,
+        holder: LeaseHolder,
+    },
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
+    #[error(transparent)]
+    Show(#[from] ShowError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// The history decodes but does not fold: it cannot be trusted.
+    #[error("history of execution {execution_id} cannot be replayed: {source}")]
+    Fold {
+        execution_id: String,
+        source: FoldError,
+    },
+    #[error("execution {execution_id}: {source}")]
+    Replay {
+        execution_id: String,
+        source: ReplayError,
+    },
+    /// The pinned definition no longer builds (a host older than the execution, say).
+    #[error("execution {execution_id}: its pinned workflow definition no longer loads:\n{}", diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    PinnedDefinition {
+        execution_id: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// Stopped on request (Ctrl-C); the execution is resumable.
+    #[error("interrupted; the execution can be resumed with `host resume`")]
+    Interrupted,
+}
+
+impl EngineError {
+    /// Whether the problem is in what the user gave (exit code 2) rather than in the host.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Workflow(_)
+                | EngineError::InvalidRequest(_)
+                | EngineError::UnknownExecution(_)
+                | EngineError::Plugin(_)
+                | EngineError::Show(_)
+        )
+    }
+}

@@ -1,0 +1,95 @@
+//! The durable engine: starts executions, drives them (load the history, fold it into state,
+//! decide, record, run activities, record their outcomes) and accepts signals. Every state
+//! change is one committed append; nothing about an execution lives only in memory, so a
+//! process can die at any instant and another one continues from the history.
+
+mod activity;
+mod breaker;
+mod clock;
+mod driver;
+mod error;
+mod observer;
+mod publish;
+mod start;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+pub use clock::{Clock, SystemClock};
+pub use driver::{DriveOptions, DriveOutcome};
+pub use error::EngineError;
+pub use observer::{NoObserver, Observer};
+pub use start::StartRequest;
+pub use store::{LoadedExecution, decode_history, summary_of};
+
+use crate::blob_store::BlobStore;
+use crate::history::{HistoryStore, LeaseOwner};
+use crate::plugin::PluginHost;
+use crate::settings::DataDir;
+use breaker::CircuitBreakers;
+
+/// Environment variable for fault injection: the process aborts right after committing the
+/// N-th event it appends, as if killed, so crash tests can stop it at every event boundary.
+pub const CRASH_AFTER_EVENTS_VARIABLE: &str = "HOST_CRASH_AFTER_EVENTS";
+
+/// How long a lease lasts without renewal; the owner renews it well before.
+pub const LEASE_TTL_MS: i64 = 15_000;
+
+/// Everything an engine needs; cheap to clone (shared parts are behind `Arc`).
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Arc<HistoryStore>,
+    pub blobs: Arc<BlobStore>,
+    pub plugins: Arc<PluginHost>,
+    pub clock: Arc<dyn Clock>,
+    pub episodes_dir: PathBuf,
+    owner: LeaseOwner,
+    breakers: Arc<CircuitBreakers>,
+    crash_after_events: Option<u64>,
+    appended_events: Arc<AtomicU64>,
+}
+
+impl Engine {
+    /// Opens the engine over a data directory: its history database, blob store and plugins.
+    pub fn open(
+        data: &DataDir,
+        store: HistoryStore,
+        plugins: PluginHost,
+    ) -> Result<Engine, EngineError> {
+        let crash_after_events = match std::env::var(CRASH_AFTER_EVENTS_VARIABLE) {
+            Ok(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+                EngineError::InvalidRequest(format!(
+                    "{CRASH_AFTER_EVENTS_VARIABLE} must be a whole number of events, not `{text}`"
+                ))
+            })?),
+            Err(_) => None,
+        };
+        let pid = std::process::id();
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        let owner = LeaseOwner {
+            id: format!("host-{pid}-{:x}", clock::entropy()),
+            pid,
+            hostname,
+        };
+        Ok(Engine {
+            store: Arc::new(store),
+            blobs: Arc::new(BlobStore::new(data.blobs_dir())),
+            plugins: Arc::new(plugins),
+            clock: Arc::new(SystemClock),
+            episodes_dir: data.episodes_dir(),
+            owner,
+            breakers: Arc::new(CircuitBreakers::default()),
+            crash_after_events,
+            appended_events: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Who this process is, as lease holders are shown.
+    pub fn owner(&self) -> &LeaseOwner {
+        &self.owner
+    }
+}

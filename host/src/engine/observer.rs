@@ -1,0 +1,17 @@
+//! Lifecycle hooks: whoever drives an execution can follow every event as it is recorded
+//! (the CLI prints progress from them; `host watch` follows the history instead).
+
+use pipeline_core::{Definition, Event, ExecutionState};
+
+/// Told about each event right after it is committed.
+pub trait Observer: Send + Sync {
+    /// `state` already includes `event`.
+    fn recorded(&self, definition: &Definition, state: &ExecutionState, event: &Event);
+}
+
+/// Follows nothing.
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn recorded(&self, _: &Definition, _: &ExecutionState, _: &Event) {}
+}

@@ -1,0 +1,167 @@
+//! Starting an execution: load and validate the workflow, check the inputs, pin the plugins
+//! and the show, and record `ExecutionStarted`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pipeline_core::show::ShowBlueprint;
+use pipeline_core::template;
+use pipeline_core::workflow::load_bundle;
+use pipeline_core::{Definition, Event, ExecutionId, ExecutionState, PluginPin};
+use serde_json::{Value, json};
+
+use super::{Engine, EngineError, clock};
+use crate::plugin::Service;
+
+/// What to start.
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    pub workflow: PathBuf,
+    pub inputs: BTreeMap<String, Value>,
+    /// A chosen id; one is generated when absent.
+    pub execution_id: Option<String>,
+    /// Service to plugin, over the workflow's `[providers]`.
+    pub providers: BTreeMap<String, String>,
+}
+
+/// A workflow ready to start, as `--dry-run` shows it.
+pub struct PreparedStart {
+    pub definition: Definition,
+    pub started: Event,
+}
+
+impl Engine {
+    /// Validates everything a start needs without recording anything.
+    pub fn prepare(&self, request: &StartRequest) -> Result<PreparedStart, EngineError> {
+        let bundle = load_bundle(&request.workflow, &|name| std::env::var(name).ok())
+            .map_err(EngineError::Workflow)?;
+        let definition = Definition::from_bundle(&bundle).map_err(EngineError::Workflow)?;
+        let inputs = definition
+            .resolve_inputs(&request.inputs)
+            .map_err(|problems| EngineError::InvalidRequest(problems.join("\n")))?;
+        let plugins = self.pin_plugins(&definition, &request.providers)?;
+        let show = self.load_show(&definition, &request.workflow, &inputs)?;
+        let now_ms = self.clock.now_ms();
+        let execution_id = match &request.execution_id {
+            Some(id) if !ExecutionId::is_valid(id) => {
+                return Err(EngineError::InvalidRequest(format!(
+                    "`{id}` cannot be an execution id: use letters, digits, `-`, `_` and `.`"
+                )));
+            }
+            Some(id) => ExecutionId(id.clone()),
+            None => {
+                ExecutionId::generate(&definition.name, &clock::day_of(now_ms), clock::entropy())
+            }
+        };
+        if self.store.execution(&execution_id.0)?.is_some() {
+            return Err(EngineError::InvalidRequest(format!(
+                "an execution with id `{execution_id}` already exists"
+            )));
+        }
+        let started = Event::ExecutionStarted {
+            execution_id,
+            workflow: definition.name.clone(),
+            definition_hash: bundle.hash(),
+            definition: bundle,
+            inputs,
+            plugins,
+            show,
+        };
+        Ok(PreparedStart {
+            definition,
+            started,
+        })
+    }
+
+    /// Records the start of a prepared execution.
+    pub async fn start(&self, prepared: PreparedStart) -> Result<ExecutionState, EngineError> {
+        let now_ms = self.clock.now_ms();
+        self.record_start(&prepared.definition, prepared.started, now_ms)
+            .await
+    }
+
+    fn pin_plugins(
+        &self,
+        definition: &Definition,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, PluginPin>, EngineError> {
+        let used = definition.services_used();
+        for service in overrides.keys() {
+            if !used.contains(service) {
+                return Err(EngineError::InvalidRequest(format!(
+                    "--provider {service}=...: workflow {} calls no `{service}` service (it uses: {})",
+                    definition.name,
+                    used.join(", ")
+                )));
+            }
+        }
+        let mut pins = BTreeMap::new();
+        for service_name in used {
+            let plugin_name = overrides
+                .get(&service_name)
+                .or(definition.providers.get(&service_name))
+                .ok_or_else(|| {
+                    EngineError::InvalidRequest(format!("no provider for service `{service_name}`"))
+                })?;
+            let service = Service::from_name(&service_name).ok_or_else(|| {
+                EngineError::InvalidRequest(format!("unknown service `{service_name}`"))
+            })?;
+            let plugin = self.plugins.load_for(plugin_name, service)?;
+            pins.insert(
+                service_name,
+                PluginPin {
+                    name: plugin.name.clone(),
+                    digest: plugin.digest.clone(),
+                },
+            );
+        }
+        Ok(pins)
+    }
+
+    /// The show blueprint named by the workflow, with the concepts its earlier episodes covered.
+    fn load_show(
+        &self,
+        definition: &Definition,
+        workflow: &Path,
+        inputs: &BTreeMap<String, Value>,
+    ) -> Result<Option<Value>, EngineError> {
+        let Some(expression) = &definition.show else {
+            return Ok(None);
+        };
+        let name =
+            template::evaluate(expression, &json!({ "inputs": inputs })).map_err(|error| {
+                EngineError::InvalidRequest(format!("show `{expression}`: {error}"))
+            })?;
+        let Some(slug) = name.as_str().filter(|slug| {
+            !slug.is_empty()
+                && slug
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }) else {
+            return Err(EngineError::InvalidRequest(format!(
+                "show name {name} must be letters, digits, `-` and `_` (it names shows/<name>.toml)"
+            )));
+        };
+        let path = workflow
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("shows")
+            .join(format!("{slug}.toml"));
+        let blueprint = ShowBlueprint::load(&path)?;
+        let mut covered = Vec::new();
+        let mut episodes = 0;
+        for row in self.store.executions_of_show(slug)? {
+            if row.summary.status != "completed" {
+                continue;
+            }
+            let loaded = self.load(&row.execution_id)?;
+            episodes += 1;
+            for concept in loaded.state.covered_concepts {
+                if !covered.contains(&concept) {
+                    covered.push(concept);
+                }
+            }
+        }
+        Ok(Some(blueprint.context(slug, &covered, episodes)))
+    }
+}

@@ -1,0 +1,196 @@
+//! The engine's view of the history store: typed events in and out, the executions table kept
+//! in step, and fault injection after commits.
+
+use std::sync::atomic::Ordering;
+
+use pipeline_core::decide::{Decision, decide};
+use pipeline_core::{Definition, Event, ExecutionState, StageStatus};
+
+use super::{Engine, EngineError};
+use crate::history::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
+
+/// An execution read back from the store and folded.
+pub struct LoadedExecution {
+    pub state: ExecutionState,
+    pub definition: Definition,
+    /// The events with their recording times, as replay takes them.
+    pub events: Vec<(Event, i64)>,
+}
+
+/// Decodes stored events, reporting the first that does not decode.
+pub fn decode_history(
+    execution_id: &str,
+    stored: &[StoredEvent],
+) -> Result<Vec<(Event, i64)>, EngineError> {
+    stored
+        .iter()
+        .map(|event| {
+            Event::from_payload(&event.event_type, &event.payload)
+                .map(|decoded| (decoded, event.recorded_at_ms))
+                .map_err(|reason| {
+                    EngineError::History(HistoryError::Corrupt {
+                        execution_id: execution_id.to_string(),
+                        sequence: event.sequence,
+                        reason,
+                    })
+                })
+        })
+        .collect()
+}
+
+/// The executions-table row of a state.
+pub fn summary_of(
+    definition: &Definition,
+    state: &ExecutionState,
+    now_ms: i64,
+) -> ExecutionSummary {
+    let stage = definition
+        .stages
+        .iter()
+        .find(|stage| {
+            !matches!(
+                state.stage(&stage.id).status,
+                StageStatus::Completed
+                    | StageStatus::Skipped { .. }
+                    | StageStatus::Failed {
+                        continued: true,
+                        ..
+                    }
+            )
+        })
+        .map(|stage| stage.id.0.clone());
+    let wake_at_ms = match decide(definition, state, now_ms) {
+        Decision::Wait { until_ms, .. } => until_ms,
+        Decision::Record(_) => Some(now_ms),
+        Decision::Finished => None,
+    };
+    ExecutionSummary {
+        workflow: state.workflow.clone(),
+        status: state.status.as_str().to_string(),
+        stage,
+        show: state
+            .show
+            .as_ref()
+            .and_then(|show| show.get("slug"))
+            .and_then(|slug| slug.as_str())
+            .map(str::to_string),
+        created_at_ms: state.started_at_ms,
+        updated_at_ms: now_ms,
+        wake_at_ms,
+    }
+}
+
+impl Engine {
+    /// Reads, verifies, decodes and folds an execution, and builds its pinned definition.
+    pub fn load(&self, execution_id: &str) -> Result<LoadedExecution, EngineError> {
+        let stored = self.store.read(execution_id)?;
+        if stored.is_empty() {
+            return Err(EngineError::UnknownExecution(execution_id.to_string()));
+        }
+        let events = decode_history(execution_id, &stored)?;
+        let state = ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).map_err(
+            |source| EngineError::Fold {
+                execution_id: execution_id.to_string(),
+                source,
+            },
+        )?;
+        let definition = Definition::from_bundle(&state.bundle).map_err(|diagnostics| {
+            EngineError::PinnedDefinition {
+                execution_id: execution_id.to_string(),
+                diagnostics,
+            }
+        })?;
+        Ok(LoadedExecution {
+            state,
+            definition,
+            events,
+        })
+    }
+
+    /// Appends `events` at time `now_ms` in one transaction, as `owner` when driving, and
+    /// returns the state with them applied. Honours the crash-injection setting right after
+    /// the commit.
+    pub(super) async fn record(
+        &self,
+        definition: &Definition,
+        state: &ExecutionState,
+        events: Vec<Event>,
+        now_ms: i64,
+        as_owner: bool,
+    ) -> Result<ExecutionState, EngineError> {
+        let mut next = state.clone();
+        for event in &events {
+            next.apply(event, now_ms)
+                .map_err(|source| EngineError::Fold {
+                    execution_id: state.execution_id.0.clone(),
+                    source,
+                })?;
+        }
+        let summary = summary_of(definition, &next, now_ms);
+        let rows: Vec<NewEvent> = events
+            .iter()
+            .map(|event| NewEvent {
+                event_type: event.type_name().to_string(),
+                payload: event.to_payload(),
+                recorded_at_ms: now_ms,
+            })
+            .collect();
+        let count = rows.len() as u64;
+        self.store
+            .append_with(
+                &state.execution_id.0,
+                state.last_sequence + 1,
+                rows,
+                Some(summary),
+                as_owner.then(|| self.owner.id.clone()),
+            )
+            .await?;
+        self.after_commit(count);
+        Ok(next)
+    }
+
+    /// Appends the first event of a new execution.
+    pub(super) async fn record_start(
+        &self,
+        definition: &Definition,
+        started: Event,
+        now_ms: i64,
+    ) -> Result<ExecutionState, EngineError> {
+        let state =
+            ExecutionState::start(&started, now_ms).map_err(|source| EngineError::Fold {
+                execution_id: String::new(),
+                source,
+            })?;
+        let summary = summary_of(definition, &state, now_ms);
+        let row = NewEvent {
+            event_type: started.type_name().to_string(),
+            payload: started.to_payload(),
+            recorded_at_ms: now_ms,
+        };
+        self.store
+            .append_with(&state.execution_id.0, 1, vec![row], Some(summary), None)
+            .await
+            .map_err(|error| match error {
+                HistoryError::Conflict { execution_id, .. } => EngineError::InvalidRequest(
+                    format!("an execution with id `{execution_id}` already exists"),
+                ),
+                other => other.into(),
+            })?;
+        self.after_commit(1);
+        Ok(state)
+    }
+
+    /// Fault injection: abort like a kill -9 once the configured number of events is committed.
+    fn after_commit(&self, count: u64) {
+        let total = self.appended_events.fetch_add(count, Ordering::SeqCst) + count;
+        if let Some(limit) = self.crash_after_events
+            && total >= limit
+        {
+            eprintln!(
+                "{}={limit}: aborting after committing event {total}",
+                super::CRASH_AFTER_EVENTS_VARIABLE
+            );
+            std::process::abort();
+        }
+    }
+}
