@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // `host history | head` must end quietly when head stops reading, as other Unix tools do,
+    // instead of panicking on a failed write; Rust ignores SIGPIPE unless told otherwise.
+    // SAFETY: called first thing, before any thread exists; restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let arguments = cli::Arguments::parse();
     cli::init_tracing(arguments.verbose);
     match cli::run(arguments) {

@@ -20,6 +20,11 @@ impl DataDir {
         DataDir { root, plugins_dir }
     }
 
+    /// The data directory itself.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The host configuration file (plugin grants).
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")

@@ -1,26 +1,40 @@
 //! Command-line definitions, exit codes and dispatch. Each command lives in its own module.
 
+mod execution;
+mod inspect;
 mod plugins;
+mod progress;
 
 use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use host::engine::{Engine, EngineError};
+use host::history::{Durability, HistoryStore};
+use host::plugin::PluginHost;
 use host::settings::DataDir;
 
 /// Exit codes scripts can rely on (0 is success).
 pub mod exit_code {
+    /// The execution ended as failed or cancelled (or a replay found non-determinism).
+    pub const EXECUTION_FAILED: u8 = 1;
     /// Bad input: arguments, workflow file, configuration, or a plugin that cannot be used.
     pub const INVALID_INPUT: u8 = 2;
-    /// Something went wrong inside the host (I/O, the engine); worth reporting as a bug.
+    /// A signal was refused (unknown execution state, malformed outline); nothing was recorded.
+    pub const SIGNAL_REFUSED: u8 = 3;
+    /// Something went wrong inside the host (I/O, a corrupt history); worth reporting.
     pub const INTERNAL: u8 = 4;
+    /// Another live process drives the execution.
+    pub const BUSY: u8 = 5;
+    /// Stopped by Ctrl-C; the execution is resumable.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Durable workflows whose stages run as sandboxed WebAssembly plugins.
 #[derive(Debug, Parser)]
 #[command(name = "host", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  host plugins list\n  host --data-dir /srv/podcasts plugins inspect mock-llm --json"
+    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host signal approve podcast-20261121-k3x9qa\n  host status podcast-20261121-k3x9qa\n  host plugins list\n\nExit codes: 0 ok (completed, or waiting for approval), 1 execution failed or cancelled,\n2 invalid input or workflow, 3 signal refused, 4 internal error, 5 execution busy\nin another process, 130 interrupted (resumable)."
 )]
 pub struct Arguments {
     /// Directory for everything the host stores (history, blobs, caches, config.toml).
@@ -32,12 +46,58 @@ pub struct Arguments {
     /// More log output on stderr: -v for progress details, -vv for debugging.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How commits reach the disk: `full` survives power loss, `normal` survives process
+    /// crashes and is much faster.
+    #[arg(long, global = true, env = "HOST_DURABILITY", default_value = "full", value_parser = ["full", "normal"])]
+    pub durability: String,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start an execution of a workflow and drive it until it completes or waits for approval.
+    Run(execution::RunArguments),
+    /// Approve or reject an execution waiting at an approval gate.
+    #[command(subcommand)]
+    Signal(execution::SignalCommand),
+    /// Continue an execution (after a crash, Ctrl-C or a reset).
+    #[command(after_help = "Examples:\n  host resume podcast-20261121-k3x9qa")]
+    Resume {
+        /// The execution id.
+        id: String,
+    },
+    /// Drive every execution that can make progress; with --follow, keep doing so.
+    Worker(execution::WorkerArguments),
+    /// Cancel an execution: interrupts what is in flight and records it as cancelled.
+    #[command(after_help = "Examples:\n  host cancel podcast-20261121-k3x9qa")]
+    Cancel {
+        /// The execution id.
+        id: String,
+    },
+    /// Run an execution again from a stage; earlier stages keep their results.
+    #[command(
+        after_help = "Examples:\n  host reset podcast-20261121-k3x9qa --to script_generation"
+    )]
+    Reset {
+        /// The execution id.
+        id: String,
+        /// The stage to run again from.
+        #[arg(long = "to")]
+        stage: String,
+    },
+    /// Show an execution: status, stage, progress, cost, approval, artifacts, last error.
+    Status(inspect::StatusArguments),
+    /// List executions.
+    List(inspect::ListArguments),
+    /// Show an execution's history as a table of events.
+    History(inspect::HistoryArguments),
+    /// Check that an execution's history replays against its definition (or another one).
+    Replay(inspect::ReplayArguments),
+    /// Check a workflow file and report every problem with its file, line and column.
+    Validate(inspect::ValidateArguments),
+    /// List shows with their episodes and the concepts those covered.
+    Shows(inspect::ShowsArguments),
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -65,6 +125,13 @@ impl Failure {
         }
     }
 
+    pub fn with_code(code: u8, message: impl fmt::Display) -> Failure {
+        Failure {
+            message: message.to_string(),
+            code,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         self.code
     }
@@ -82,11 +149,79 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<EngineError> for Failure {
+    fn from(error: EngineError) -> Failure {
+        let code = match &error {
+            EngineError::SignalRefused(_) => exit_code::SIGNAL_REFUSED,
+            EngineError::Owned { .. } => exit_code::BUSY,
+            EngineError::Interrupted => exit_code::INTERRUPTED,
+            EngineError::Replay { .. } => exit_code::EXECUTION_FAILED,
+            other if other.is_user_error() => exit_code::INVALID_INPUT,
+            _ => exit_code::INTERNAL,
+        };
+        Failure::with_code(code, error)
+    }
+}
+
 pub fn run(arguments: Arguments) -> Result<(), Failure> {
     let data_dir = DataDir::new(arguments.data_dir, arguments.plugins_dir);
+    let durability = match arguments.durability.as_str() {
+        "normal" => Durability::Normal,
+        _ => Durability::Full,
+    };
+    let context = Context {
+        data_dir,
+        durability,
+    };
     match arguments.command {
-        Command::Plugins(command) => plugins::run(&data_dir, command),
+        Command::Plugins(command) => plugins::run(&context.data_dir, command),
+        Command::Run(run) => execution::run(&context, run),
+        Command::Signal(signal) => execution::signal(&context, signal),
+        Command::Resume { id } => execution::resume(&context, &id),
+        Command::Worker(worker) => execution::worker(&context, worker),
+        Command::Cancel { id } => execution::cancel(&context, &id),
+        Command::Reset { id, stage } => execution::reset(&context, &id, &stage),
+        Command::Status(status) => inspect::status(&context, status),
+        Command::List(list) => inspect::list(&context, list),
+        Command::History(history) => inspect::history(&context, history),
+        Command::Replay(replay) => inspect::replay(&context, replay),
+        Command::Validate(validate) => inspect::validate(&context, validate),
+        Command::Shows(shows) => inspect::shows(&context, shows),
     }
+}
+
+/// What every command needs to reach the data directory.
+pub struct Context {
+    pub data_dir: DataDir,
+    pub durability: Durability,
+}
+
+impl Context {
+    /// Opens the history, blobs and plugins of the data directory.
+    pub fn engine(&self) -> Result<Engine, Failure> {
+        std::fs::create_dir_all(self.data_dir.root()).map_err(|error| {
+            Failure::invalid_input(format!(
+                "cannot create data directory {}: {error}",
+                self.data_dir.root().display()
+            ))
+        })?;
+        let store = HistoryStore::open(&self.data_dir.history_file(), self.durability)
+            .map_err(|error| Failure::from(EngineError::from(error)))?;
+        let settings = self
+            .data_dir
+            .plugin_host_settings()
+            .map_err(Failure::invalid_input)?;
+        let plugins = PluginHost::new(settings).map_err(Failure::internal)?;
+        Ok(Engine::open(&self.data_dir, store, plugins)?)
+    }
+}
+
+/// A multi-threaded runtime for the commands that drive executions.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::internal(format!("cannot start the async runtime: {error}")))
 }
 
 /// Logs go to stderr so that stdout stays clean for `--json`. `RUST_LOG` overrides `-v`.

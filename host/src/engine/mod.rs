@@ -10,7 +10,7 @@ mod driver;
 mod error;
 mod observer;
 mod publish;
-mod start;
+pub mod start;
 mod store;
 
 use std::path::PathBuf;

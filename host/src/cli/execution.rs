@@ -1,0 +1,349 @@
+//! Commands that change executions: `run`, `signal`, `resume`, `worker`, `cancel`, `reset`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use host::engine::{DriveOptions, DriveOutcome, Engine, EngineError, StartRequest};
+use pipeline_core::{ExecutionStatus, Signal};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::progress::LineProgress;
+use super::{Context, Failure, exit_code, inspect, runtime};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run"
+)]
+pub struct RunArguments {
+    /// The workflow file, for example workflows/podcast.toml.
+    pub workflow: PathBuf,
+    /// An input as KEY=VALUE; repeat for several.
+    #[arg(long = "input", value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+    /// A JSON object of inputs; --input values override it.
+    #[arg(long = "inputs", value_name = "FILE.json")]
+    pub inputs_file: Option<PathBuf>,
+    /// The execution id [default: <workflow>-<date>-<random>].
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Use another plugin for a service, as SERVICE=PLUGIN.
+    #[arg(long = "provider", value_name = "SERVICE=PLUGIN")]
+    pub providers: Vec<String>,
+    /// Validate and print the plan; execute and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignalCommand {
+    /// Approve the outline (optionally replaced by an edited one) and continue.
+    #[command(
+        after_help = "Examples:\n  host signal approve podcast-20261121-k3x9qa\n  host signal approve podcast-20261121-k3x9qa --outline edited.json --feedback \"shorter intro\""
+    )]
+    Approve {
+        /// The execution id.
+        id: String,
+        /// A JSON file replacing the outline; it must match the outline's schema.
+        #[arg(long)]
+        outline: Option<PathBuf>,
+        /// A note recorded with the approval.
+        #[arg(long)]
+        feedback: Option<String>,
+        /// Only record the signal; do not drive the execution on.
+        #[arg(long)]
+        no_wait: bool,
+        /// Print the outcome as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject the outline; the execution ends as rejected.
+    #[command(
+        after_help = "Examples:\n  host signal reject podcast-20261121-k3x9qa --feedback \"off topic\""
+    )]
+    Reject {
+        /// The execution id.
+        id: String,
+        /// Why, recorded in the history.
+        #[arg(long)]
+        feedback: String,
+        /// Print the outcome as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  host worker\n  host worker --follow --concurrency 8")]
+pub struct WorkerArguments {
+    /// Keep polling for signals and due timers until stopped (Ctrl-C).
+    #[arg(long)]
+    pub follow: bool,
+    /// How many executions to drive at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
+    let request = StartRequest {
+        workflow: arguments.workflow.clone(),
+        inputs: parse_inputs(&arguments.inputs, arguments.inputs_file.as_ref())?,
+        execution_id: arguments.id.clone(),
+        providers: parse_pairs(&arguments.providers, "--provider", "SERVICE=PLUGIN")?
+            .into_iter()
+            .map(|(service, plugin)| (service, plugin.as_str().unwrap_or_default().to_string()))
+            .collect(),
+    };
+    let engine = context.engine()?;
+    let prepared = engine.prepare(&request)?;
+    if arguments.dry_run {
+        return inspect::print_plan(&prepared, arguments.json);
+    }
+    runtime()?.block_on(async {
+        let state = engine.start(prepared).await?;
+        if !arguments.json {
+            eprintln!("Started {}", state.execution_id);
+        }
+        drive_and_report(context, &engine, &state.execution_id.0, arguments.json).await
+    })
+}
+
+pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    let (id, signal, wait, json) = match command {
+        SignalCommand::Approve {
+            id,
+            outline,
+            feedback,
+            no_wait,
+            json,
+        } => {
+            let replacement = match outline {
+                None => None,
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|error| {
+                        Failure::with_code(
+                            exit_code::SIGNAL_REFUSED,
+                            format!(
+                                "signal refused: cannot read outline file {}: {error}",
+                                path.display()
+                            ),
+                        )
+                    })?;
+                    Some(serde_json::from_str::<Value>(&text).map_err(|error| {
+                        Failure::with_code(
+                            exit_code::SIGNAL_REFUSED,
+                            format!(
+                                "signal refused: outline file {} is not valid JSON: {error}",
+                                path.display()
+                            ),
+                        )
+                    })?)
+                }
+            };
+            (
+                id,
+                Signal::Approve {
+                    replacement,
+                    feedback,
+                },
+                !no_wait,
+                json,
+            )
+        }
+        SignalCommand::Reject { id, feedback, json } => {
+            (id, Signal::Reject { feedback }, true, json)
+        }
+    };
+    runtime()?.block_on(async {
+        engine.signal(&id, signal).await?;
+        if !json {
+            eprintln!("Signal recorded for {id}");
+        }
+        if wait {
+            drive_and_report(context, &engine, &id, json).await
+        } else {
+            Ok(())
+        }
+    })
+}
+
+pub fn resume(context: &Context, id: &str) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    runtime()?.block_on(drive_and_report(context, &engine, id, false))
+}
+
+pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    runtime()?.block_on(async {
+        engine
+            .signal(
+                id,
+                Signal::Cancel {
+                    reason: Some("cancelled with host cancel".into()),
+                },
+            )
+            .await?;
+        match engine
+            .drive(id, &LineProgress { quiet: true }, DriveOptions::default())
+            .await
+        {
+            Ok(_) => {}
+            // A live owner sees the signal within a poll interval and records the cancellation.
+            Err(EngineError::Owned { .. }) => {
+                for _ in 0..200 {
+                    if engine.load(id)?.state.status.is_terminal() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let status = engine.load(id)?.state.status;
+        println!("{id}: {}", status.as_str());
+        Ok(())
+    })
+}
+
+pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    runtime()?.block_on(async {
+        engine.reset(id, stage).await?;
+        eprintln!("Reset {id} to stage {stage}");
+        drive_and_report(context, &engine, id, false).await
+    })
+}
+
+pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    runtime()?.block_on(async {
+        let stop = ctrl_c_watch();
+        loop {
+            let now = engine.clock.now_ms();
+            let runnable = engine.store.runnable(now).map_err(EngineError::from)?;
+            let mut tasks = tokio::task::JoinSet::new();
+            let limit =
+                std::sync::Arc::new(tokio::sync::Semaphore::new(arguments.concurrency.max(1)));
+            for row in runnable {
+                let engine = engine.clone();
+                let options = DriveOptions {
+                    stop: Some(stop.clone()),
+                };
+                let limit = limit.clone();
+                tasks.spawn(async move {
+                    let _slot = limit.acquire_owned().await;
+                    let outcome = engine
+                        .drive(&row.execution_id, &LineProgress { quiet: true }, options)
+                        .await;
+                    (row.execution_id, outcome)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let Ok((id, outcome)) = joined else { continue };
+                match outcome {
+                    Ok(outcome) => println!("{id}: {}", outcome.state().status.as_str()),
+                    Err(EngineError::Owned { .. }) => {}
+                    Err(EngineError::Interrupted) => {
+                        return Err(Failure::from(EngineError::Interrupted));
+                    }
+                    Err(error) => eprintln!("{id}: {error}"),
+                }
+            }
+            if !arguments.follow || *stop.borrow() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+}
+
+/// Drives an execution with progress, prints where it ended, and maps that to an exit code.
+async fn drive_and_report(
+    context: &Context,
+    engine: &Engine,
+    id: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    let options = DriveOptions {
+        stop: Some(ctrl_c_watch()),
+    };
+    let outcome = engine
+        .drive(id, &LineProgress { quiet: json }, options)
+        .await?;
+    let state = outcome.state();
+    if json {
+        inspect::print_status_json(context, engine, id)?;
+    } else if let DriveOutcome::WaitingForApproval(_) = &outcome {
+        inspect::print_approval_request(context, engine, id)?;
+    } else {
+        inspect::print_status_text(context, engine, id)?;
+    }
+    match state.status {
+        ExecutionStatus::Failed | ExecutionStatus::Cancelled => Err(Failure::with_code(
+            exit_code::EXECUTION_FAILED,
+            format!("execution {id} {}", state.status.as_str()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A watch that turns true on Ctrl-C.
+fn ctrl_c_watch() -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Stopping; the execution stays resumable");
+            let _ = sender.send(true);
+        }
+    });
+    receiver
+}
+
+fn parse_inputs(
+    pairs: &[String],
+    file: Option<&PathBuf>,
+) -> Result<BTreeMap<String, Value>, Failure> {
+    let mut inputs = BTreeMap::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            Failure::invalid_input(format!(
+                "cannot read inputs file {}: {error}",
+                path.display()
+            ))
+        })?;
+        let object: serde_json::Map<String, Value> =
+            serde_json::from_str(&text).map_err(|error| {
+                Failure::invalid_input(format!(
+                    "inputs file {} must be a JSON object: {error}",
+                    path.display()
+                ))
+            })?;
+        inputs.extend(object);
+    }
+    inputs.extend(parse_pairs(pairs, "--input", "KEY=VALUE")?);
+    Ok(inputs)
+}
+
+fn parse_pairs(
+    pairs: &[String],
+    flag: &str,
+    shape: &str,
+) -> Result<BTreeMap<String, Value>, Failure> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok((key.trim().to_string(), Value::String(value.to_string())))
+            }
+            _ => Err(Failure::invalid_input(format!(
+                "{flag} `{pair}` must look like {shape}"
+            ))),
+        })
+        .collect()
+}
