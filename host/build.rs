@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("mock-image", "BUILTIN_MOCK_IMAGE_WASM"),
     ("hostile-plugin", "TEST_COMPONENT_HOSTILE_WASM"),
     ("noop-plugin", "TEST_COMPONENT_NOOP_WASM"),
+    ("counter-plugin", "TEST_COMPONENT_COUNTER_WASM"),
 ];
 
 fn main() -> Result<()> {

@@ -527,7 +527,10 @@ impl ExecutionState {
             .first()
             .and_then(|id| self.activities.get(id))
             .is_some_and(|activity| activity.item.is_some());
-        if fanned_out || state.activities.is_empty() {
+        if state.activities.is_empty() {
+            return Value::Null;
+        }
+        if fanned_out {
             Value::Array(outputs)
         } else {
             outputs.into_iter().next().unwrap_or(Value::Null)

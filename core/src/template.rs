@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, Expression, UndefinedBehavior};
 use serde_json::Value;
 
 /// Names a template may start a lookup with.
@@ -96,8 +96,16 @@ pub fn render_text(source: &str, context: &Value) -> Result<String, TemplateErro
 
 /// Evaluates an expression such as `not inputs.skip_cover` or `stages.script.output.lines`.
 pub fn evaluate(expression: &str, context: &Value) -> Result<Value, TemplateError> {
-    let compiled = environment().compile_expression(expression)?;
+    let compiled = compile_expression(expression)?;
     let value = compiled.eval(context)?;
+    // Strict mode stops lookups through undefined values, but a missing last field evaluates
+    // to undefined: report it rather than turn a typo into null.
+    if value.is_undefined() {
+        return Err(TemplateError {
+            message: format!("`{expression}` is undefined (a missing field or a typo?)"),
+            line: None,
+        });
+    }
     serde_json::to_value(&value).map_err(|error| TemplateError {
         message: format!("the expression's value cannot be represented as JSON: {error}"),
         line: None,
@@ -150,7 +158,7 @@ pub fn template_references(source: &str) -> Result<BTreeSet<String>, TemplateErr
 
 /// The variable paths an expression reads, after checking that it compiles.
 pub fn expression_references(expression: &str) -> Result<BTreeSet<String>, TemplateError> {
-    let compiled = environment().compile_expression(expression)?;
+    let compiled = compile_expression(expression)?;
     Ok(compiled.undeclared_variables(true).into_iter().collect())
 }
 
@@ -175,6 +183,19 @@ pub fn tree_references(tree: &Value) -> Result<BTreeSet<String>, TemplateError> 
         _ => {}
     }
     Ok(found)
+}
+
+/// Compiles an expression. MiniJinja 2.24's lexer panics on an expression that goes on after a
+/// `}}` (it takes it for the end of a tag and finds nothing left to lex in), so that is
+/// refused first.
+fn compile_expression(expression: &str) -> Result<Expression<'_, '_>, TemplateError> {
+    if expression.contains("}}") {
+        return Err(TemplateError {
+            message: "an expression cannot contain `}}`; write it without `{{ }}`".to_string(),
+            line: None,
+        });
+    }
+    Ok(environment().compile_expression(expression)?)
 }
 
 /// `stages.x.output` in `{{ stages.x.output }}`, when the text is nothing but that.
@@ -217,6 +238,14 @@ mod tests {
         );
         let error = render_text("{{ 'Bob' | voice_for(hosts) }}", &context).unwrap_err();
         assert!(error.message.contains("Bob"), "{error}");
+    }
+
+    #[test]
+    fn an_expression_with_a_closing_tag_is_an_error_not_a_panic() {
+        for expression in ["stages.a}}b", "x }} y", "x -}} y", "x }}"] {
+            assert!(expression_references(expression).is_err(), "{expression}");
+            assert!(evaluate(expression, &json!({})).is_err(), "{expression}");
+        }
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl Engine {
             match decide(&definition, &state, now) {
                 Decision::Record(events) => {
                     state = self
-                        .record_as_owner(&definition, state, events, observer)
+                        .record_as_owner(&definition, state, events, now, observer)
                         .await?;
                     drop_unneeded(&state, &mut in_flight);
                 }
@@ -255,23 +255,18 @@ impl Engine {
         }
     }
 
-    /// Records decided events; on a conflict (someone appended a signal) reloads and lets the
-    /// caller decide again.
+    /// Records events decided at `now`, with that time, so that replay decides the same; on a
+    /// conflict (someone appended a signal) reloads and lets the caller decide again.
     async fn record_as_owner(
         &self,
         definition: &Definition,
         state: ExecutionState,
         events: Vec<Event>,
+        now: i64,
         observer: &dyn Observer,
     ) -> Result<ExecutionState, EngineError> {
         match self
-            .record(
-                definition,
-                &state,
-                events.clone(),
-                self.clock.now_ms(),
-                true,
-            )
+            .record(definition, &state, events.clone(), now, true)
             .await
         {
             Ok(next) => {

@@ -1,0 +1,102 @@
+//! A test LLM plugin whose side effects can be counted: every call appends its idempotency key
+//! to `/work/calls.log`, in a directory the test grants. Words in the prompt steer it:
+//! `fail-until-attempt=N` fails (retryably) every attempt before the N-th, `fail-always` fails
+//! permanently, `sleep-ms=N` takes that long. The answer is `echo: <prompt>`.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "llm-provider" });
+
+use std::io::Write as _;
+
+use exports::pipeline::services::llm::{FinishReason, GenerateRequest, GenerateResponse, Guest};
+use pipeline::services::types::{Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit};
+
+struct CounterPlugin;
+
+impl Guest for CounterPlugin {
+    fn generate(request: GenerateRequest) -> Result<GenerateResponse, ProviderError> {
+        let prompt = request
+            .messages
+            .last()
+            .map(|message| message.content.clone())
+            .unwrap_or_default();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open("/work/calls.log");
+        match log {
+            Ok(mut file) => {
+                let _ = writeln!(file, "{}", request.idempotency_key);
+            }
+            Err(error) => {
+                return Err(failure(
+                    ErrorKind::Internal,
+                    false,
+                    format!("cannot open /work/calls.log: {error}"),
+                ));
+            }
+        }
+        if let Some(milliseconds) = number_after(&prompt, "sleep-ms=") {
+            std::thread::sleep(std::time::Duration::from_millis(milliseconds));
+        }
+        let attempt = request
+            .idempotency_key
+            .rsplit('/')
+            .next()
+            .and_then(|text| text.parse::<u64>().ok())
+            .unwrap_or(1);
+        if let Some(needed) = number_after(&prompt, "fail-until-attempt=")
+            && attempt < needed
+        {
+            return Err(failure(
+                ErrorKind::Unavailable,
+                true,
+                format!("attempt {attempt} fails on purpose"),
+            ));
+        }
+        if prompt.contains("fail-always") {
+            return Err(failure(
+                ErrorKind::InvalidRequest,
+                false,
+                "this request always fails".into(),
+            ));
+        }
+        let tokens = Quantity {
+            amount: prompt.len() as u64,
+            unit: UsageUnit::Tokens,
+        };
+        Ok(GenerateResponse {
+            text: format!("echo: {}", prompt.trim()),
+            model: "counter".into(),
+            finish_reason: FinishReason::Stop,
+            usage: Usage {
+                input: tokens,
+                output: tokens,
+            },
+            cost: Cost {
+                amount_micros: 10,
+                currency: "USD".into(),
+            },
+        })
+    }
+}
+
+fn number_after(text: &str, marker: &str) -> Option<u64> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+fn failure(kind: ErrorKind, retryable: bool, message: String) -> ProviderError {
+    ProviderError {
+        kind,
+        retryable,
+        message,
+        retry_after_ms: None,
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(CounterPlugin);

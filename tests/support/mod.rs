@@ -1,0 +1,158 @@
+//! Shared by the tests that drive the real `host` binary: a data directory of their own (with
+//! the compiled-plugin cache shared between tests), the counting test plugin installed with a
+//! directory grant, and helpers to run commands and read histories back.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use host::engine::decode_history;
+use host::history::{Durability, HistoryStore};
+use pipeline_core::Event;
+
+pub const HOST: &str = env!("CARGO_BIN_EXE_host");
+pub const COUNTER_WASM: &str = env!("TEST_COMPONENT_COUNTER_WASM");
+
+/// A data directory and workspace for one test.
+pub struct Sandbox {
+    pub directory: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A fresh data directory whose compiled-plugin cache is shared with other tests.
+    pub fn new() -> Sandbox {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let shared_cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-plugin-cache");
+        std::fs::create_dir_all(&shared_cache).expect("shared cache directory");
+        std::fs::create_dir_all(directory.path().join("data")).expect("data directory");
+        std::os::unix::fs::symlink(&shared_cache, directory.path().join("data/cache"))
+            .expect("cache link");
+        Sandbox { directory }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.directory.path().join("data")
+    }
+
+    /// Installs the counting plugin as `counter`, granted `<sandbox>/work` as `/work`.
+    pub fn with_counter(self) -> Sandbox {
+        let plugins = self.data().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::fs::copy(COUNTER_WASM, plugins.join("counter.wasm")).unwrap();
+        std::fs::create_dir_all(self.work()).unwrap();
+        let config = format!(
+            "[plugins.counter]\n[[plugins.counter.directories]]\nhost = \"{}\"\nguest = \"/work\"\nwritable = true\n",
+            self.work().display()
+        );
+        std::fs::write(self.data().join("config.toml"), config).unwrap();
+        self
+    }
+
+    /// The directory the counting plugin writes its call log to.
+    pub fn work(&self) -> PathBuf {
+        self.directory.path().join("work")
+    }
+
+    /// Idempotency keys the counting plugin was called with, in order.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.work().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A copy of a workflow directory from `tests/workflows/<name>` in the sandbox; returns the
+    /// path of its `workflow.toml`.
+    pub fn workflow(&self, name: &str) -> PathBuf {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/workflows")
+            .join(name);
+        let target = self.directory.path().join("workflows").join(name);
+        copy_dir(&source, &target);
+        target.join("workflow.toml")
+    }
+
+    /// A `host` command with this sandbox's data directory and nothing inherited that matters.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(HOST);
+        command
+            .env("HOST_DATA_DIR", self.data())
+            .env_remove("HOST_CRASH_AFTER_EVENTS")
+            .env_remove("HOST_PLUGINS_DIR")
+            .env_remove("RUST_LOG")
+            .env("COUNTING_BACKOFF", "200ms");
+        command
+    }
+
+    /// Runs `host <arguments>` to the end.
+    pub fn host(&self, arguments: &[&str]) -> Output {
+        self.command().args(arguments).output().expect("host runs")
+    }
+
+    /// The decoded history of an execution, with recording times.
+    pub fn history(&self, execution_id: &str) -> Vec<(Event, i64)> {
+        let store = HistoryStore::open(&self.data().join("history.db"), Durability::Normal)
+            .expect("history opens");
+        let stored = store.read(execution_id).expect("history verifies");
+        decode_history(execution_id, &stored).expect("history decodes")
+    }
+}
+
+/// Asserts that a command succeeded, showing its output otherwise.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Idempotency keys of attempts whose completion is in the history.
+pub fn completed_keys(history: &[(Event, i64)]) -> Vec<String> {
+    let mut started = std::collections::HashMap::new();
+    let mut keys = Vec::new();
+    for (event, _) in history {
+        match event {
+            Event::ActivityStarted {
+                activity,
+                attempt,
+                idempotency_key,
+            } => {
+                started.insert((activity.clone(), *attempt), idempotency_key.clone());
+            }
+            Event::ActivityCompleted {
+                activity, attempt, ..
+            }
+            | Event::ActivityFailed {
+                activity, attempt, ..
+            } => {
+                if let Some(key) = started.get(&(activity.clone(), *attempt)) {
+                    keys.push(key.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    keys
+}
+
+fn copy_dir(source: &Path, target: &Path) {
+    std::fs::create_dir_all(target).unwrap();
+    for entry in std::fs::read_dir(source).unwrap() {
+        let entry = entry.unwrap();
+        let destination = target.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &destination);
+        } else {
+            std::fs::copy(entry.path(), destination).unwrap();
+        }
+    }
+}
