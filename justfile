@@ -21,7 +21,8 @@ lint:
 # Benchmarks recorded in BENCHMARKS.md.
 bench:
     cargo bench -p host --bench plugin_calls
+    cargo bench -p host --bench history_appends
 
-# List the built-in plugins and what they implement.
-demo:
-    cargo run --release -- plugins list
+# A whole podcast episode on the mock plugins, approving the outline automatically.
+demo topic="the history of tea":
+    cargo run --release -- run workflows/podcast.toml --input topic="{{topic}}" --auto-approve

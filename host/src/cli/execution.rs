@@ -15,7 +15,7 @@ use super::{Context, Failure, exit_code, inspect, runtime};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run"
+    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run\n  host run workflows/podcast.toml --input topic=tides --auto-approve"
 )]
 pub struct RunArguments {
     /// The workflow file, for example workflows/podcast.toml.
@@ -35,6 +35,10 @@ pub struct RunArguments {
     /// Validate and print the plan; execute and record nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Approve every approval gate as it is reached (demos and tests); the approval is
+    /// recorded like any other, with feedback saying it was automatic.
+    #[arg(long)]
+    pub auto_approve: bool,
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -106,10 +110,40 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
     }
     runtime()?.block_on(async {
         let state = engine.start(prepared).await?;
+        let id = state.execution_id.0.clone();
         if !arguments.json {
-            eprintln!("Started {}", state.execution_id);
+            eprintln!("Started {id}");
         }
-        drive_and_report(context, &engine, &state.execution_id.0, arguments.json).await
+        if arguments.auto_approve {
+            let progress = LineProgress {
+                quiet: arguments.json,
+            };
+            while let DriveOutcome::WaitingForApproval(_) = engine
+                .drive(
+                    &id,
+                    &progress,
+                    DriveOptions {
+                        stop: Some(ctrl_c_watch()),
+                    },
+                )
+                .await?
+            {
+                let feedback = Some("approved automatically (--auto-approve)".to_string());
+                engine
+                    .signal(
+                        &id,
+                        Signal::Approve {
+                            replacement: None,
+                            feedback,
+                        },
+                    )
+                    .await?;
+                if !arguments.json {
+                    eprintln!("Approved automatically");
+                }
+            }
+        }
+        drive_and_report(context, &engine, &id, arguments.json).await
     })
 }
 
