@@ -76,7 +76,7 @@ impl HistoryStore {
             if let Some(holder) = current
                 && holder.owner != owner.id
                 && holder.expires_at_ms > now_ms
-                && !(holder.hostname == owner.hostname && !process_exists(holder.pid))
+                && (holder.hostname != owner.hostname || process_exists(holder.pid))
             {
                 return Ok(Err(holder));
             }
