@@ -7,17 +7,17 @@ use std::ops::Range;
 use serde_json::Value;
 use toml::Spanned;
 
-use super::calls::{BUILTIN_SERVICE, all_calls, call_spec};
+use super::calls::call_spec;
 use super::diagnostics::Diagnostic;
 use super::raw::{self, RawRetry, RawStage, RawWorkflow};
+use super::references::{Scope, reference_problem};
 use super::{
-    CallStage, Definition, DefinitionBundle, GrantSpec, InputKind, InputSpec, OnError, SchemaFile,
-    Stage, StageKind, TemplateFile,
+    Definition, DefinitionBundle, GrantSpec, InputKind, InputSpec, OnError, Stage, StageKind,
 };
 use crate::duration::parse_duration;
 use crate::ids::StageId;
 use crate::retry::RetryPolicy;
-use crate::template::{self, CONTEXT_ROOTS, TemplateError};
+use crate::template;
 
 const SERVICES: &[&str] = &["llm", "tts", "mixer", "image"];
 const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 5 * 60 * 1_000;
@@ -38,22 +38,13 @@ pub(super) fn build(bundle: &DefinitionBundle) -> Result<Definition, Vec<Diagnos
     }
 }
 
-struct Builder<'b> {
-    bundle: &'b DefinitionBundle,
-    diagnostics: Vec<Diagnostic>,
-}
-
-/// Where a template sits, for checking what it may refer to.
-struct Scope<'s> {
-    stage_index: usize,
-    has_item: bool,
-    stages: &'s [(String, Range<usize>)],
-    inputs: &'s [InputSpec],
-    has_show: bool,
+pub(super) struct Builder<'b> {
+    pub(super) bundle: &'b DefinitionBundle,
+    pub(super) diagnostics: Vec<Diagnostic>,
 }
 
 impl Builder<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::at(
             &self.bundle.path,
             &self.bundle.source,
@@ -72,7 +63,9 @@ impl Builder<'_> {
         let default_timeout =
             self.duration_or(parsed.defaults.timeout.as_ref(), DEFAULT_ATTEMPT_TIMEOUT_MS);
         let default_retry = self.retry(parsed.defaults.retry.as_ref(), &RetryPolicy::default());
-        let default_concurrency = parsed.defaults.concurrency.unwrap_or(4).max(1);
+        let default_concurrency = self
+            .concurrency(parsed.defaults.concurrency.as_ref())
+            .unwrap_or(4);
         let execution_timeout_ms = parsed
             .execution_timeout
             .as_ref()
@@ -93,6 +86,7 @@ impl Builder<'_> {
                 stage_index: 0,
                 has_item: false,
                 stages: &[],
+                declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show: false,
             };
@@ -104,6 +98,7 @@ impl Builder<'_> {
                 stage_index: index,
                 has_item: false,
                 stages: &stage_names,
+                declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show,
             };
@@ -128,6 +123,7 @@ impl Builder<'_> {
                 stage_index: stage_names.len(),
                 has_item: false,
                 stages: &stage_names,
+                declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show,
             };
@@ -161,12 +157,12 @@ impl Builder<'_> {
             let default = match &spec.default {
                 None => None,
                 Some(value) => {
-                    let json = serde_json::to_value(value).unwrap_or(Value::Null);
+                    let json = serde_json::to_value(value.get_ref()).unwrap_or(Value::Null);
                     match kind.coerce(&json) {
                         Ok(value) => Some(value),
                         Err(expected) => {
                             self.error(
-                                input.span(),
+                                value.span(),
                                 format!("default of input `{name}` must be {expected}"),
                             );
                             None
@@ -245,6 +241,14 @@ impl Builder<'_> {
         grants
     }
 
+    fn concurrency(&mut self, value: Option<&Spanned<u32>>) -> Option<u32> {
+        let value = value?;
+        if *value.get_ref() == 0 {
+            self.error(value.span(), "concurrency must be at least 1");
+        }
+        Some((*value.get_ref()).max(1))
+    }
+
     fn duration(&mut self, text: &Spanned<String>) -> Option<u64> {
         match parse_duration(text.get_ref()) {
             Ok(duration) => Some(duration.as_millis() as u64),
@@ -263,8 +267,14 @@ impl Builder<'_> {
     fn retry(&mut self, raw: Option<&RawRetry>, base: &RetryPolicy) -> RetryPolicy {
         let Some(raw) = raw else { return base.clone() };
         let mut policy = base.clone();
-        if let Some(attempts) = raw.max_attempts {
-            policy.max_attempts = attempts.max(1);
+        if let Some(attempts) = &raw.max_attempts {
+            if *attempts.get_ref() == 0 {
+                self.error(
+                    attempts.span(),
+                    "max_attempts must be at least 1 (it counts the first attempt)",
+                );
+            }
+            policy.max_attempts = (*attempts.get_ref()).max(1);
         }
         if let Some(interval) = &raw.initial_interval {
             policy.initial_interval_ms =
@@ -274,8 +284,14 @@ impl Builder<'_> {
             policy.maximum_interval_ms =
                 self.duration_or(Some(interval), policy.maximum_interval_ms);
         }
-        if let Some(coefficient) = raw.backoff_coefficient {
-            policy.backoff_coefficient = coefficient.max(1.0);
+        if let Some(coefficient) = &raw.backoff_coefficient {
+            if coefficient.get_ref().is_nan() || *coefficient.get_ref() < 1.0 {
+                self.error(
+                    coefficient.span(),
+                    "backoff_coefficient must be at least 1 (intervals never shrink)",
+                );
+            }
+            policy.backoff_coefficient = coefficient.get_ref().max(1.0);
         }
         if let Some(kinds) = &raw.non_retryable {
             policy.non_retryable = kinds.clone();
@@ -352,14 +368,9 @@ impl Builder<'_> {
                 None
             }
         };
-        let concurrency = match &raw.concurrency {
-            Some(value) if *value.get_ref() == 0 => {
-                self.error(value.span(), "concurrency must be at least 1");
-                1
-            }
-            Some(value) => *value.get_ref(),
-            None => default_concurrency,
-        };
+        let concurrency = self
+            .concurrency(raw.concurrency.as_ref())
+            .unwrap_or(default_concurrency);
         let on_error = match raw
             .on_error
             .as_ref()
@@ -396,192 +407,6 @@ impl Builder<'_> {
         })
     }
 
-    fn call_stage(
-        &mut self,
-        raw: &RawStage,
-        call: &Spanned<String>,
-        scope: &Scope<'_>,
-        providers: &BTreeMap<String, String>,
-    ) -> Option<StageKind> {
-        let Some((service, function)) = call.get_ref().split_once('.') else {
-            self.error(
-                call.span(),
-                format!(
-                    "call `{}` must be `service.function`, one of: {}",
-                    call.get_ref(),
-                    all_calls().join(", ")
-                ),
-            );
-            return None;
-        };
-        let Some(spec) = call_spec(service, function) else {
-            self.error(
-                call.span(),
-                format!(
-                    "unknown function `{}`; expected one of: {}",
-                    call.get_ref(),
-                    all_calls().join(", ")
-                ),
-            );
-            return None;
-        };
-        if service != BUILTIN_SERVICE && !providers.contains_key(service) {
-            self.error(call.span(), format!("no provider for service `{service}`; add `{service} = \"<plugin>\"` under [providers]"));
-        }
-        for (field, value) in [
-            ("prompt", &raw.prompt),
-            ("system", &raw.system),
-            ("schema", &raw.schema),
-        ] {
-            if let Some(value) = value
-                && !spec.takes_prompt
-            {
-                self.error(
-                    value.span(),
-                    format!("`{field}` applies only to llm.generate stages"),
-                );
-            }
-        }
-        if spec.takes_prompt && raw.prompt.is_none() {
-            self.error(
-                call.span(),
-                format!(
-                    "llm.generate stage `{}` needs `prompt = \"<template file>\"`",
-                    raw.id.get_ref()
-                ),
-            );
-        }
-        let mut input = BTreeMap::new();
-        for (key, value) in &raw.input {
-            if !spec.required.contains(&key.as_str()) && !spec.optional.contains(&key.as_str()) {
-                let accepted: Vec<&str> =
-                    spec.required.iter().chain(spec.optional).copied().collect();
-                self.error(
-                    value.span(),
-                    format!(
-                        "{} takes no input `{key}`; it takes: {}",
-                        call.get_ref(),
-                        accepted.join(", ")
-                    ),
-                );
-                continue;
-            }
-            let json = serde_json::to_value(value.get_ref()).unwrap_or(Value::Null);
-            match template::tree_references(&json) {
-                Ok(references) => self.check_references(
-                    &references,
-                    scope,
-                    value.span(),
-                    &format!("input `{key}`"),
-                ),
-                Err(error) => self.error(value.span(), format!("input `{key}`: {}", error.message)),
-            }
-            input.insert(key.clone(), json);
-        }
-        for required in spec.required {
-            if !raw.input.contains_key(*required) {
-                self.error(
-                    call.span(),
-                    format!(
-                        "{} needs input `{required}` under [stages.input]",
-                        call.get_ref()
-                    ),
-                );
-            }
-        }
-        let prompt = raw
-            .prompt
-            .as_ref()
-            .and_then(|path| self.template_file(path, scope));
-        let system = raw
-            .system
-            .as_ref()
-            .and_then(|path| self.template_file(path, scope));
-        let schema = raw.schema.as_ref().and_then(|path| self.schema_file(path));
-        Some(StageKind::Call(CallStage {
-            service: service.to_string(),
-            function: function.to_string(),
-            input,
-            prompt,
-            system,
-            schema,
-        }))
-    }
-
-    fn template_file(&mut self, path: &Spanned<String>, scope: &Scope<'_>) -> Option<TemplateFile> {
-        let Some(source) = self.bundle.files.get(path.get_ref()) else {
-            self.error(
-                path.span(),
-                format!(
-                    "file `{}` is not part of the loaded workflow",
-                    path.get_ref()
-                ),
-            );
-            return None;
-        };
-        match template::template_references(source) {
-            Ok(references) => {
-                for reference in &references {
-                    if let Err(message) = reference_problem(reference, scope) {
-                        let offset = source
-                            .find(reference.split('.').next_back().unwrap_or(reference))
-                            .unwrap_or(0);
-                        self.diagnostics.push(Diagnostic::at(
-                            path.get_ref(),
-                            source,
-                            offset..offset,
-                            message,
-                        ));
-                    }
-                }
-            }
-            Err(TemplateError { message, line }) => self.diagnostics.push(Diagnostic {
-                file: path.get_ref().clone(),
-                line: line.unwrap_or(0),
-                column: usize::from(line.is_some()),
-                message: format!("template does not compile: {message}"),
-            }),
-        }
-        Some(TemplateFile {
-            path: path.get_ref().clone(),
-            source: source.clone(),
-        })
-    }
-
-    fn schema_file(&mut self, path: &Spanned<String>) -> Option<SchemaFile> {
-        let text = self.bundle.files.get(path.get_ref())?;
-        let schema: Value = match serde_json::from_str(text) {
-            Ok(schema) => schema,
-            Err(error) => {
-                self.diagnostics.push(Diagnostic {
-                    file: path.get_ref().clone(),
-                    line: error.line(),
-                    column: error.column(),
-                    message: format!("schema is not valid JSON: {error}"),
-                });
-                return None;
-            }
-        };
-        if let Err(error) = jsonschema::meta::validate(&schema) {
-            self.diagnostics.push(Diagnostic::in_file(
-                path.get_ref(),
-                format!("invalid JSON Schema: {error}"),
-            ));
-            return None;
-        }
-        if let Err(error) = jsonschema::validator_for(&schema) {
-            self.diagnostics.push(Diagnostic::in_file(
-                path.get_ref(),
-                format!("invalid JSON Schema: {error}"),
-            ));
-            return None;
-        }
-        Some(SchemaFile {
-            path: path.get_ref().clone(),
-            schema,
-        })
-    }
-
     fn check_expression(&mut self, expression: &Spanned<String>, scope: &Scope<'_>, field: &str) {
         match template::expression_references(expression.get_ref()) {
             Ok(references) => self.check_references(&references, scope, expression.span(), field),
@@ -592,7 +417,7 @@ impl Builder<'_> {
         }
     }
 
-    fn check_references(
+    pub(super) fn check_references(
         &mut self,
         references: &BTreeSet<String>,
         scope: &Scope<'_>,
@@ -687,7 +512,9 @@ impl Builder<'_> {
                 let later = parsed.stages[index..]
                     .iter()
                     .any(|stage| stage.get_ref().id.get_ref() == subject);
-                let problem = if later {
+                let problem = if raw.get_ref().id.get_ref() == subject {
+                    "is the approval stage itself"
+                } else if later {
                     "runs after the approval"
                 } else {
                     "is not a stage of this workflow"
@@ -704,64 +531,12 @@ impl Builder<'_> {
                 ..
             }) = built
                 && call.schema.is_none()
+                && call_spec(&call.service, &call.function).is_some_and(|spec| spec.takes_prompt)
             {
                 self.error(span, format!("approval subject `{subject}` needs a `schema`, so that an edited replacement can be validated"));
             }
         }
     }
-}
-
-/// Why `reference` (a dotted path a template reads) is not allowed where it is, if it is not.
-fn reference_problem(reference: &str, scope: &Scope<'_>) -> Result<(), String> {
-    let mut parts = reference.split('.');
-    let root = parts.next().unwrap_or_default();
-    match root {
-        "inputs" => match parts.next() {
-            Some(name) if !scope.inputs.iter().any(|input| input.name == name) => Err(format!(
-                "unknown input `{name}` (declare it under [inputs.{name}])"
-            )),
-            _ => Ok(()),
-        },
-        "stages" => {
-            let Some(stage) = parts.next() else {
-                return Ok(());
-            };
-            match scope.stages.iter().position(|(id, _)| id == stage) {
-                None => Err(format!("unknown stage `{stage}`")),
-                Some(position) if position >= scope.stage_index => Err(format!(
-                    "stage `{stage}` runs {} this one; only earlier stages' outputs can be used",
-                    if position == scope.stage_index {
-                        "as"
-                    } else {
-                        "after"
-                    }
-                )),
-                Some(_) => match parts.next() {
-                    None | Some("output") => Ok(()),
-                    Some(other) => {
-                        Err(format!("stages.{stage}.{other}: a stage has only `output`"))
-                    }
-                },
-            }
-        }
-        "item" | "index" if !scope.has_item => {
-            Err(format!("`{root}` exists only in a stage with for_each"))
-        }
-        "show" if !scope.has_show => {
-            Err("`show` is used but the workflow names no show (set `show = ...`)".to_string())
-        }
-        _ if CONTEXT_ROOTS.contains(&root) => Ok(()),
-        _ if is_global_function(root) => Ok(()),
-        _ => Err(format!(
-            "unknown name `{root}`; templates can use {}",
-            CONTEXT_ROOTS.join(", ")
-        )),
-    }
-}
-
-/// MiniJinja's global functions, which static analysis reports like variables.
-fn is_global_function(name: &str) -> bool {
-    matches!(name, "range" | "dict" | "namespace" | "debug" | "loop")
 }
 
 fn title_from_id(id: &str) -> String {

@@ -45,9 +45,17 @@ pub fn load_bundle(
         )]
     })?;
     let mut diagnostics = Vec::new();
-    let (references, malformed) = env::references(&source);
-    for (span, message) in malformed {
-        diagnostics.push(Diagnostic::at(&shown, &source, span, message));
+    let mut references = Vec::new();
+    for string in raw::string_spans(&shown, &source).map_err(|diagnostic| vec![diagnostic])? {
+        let (found, malformed) = env::references(source.get(string.clone()).unwrap_or_default());
+        for (span, message) in malformed {
+            let span = string.start + span.start..string.start + span.end;
+            diagnostics.push(Diagnostic::at(&shown, &source, span, message));
+        }
+        references.extend(found.into_iter().map(|reference| env::Reference {
+            span: string.start + reference.span.start..string.start + reference.span.end,
+            ..reference
+        }));
     }
     let mut environment = BTreeMap::new();
     for reference in references {

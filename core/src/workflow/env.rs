@@ -26,9 +26,11 @@ pub(super) fn references(text: &str) -> (Vec<Reference>, Vec<(Range<usize>, Stri
             index = start + 2;
             continue;
         }
-        match text[start + 2..].find('}') {
-            Some(length) => {
-                let name = &text[start + 2..start + 2 + length];
+        // A reference ends at its `}`; a quote or a line end first means it was never closed.
+        let rest = &text[start + 2..];
+        match rest.find(['}', '"', '\'', '\n']) {
+            Some(length) if rest[length..].starts_with('}') => {
+                let name = &rest[..length];
                 let end = start + 2 + length + 1;
                 if is_variable_name(name) {
                     found.push(Reference {
@@ -40,12 +42,16 @@ pub(super) fn references(text: &str) -> (Vec<Reference>, Vec<(Range<usize>, Stri
                 }
                 index = end;
             }
-            None => {
+            stop => {
+                let end = start + 2 + stop.unwrap_or(rest.len());
                 malformed.push((
-                    start..text.len(),
-                    "`${` is not closed by `}`; write `$${` for a literal `${`".to_string(),
+                    start..end,
+                    format!(
+                        "`{}` is not closed by `}}`; write `$${{` for a literal `${{`",
+                        &text[start..end]
+                    ),
                 ));
-                break;
+                index = end;
             }
         }
     }
@@ -91,8 +97,12 @@ mod tests {
 
     #[test]
     fn reports_malformed_references() {
-        let (found, malformed) = references("${OK} ${not ok} ${OPEN");
-        assert_eq!(found.len(), 1);
+        let (found, malformed) = references("${OK} ${not ok} \"${OPEN\" ${LAST}");
+        assert_eq!(found.len(), 2);
         assert_eq!(malformed.len(), 2);
+        assert!(
+            malformed[1].1.starts_with("`${OPEN` is not closed"),
+            "{malformed:?}"
+        );
     }
 }

@@ -5,10 +5,13 @@
 
 mod build;
 mod bundle;
+mod call_checks;
 mod calls;
 mod diagnostics;
 mod env;
 mod raw;
+mod references;
+mod schema;
 
 use std::collections::BTreeMap;
 

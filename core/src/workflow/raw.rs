@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -38,7 +39,7 @@ pub(super) struct RawInput {
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
     pub description: Option<String>,
-    pub default: Option<toml::Value>,
+    pub default: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,15 +57,15 @@ pub(super) struct RawGrants {
 pub(super) struct RawDefaults {
     pub timeout: Option<Spanned<String>>,
     pub retry: Option<RawRetry>,
-    pub concurrency: Option<u32>,
+    pub concurrency: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRetry {
-    pub max_attempts: Option<u32>,
+    pub max_attempts: Option<Spanned<u32>>,
     pub initial_interval: Option<Spanned<String>>,
-    pub backoff_coefficient: Option<f64>,
+    pub backoff_coefficient: Option<Spanned<f64>>,
     pub maximum_interval: Option<Spanned<String>>,
     pub non_retryable: Option<Vec<String>>,
 }
@@ -103,14 +104,50 @@ pub(super) fn parse(
     source: &str,
     environment: &BTreeMap<String, String>,
 ) -> Result<RawWorkflow, Diagnostic> {
-    let at = |span: Option<std::ops::Range<usize>>, message: &str| match span {
-        Some(span) => Diagnostic::at(file, source, span, message.trim_end()),
-        None => Diagnostic::in_file(file, message.trim_end()),
-    };
-    let mut table = DeTable::parse(source).map_err(|error| at(error.span(), error.message()))?;
+    let mut table = parse_table(file, source)?;
     substitute_table(table.get_mut(), environment);
     let deserializer = toml::de::Deserializer::from(table);
-    RawWorkflow::deserialize(deserializer).map_err(|error| at(error.span(), error.message()))
+    RawWorkflow::deserialize(deserializer).map_err(|error| diagnostic(file, source, &error))
+}
+
+/// Byte ranges of the string values in `source`: where `${VAR}` is substituted, and so the
+/// only places a reference counts (one in a comment or a key is left as it is).
+pub(super) fn string_spans(file: &str, source: &str) -> Result<Vec<Range<usize>>, Diagnostic> {
+    let table = parse_table(file, source)?;
+    let mut spans = Vec::new();
+    for (_, value) in table.get_ref().iter() {
+        collect_string_spans(value, &mut spans);
+    }
+    Ok(spans)
+}
+
+fn parse_table<'s>(file: &str, source: &'s str) -> Result<Spanned<DeTable<'s>>, Diagnostic> {
+    DeTable::parse(source).map_err(|error| diagnostic(file, source, &error))
+}
+
+fn diagnostic(file: &str, source: &str, error: &toml::de::Error) -> Diagnostic {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => Diagnostic::at(file, source, span, message),
+        None => Diagnostic::in_file(file, message),
+    }
+}
+
+fn collect_string_spans(value: &Spanned<DeValue<'_>>, spans: &mut Vec<Range<usize>>) {
+    match value.get_ref() {
+        DeValue::String(_) => spans.push(value.span()),
+        DeValue::Array(items) => {
+            for item in items.iter() {
+                collect_string_spans(item, spans);
+            }
+        }
+        DeValue::Table(table) => {
+            for (_, item) in table.iter() {
+                collect_string_spans(item, spans);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn substitute_table(table: &mut DeTable<'_>, environment: &BTreeMap<String, String>) {

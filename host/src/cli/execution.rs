@@ -10,8 +10,8 @@ use pipeline_core::{ExecutionStatus, Signal};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::progress::LineProgress;
-use super::{Context, Failure, exit_code, inspect, runtime};
+use super::progress::Progress;
+use super::{Context, Failure, exit_code, report, runtime};
 
 #[derive(Debug, Args)]
 #[command(
@@ -106,7 +106,7 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
     let prepared = engine.prepare(&request)?;
     if arguments.dry_run {
-        return inspect::print_plan(&prepared, arguments.json);
+        return report::print_plan(&prepared, arguments.json);
     }
     runtime()?.block_on(async {
         let state = engine.start(prepared).await?;
@@ -115,9 +115,7 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
             eprintln!("Started {id}");
         }
         if arguments.auto_approve {
-            let progress = LineProgress {
-                quiet: arguments.json,
-            };
+            let progress = Progress::new(&context.data_dir.logs_dir(), arguments.json);
             while let DriveOutcome::WaitingForApproval(_) = engine
                 .drive(
                     &id,
@@ -224,7 +222,11 @@ pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
             )
             .await?;
         match engine
-            .drive(id, &LineProgress { quiet: true }, DriveOptions::default())
+            .drive(
+                id,
+                &Progress::new(&context.data_dir.logs_dir(), true),
+                DriveOptions::default(),
+            )
             .await
         {
             Ok(_) => {}
@@ -264,8 +266,10 @@ pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failu
             let mut tasks = tokio::task::JoinSet::new();
             let limit =
                 std::sync::Arc::new(tokio::sync::Semaphore::new(arguments.concurrency.max(1)));
+            let progress = std::sync::Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
             for row in runnable {
                 let engine = engine.clone();
+                let progress = progress.clone();
                 let options = DriveOptions {
                     stop: Some(stop.clone()),
                 };
@@ -273,7 +277,7 @@ pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failu
                 tasks.spawn(async move {
                     let _slot = limit.acquire_owned().await;
                     let outcome = engine
-                        .drive(&row.execution_id, &LineProgress { quiet: true }, options)
+                        .drive(&row.execution_id, progress.as_ref(), options)
                         .await;
                     (row.execution_id, outcome)
                 });
@@ -308,15 +312,19 @@ async fn drive_and_report(
         stop: Some(ctrl_c_watch()),
     };
     let outcome = engine
-        .drive(id, &LineProgress { quiet: json }, options)
+        .drive(
+            id,
+            &Progress::new(&context.data_dir.logs_dir(), json),
+            options,
+        )
         .await?;
     let state = outcome.state();
     if json {
-        inspect::print_status_json(context, engine, id)?;
+        report::print_status_json(context, engine, id)?;
     } else if let DriveOutcome::WaitingForApproval(_) = &outcome {
-        inspect::print_approval_request(context, engine, id)?;
+        report::print_approval_request(context, engine, id)?;
     } else {
-        inspect::print_status_text(context, engine, id)?;
+        report::print_status_text(context, engine, id)?;
     }
     match state.status {
         ExecutionStatus::Failed | ExecutionStatus::Cancelled => Err(Failure::with_code(

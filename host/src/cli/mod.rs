@@ -4,6 +4,7 @@ mod execution;
 mod inspect;
 mod plugins;
 mod progress;
+mod report;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,26 +1,148 @@
-//! Progress while an execution is driven: one line per stage event on stderr (stdout stays
-//! free for results and `--json`), with counts for stages that fan out.
+//! Progress while an execution is driven. On a terminal, a bar per running stage with counts,
+//! elapsed time and time remaining; otherwise (or with `--json`) plain lines. Every line also
+//! goes to the execution's log file under `<data-dir>/logs/`, whatever the terminal shows.
 
-use std::io::Write as _;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
+use std::sync::Mutex;
 
 use host::engine::Observer;
-use pipeline_core::{ActivityStatus, Definition, Event, ExecutionState};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pipeline_core::{ActivityStatus, Definition, Event, ExecutionState, StageId, TimerPurpose};
 
-/// Prints stage starts, completions, failures and per-item progress.
-pub struct LineProgress {
-    /// `--json` runs stay quiet apart from errors.
-    pub quiet: bool,
+/// Shows and logs the progress of one or more executions.
+pub struct Progress {
+    /// Nothing on the terminal (`--json`); the log file still gets every line.
+    quiet: bool,
+    bars: Option<MultiProgress>,
+    /// A std mutex: held only to update a bar or write a line, never across an await.
+    stage_bars: Mutex<HashMap<(String, StageId), ProgressBar>>,
+    logs: Mutex<HashMap<String, File>>,
+    logs_dir: std::path::PathBuf,
 }
 
-impl Observer for LineProgress {
-    fn recorded(&self, definition: &Definition, state: &ExecutionState, event: &Event) {
+impl Progress {
+    pub fn new(logs_dir: &Path, quiet: bool) -> Progress {
+        let interactive = !quiet && std::io::stderr().is_terminal();
+        Progress {
+            quiet,
+            bars: interactive
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            stage_bars: Mutex::new(HashMap::new()),
+            logs: Mutex::new(HashMap::new()),
+            logs_dir: logs_dir.to_path_buf(),
+        }
+    }
+
+    fn line(&self, execution_id: &str, line: &str) {
+        self.log(execution_id, line);
         if self.quiet {
             return;
         }
-        let title = |stage: &pipeline_core::StageId| {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(line);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
+
+    fn log(&self, execution_id: &str, line: &str) {
+        let mut logs = self
+            .logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !logs.contains_key(execution_id) {
+            let opened = std::fs::create_dir_all(&self.logs_dir).and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.logs_dir.join(format!("{execution_id}.log")))
+            });
+            match opened {
+                Ok(file) => {
+                    logs.insert(execution_id.to_string(), file);
+                }
+                Err(error) => tracing::warn!(%error, "cannot open the execution's log file"),
+            }
+        }
+        if let Some(file) = logs.get_mut(execution_id) {
+            let seconds = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_secs())
+                .unwrap_or(0);
+            let _ = writeln!(file, "{seconds} {line}");
+        }
+    }
+
+    /// Keeps the bar of a fan-out stage in step with its activities.
+    fn update_bar(
+        &self,
+        definition: &Definition,
+        state: &ExecutionState,
+        stage_id: &StageId,
+        finished: bool,
+    ) {
+        let Some(bars) = &self.bars else { return };
+        let stage = state.stage(stage_id);
+        let total = stage.activities.len() as u64;
+        let done = stage
+            .activities
+            .iter()
+            .filter(|id| {
+                matches!(
+                    state.activities.get(*id).map(|activity| &activity.status),
+                    Some(ActivityStatus::Completed { .. })
+                )
+            })
+            .count() as u64;
+        let key = (state.execution_id.0.clone(), stage_id.clone());
+        let mut stage_bars = self
+            .stage_bars
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if finished {
+            if let Some(bar) = stage_bars.remove(&key) {
+                bar.finish_and_clear();
+            }
+            return;
+        }
+        if total < 2 {
+            return;
+        }
+        let bar = stage_bars.entry(key).or_insert_with(|| {
+            let title = definition
+                .stage(stage_id)
+                .map_or_else(|| stage_id.0.clone(), |stage| stage.title.clone());
+            let style = ProgressStyle::with_template(
+                "{prefix:>20} [{bar:30}] {pos}/{len}  {elapsed} elapsed, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bars.add(ProgressBar::new(total).with_style(style).with_prefix(title))
+        });
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
+impl Observer for Progress {
+    fn recorded(&self, definition: &Definition, state: &ExecutionState, event: &Event) {
+        let id = state.execution_id.0.as_str();
+        let title = |stage: &StageId| {
             definition
                 .stage(stage)
                 .map_or_else(|| stage.0.clone(), |stage| stage.title.clone())
+        };
+        let stage_of = |activity| {
+            state
+                .activities
+                .get(activity)
+                .map(|activity: &pipeline_core::state::ActivityState| activity.stage.clone())
         };
         let line = match event {
             Event::StageStarted { stage } => format!("▶ {}", title(stage)),
@@ -28,6 +150,7 @@ impl Observer for LineProgress {
                 format!("· {} skipped ({reason})", title(stage))
             }
             Event::StageCompleted { stage, .. } => {
+                self.update_bar(definition, state, stage, true);
                 let elapsed = state
                     .stages
                     .get(stage)
@@ -45,6 +168,7 @@ impl Observer for LineProgress {
                 error,
                 continued,
             } => {
+                self.update_bar(definition, state, stage, true);
                 format!(
                     "✗ {} failed: {}{}",
                     title(stage),
@@ -52,18 +176,19 @@ impl Observer for LineProgress {
                     if *continued { " (continuing)" } else { "" }
                 )
             }
+            Event::ActivityScheduled { stage, .. } => {
+                self.update_bar(definition, state, stage, false);
+                return;
+            }
             Event::ActivityCompleted { activity, .. } => {
-                let Some(stage_id) = state
-                    .activities
-                    .get(activity)
-                    .map(|activity| activity.stage.clone())
-                else {
+                let Some(stage_id) = stage_of(activity) else {
                     return;
                 };
                 let stage = state.stage(&stage_id);
                 if stage.activities.len() < 2 {
                     return;
                 }
+                self.update_bar(definition, state, &stage_id, false);
                 let done = stage
                     .activities
                     .iter()
@@ -74,7 +199,13 @@ impl Observer for LineProgress {
                         )
                     })
                     .count();
-                format!("  {}: {done}/{}", title(&stage_id), stage.activities.len())
+                let line = format!("  {}: {done}/{}", title(&stage_id), stage.activities.len());
+                // Bars already show counts; the log keeps them.
+                if self.bars.is_some() {
+                    self.log(id, &line);
+                    return;
+                }
+                line
             }
             Event::ActivityFailed {
                 activity,
@@ -95,7 +226,7 @@ impl Observer for LineProgress {
             Event::TimerStarted {
                 fire_at_ms,
                 purpose:
-                    pipeline_core::TimerPurpose::RetryBackoff {
+                    TimerPurpose::RetryBackoff {
                         activity,
                         next_attempt,
                     },
@@ -106,16 +237,27 @@ impl Observer for LineProgress {
                     (*fire_at_ms - state.last_event_at_ms).max(0) as f64 / 1000.0
                 )
             }
+            Event::ApprovalRequested { stage, .. } => {
+                format!("⏸ {} is waiting for approval", title(stage))
+            }
             Event::ApprovalReminder { stage, .. } => format!(
-                "⚠ {} has been waiting for approval for a long time",
+                "⚠ {} has been waiting for approval longer than its reminder period",
                 title(stage)
+            ),
+            Event::SignalReceived { signal } => format!(
+                "✉ signal received: {}",
+                serde_json::to_value(signal)
+                    .ok()
+                    .and_then(|value| value["signal"].as_str().map(str::to_string))
+                    .unwrap_or_default()
             ),
             Event::ExecutionCompleted { .. } => "✓ Completed".to_string(),
             Event::ExecutionFailed { error, .. } => format!("✗ Failed: {}", error.message),
             Event::ExecutionRejected { feedback, .. } => format!("✗ Rejected: {feedback}"),
             Event::ExecutionCancelled { .. } => "✗ Cancelled".to_string(),
+            Event::ExecutionReset { to_stage } => format!("↺ reset to {}", title(to_stage)),
             _ => return,
         };
-        let _ = writeln!(std::io::stderr(), "{line}");
+        self.line(id, &line);
     }
 }
