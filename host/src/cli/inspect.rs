@@ -54,6 +54,18 @@ pub struct HistoryArguments {
 
 #[derive(Debug, Args)]
 #[command(
+    after_help = "Examples:\n  host watch podcast-20261121-k3x9qa\n  host watch podcast-20261121-k3x9qa --json | jq -c 'select(.type == \"StageCompleted\")'"
+)]
+pub struct WatchArguments {
+    /// The execution id.
+    pub id: String,
+    /// One JSON object per event instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
     after_help = "Examples:\n  host replay podcast-20261121-k3x9qa\n  host replay podcast-20261121-k3x9qa --definition workflows/podcast.toml"
 )]
 pub struct ReplayArguments {
@@ -145,32 +157,40 @@ pub fn history(context: &Context, arguments: HistoryArguments) -> Result<(), Fai
             .events
             .iter()
             .enumerate()
-            .map(|(index, (event, at))| {
-                let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("sequence".into(), (index + 1).into());
-                    object.insert("recorded_at_ms".into(), (*at).into());
-                    if matches!(event, Event::ExecutionStarted { .. }) {
-                        object.remove("definition");
-                    }
-                }
-                value
-            })
+            .map(|(index, (event, at))| event_json(index + 1, event, *at))
             .collect();
         return print_json(&events);
     }
     println!("{:>5}  {:<13}  {:<20}  summary", "seq", "time", "type");
     let start = loaded.events.first().map_or(0, |(_, at)| *at);
     for (index, (event, at)) in loaded.events.iter().enumerate() {
-        println!(
-            "{:>5}  +{:<12}  {:<20}  {}",
-            index + 1,
-            format_duration(std::time::Duration::from_millis((*at - start).max(0) as u64)),
-            event.type_name(),
-            summarize(event)
-        );
+        println!("{}", event_line(index + 1, start, event, *at));
     }
     Ok(())
+}
+
+/// Follows an execution's history as it grows, until the execution ends or waits for a person.
+pub fn watch(context: &Context, arguments: WatchArguments) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    let mut printed = 0;
+    loop {
+        let loaded = engine.load(&arguments.id)?;
+        let start = loaded.events.first().map_or(0, |(_, at)| *at);
+        for (index, (event, at)) in loaded.events.iter().enumerate().skip(printed) {
+            if arguments.json {
+                println!("{}", event_json(index + 1, event, *at));
+            } else {
+                println!("{}", event_line(index + 1, start, event, *at));
+            }
+        }
+        printed = loaded.events.len();
+        if loaded.state.status.is_terminal()
+            || loaded.state.status == pipeline_core::ExecutionStatus::WaitingForApproval
+        {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
 pub fn replay(context: &Context, arguments: ReplayArguments) -> Result<(), Failure> {
@@ -334,6 +354,30 @@ fn summarize(event: &Event) -> String {
         text = text.chars().take(99).collect::<String>() + "…";
     }
     text
+}
+
+/// An event as `history --json` and `watch --json` print it: its fields plus `sequence` and
+/// `recorded_at_ms` (the pinned definition left out of `ExecutionStarted`, it is long).
+fn event_json(sequence: usize, event: &Event, at: i64) -> Value {
+    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("sequence".into(), sequence.into());
+        object.insert("recorded_at_ms".into(), at.into());
+        if matches!(event, Event::ExecutionStarted { .. }) {
+            object.remove("definition");
+        }
+    }
+    value
+}
+
+/// One row of the event table: sequence, time since the start, type, summary.
+fn event_line(sequence: usize, start: i64, event: &Event, at: i64) -> String {
+    let elapsed = format_duration(std::time::Duration::from_millis((at - start).max(0) as u64));
+    format!(
+        "{sequence:>5}  +{elapsed:<12}  {:<20}  {}",
+        event.type_name(),
+        summarize(event)
+    )
 }
 
 fn load_definition(path: &std::path::Path) -> Result<Definition, Failure> {

@@ -93,6 +93,8 @@ pub enum Command {
     List(inspect::ListArguments),
     /// Show an execution's history as a table of events.
     History(inspect::HistoryArguments),
+    /// Follow an execution's events as they are recorded, until it ends or waits for approval.
+    Watch(inspect::WatchArguments),
     /// Check that an execution's history replays against its definition (or another one).
     Replay(inspect::ReplayArguments),
     /// Check a workflow file and report every problem with its file, line and column.
@@ -186,6 +188,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::List(list) => inspect::list(&context, list),
         Command::History(history) => inspect::history(&context, history),
         Command::Replay(replay) => inspect::replay(&context, replay),
+        Command::Watch(watch) => inspect::watch(&context, watch),
         Command::Validate(validate) => inspect::validate(&context, validate),
         Command::Shows(shows) => inspect::shows(&context, shows),
     }
