@@ -62,17 +62,7 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
             ),
         }]);
     }
-    let current = definition.stages.iter().find(|stage| {
-        !matches!(
-            state.stage(&stage.id).status,
-            StageStatus::Completed
-                | StageStatus::Skipped { .. }
-                | StageStatus::Failed {
-                    continued: true,
-                    ..
-                }
-        )
-    });
+    let current = current_stage(definition, state);
     let Some(stage) = current else {
         return Decision::Record(vec![Event::ExecutionCompleted {
             covered_concepts: covered_concepts(definition, state),
@@ -92,6 +82,22 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
         | StageStatus::Failed { .. } => Decision::Finished,
     };
     bound_by_execution_deadline(decision, definition, state)
+}
+
+/// The first stage, in definition order, that has not finished: the one running, waiting or
+/// about to start. None once every stage is done.
+pub fn current_stage<'d>(definition: &'d Definition, state: &ExecutionState) -> Option<&'d Stage> {
+    definition.stages.iter().find(|stage| {
+        !matches!(
+            state.stage(&stage.id).status,
+            StageStatus::Completed
+                | StageStatus::Skipped { .. }
+                | StageStatus::Failed {
+                    continued: true,
+                    ..
+                }
+        )
+    })
 }
 
 /// What templates of `stage` see, with `item` bound in a stage that fans out.

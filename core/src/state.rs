@@ -249,6 +249,21 @@ impl ExecutionState {
         })
     }
 
+    /// Completed activities of a stage and all of its activities, for progress.
+    pub fn stage_progress(&self, stage: &StageId) -> (usize, usize) {
+        let activities = self.stage(stage).activities;
+        let done = activities
+            .iter()
+            .filter(|id| {
+                matches!(
+                    self.activities.get(*id).map(|activity| &activity.status),
+                    Some(ActivityStatus::Completed { .. })
+                )
+            })
+            .count();
+        (done, activities.len())
+    }
+
     /// Total cost over all stages, per currency.
     pub fn total_cost(&self) -> BTreeMap<String, u64> {
         let mut totals = BTreeMap::new();

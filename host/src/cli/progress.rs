@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use host::engine::Observer;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline_core::{ActivityStatus, Definition, Event, ExecutionState, StageId, TimerPurpose};
+use pipeline_core::{Definition, Event, ExecutionState, StageId, TimerPurpose};
 
 /// Shows and logs the progress of one or more executions.
 pub struct Progress {
@@ -88,18 +88,8 @@ impl Progress {
         finished: bool,
     ) {
         let Some(bars) = &self.bars else { return };
-        let stage = state.stage(stage_id);
-        let total = stage.activities.len() as u64;
-        let done = stage
-            .activities
-            .iter()
-            .filter(|id| {
-                matches!(
-                    state.activities.get(*id).map(|activity| &activity.status),
-                    Some(ActivityStatus::Completed { .. })
-                )
-            })
-            .count() as u64;
+        let (done, total) = state.stage_progress(stage_id);
+        let (done, total) = (done as u64, total as u64);
         let key = (state.execution_id.0.clone(), stage_id.clone());
         let mut stage_bars = self
             .stage_bars
@@ -184,22 +174,12 @@ impl Observer for Progress {
                 let Some(stage_id) = stage_of(activity) else {
                     return;
                 };
-                let stage = state.stage(&stage_id);
-                if stage.activities.len() < 2 {
+                let (done, total) = state.stage_progress(&stage_id);
+                if total < 2 {
                     return;
                 }
                 self.update_bar(definition, state, &stage_id, false);
-                let done = stage
-                    .activities
-                    .iter()
-                    .filter(|id| {
-                        matches!(
-                            state.activities.get(*id).map(|activity| &activity.status),
-                            Some(ActivityStatus::Completed { .. })
-                        )
-                    })
-                    .count();
-                let line = format!("  {}: {done}/{}", title(&stage_id), stage.activities.len());
+                let line = format!("  {}: {done}/{total}", title(&stage_id));
                 // Bars already show counts; the log keeps them.
                 if self.bars.is_some() {
                     self.log(id, &line);

@@ -4,7 +4,7 @@
 use host::engine::Engine;
 use host::engine::start::PreparedStart;
 use pipeline_core::duration::format_duration;
-use pipeline_core::{ActivityStatus, Event, StageKind, StageStatus, template};
+use pipeline_core::{Event, StageKind, StageStatus, template};
 use serde_json::{Value, json};
 
 use super::inspect::print_json;
@@ -100,21 +100,10 @@ pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
     let loaded = engine.load(id)?;
     let (state, definition) = (&loaded.state, &loaded.definition);
     let now = engine.clock.now_ms();
-    let current = definition.stages.iter().find(|stage| {
-        !matches!(
-            state.stage(&stage.id).status,
-            StageStatus::Completed
-                | StageStatus::Skipped { .. }
-                | StageStatus::Failed {
-                    continued: true,
-                    ..
-                }
-        )
-    });
+    let current = pipeline_core::decide::current_stage(definition, state);
     let progress = current.map(|stage| {
-        let activities = state.stage(&stage.id).activities;
-        let done = activities.iter().filter(|id| matches!(state.activities.get(*id).map(|activity| &activity.status), Some(ActivityStatus::Completed { .. }))).count();
-        json!({ "stage": stage.id, "title": stage.title, "completed": done, "total": activities.len() })
+        let (done, total) = state.stage_progress(&stage.id);
+        json!({ "stage": stage.id, "title": stage.title, "completed": done, "total": total })
     });
     let approval = definition.stages.iter().find_map(|stage| match state.stage(&stage.id).status {
         StageStatus::WaitingForApproval { subject, requested_at_ms, reminded } => {
@@ -129,16 +118,7 @@ pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
         }
         _ => None,
     });
-    let by_stage: serde_json::Map<String, Value> = state
-        .cost_by_stage
-        .iter()
-        .map(|(stage, cost)| {
-            (
-                stage.0.clone(),
-                json!({ "amount_micros": cost.amount_micros, "currency": cost.currency }),
-            )
-        })
-        .collect();
+    let by_stage = serde_json::to_value(&state.cost_by_stage).unwrap_or_default();
     let artifacts = state
         .stages
         .values()

@@ -407,16 +407,7 @@ fn notify(
 
 /// What the manifest says beyond the files: where the episode came from and what it cost.
 fn manifest_extra(state: &ExecutionState) -> serde_json::Value {
-    let cost_by_stage: serde_json::Map<String, serde_json::Value> = state
-        .cost_by_stage
-        .iter()
-        .map(|(stage, cost)| {
-            (
-                stage.0.clone(),
-                json!({ "amount_micros": cost.amount_micros, "currency": cost.currency }),
-            )
-        })
-        .collect();
+    let cost_by_stage = serde_json::to_value(&state.cost_by_stage).unwrap_or_default();
     json!({
         "execution_id": state.execution_id,
         "workflow": state.workflow,

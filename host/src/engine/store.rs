@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use pipeline_core::decide::{Decision, decide};
-use pipeline_core::{Definition, Event, ExecutionState, StageStatus};
+use pipeline_core::{Definition, Event, ExecutionState};
 
 use super::{Engine, EngineError};
 use crate::history::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
@@ -44,21 +44,8 @@ pub fn summary_of(
     state: &ExecutionState,
     now_ms: i64,
 ) -> ExecutionSummary {
-    let stage = definition
-        .stages
-        .iter()
-        .find(|stage| {
-            !matches!(
-                state.stage(&stage.id).status,
-                StageStatus::Completed
-                    | StageStatus::Skipped { .. }
-                    | StageStatus::Failed {
-                        continued: true,
-                        ..
-                    }
-            )
-        })
-        .map(|stage| stage.id.0.clone());
+    let stage =
+        pipeline_core::decide::current_stage(definition, state).map(|stage| stage.id.0.clone());
     let wake_at_ms = match decide(definition, state, now_ms) {
         Decision::Wait { until_ms, .. } => until_ms,
         Decision::Record(_) => Some(now_ms),
