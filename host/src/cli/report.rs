@@ -105,7 +105,13 @@ pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
         let (done, total) = state.stage_progress(&stage.id);
         json!({ "stage": stage.id, "title": stage.title, "completed": done, "total": total })
     });
-    let approval = definition.stages.iter().find_map(|stage| match state.stage(&stage.id).status {
+    // A gate stays waiting in the fold when the execution ends there (rejected, cancelled);
+    // only a live execution has a pending approval.
+    let mut live_stages = definition
+        .stages
+        .iter()
+        .filter(|_| !state.status.is_terminal());
+    let approval = live_stages.find_map(|stage| match state.stage(&stage.id).status {
         StageStatus::WaitingForApproval { subject, requested_at_ms, reminded } => {
             let reminder_after = match stage.kind {
                 StageKind::Approval { reminder_after_ms, .. } => reminder_after_ms as i64,
