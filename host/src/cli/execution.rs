@@ -15,7 +15,7 @@ use super::{Context, Failure, exit_code, report, runtime};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run\n  host run workflows/podcast.toml --input topic=tides --auto-approve"
+    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run\n  host run workflows/podcast.toml --input topic=tides --auto-approve\n  host run workflows/podcast.toml --batch topics.txt --concurrency 4 --auto-approve"
 )]
 pub struct RunArguments {
     /// The workflow file, for example workflows/podcast.toml.
@@ -35,6 +35,12 @@ pub struct RunArguments {
     /// Validate and print the plan; execute and record nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Start one execution per line of FILE, each line being the `topic` input.
+    #[arg(long, value_name = "FILE")]
+    pub batch: Option<PathBuf>,
+    /// With --batch: how many executions run at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
     /// Approve every approval gate as it is reached (demos and tests); the approval is
     /// recorded like any other, with feedback saying it was automatic.
     #[arg(long)]
@@ -104,6 +110,9 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
             .collect(),
     };
     let engine = context.engine()?;
+    if let Some(batch) = &arguments.batch {
+        return run_batch(context, &engine, request, batch, &arguments);
+    }
     let prepared = engine.prepare(&request)?;
     if arguments.dry_run {
         return report::print_plan(&prepared, arguments.json);
@@ -116,33 +125,158 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
         }
         if arguments.auto_approve {
             let progress = Progress::new(&context.data_dir.logs_dir(), arguments.json);
-            while let DriveOutcome::WaitingForApproval(_) = engine
-                .drive(
-                    &id,
-                    &progress,
-                    DriveOptions {
-                        stop: Some(ctrl_c_watch()),
-                    },
-                )
-                .await?
-            {
-                let feedback = Some("approved automatically (--auto-approve)".to_string());
-                engine
-                    .signal(
-                        &id,
-                        Signal::Approve {
-                            replacement: None,
-                            feedback,
-                        },
-                    )
-                    .await?;
-                if !arguments.json {
-                    eprintln!("Approved automatically");
-                }
-            }
+            drive_approving(&engine, &id, &progress, !arguments.json).await?;
         }
         drive_and_report(context, &engine, &id, arguments.json).await
     })
+}
+
+/// `--batch`: one execution per topic line, driven `--concurrency` at a time.
+fn run_batch(
+    context: &Context,
+    engine: &Engine,
+    request: StartRequest,
+    batch: &PathBuf,
+    arguments: &RunArguments,
+) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(batch).map_err(|error| {
+        Failure::invalid_input(format!(
+            "cannot read batch file {}: {error}",
+            batch.display()
+        ))
+    })?;
+    let topics: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    if topics.is_empty() {
+        return Err(Failure::invalid_input(format!(
+            "batch file {} has no topics (one per line)",
+            batch.display()
+        )));
+    }
+    if arguments.id.is_some() {
+        return Err(Failure::invalid_input(
+            "--id names one execution; it cannot be used with --batch",
+        ));
+    }
+    // Every topic is checked before anything starts, so a bad line does not leave half a batch.
+    let mut prepared = Vec::new();
+    for topic in &topics {
+        let mut one = request.clone();
+        one.inputs
+            .insert("topic".into(), Value::String(topic.to_string()));
+        prepared.push(engine.prepare(&one)?);
+    }
+    if arguments.dry_run {
+        println!(
+            "{} executions would start, one per topic of {}.",
+            prepared.len(),
+            batch.display()
+        );
+        return prepared
+            .first()
+            .map_or(Ok(()), |first| report::print_plan(first, arguments.json));
+    }
+    runtime()?.block_on(async {
+        let progress = std::sync::Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(arguments.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for one in prepared {
+            let (engine, progress, limit, auto_approve) = (
+                engine.clone(),
+                progress.clone(),
+                limit.clone(),
+                arguments.auto_approve,
+            );
+            tasks.spawn(async move {
+                let _slot = limit.acquire_owned().await;
+                let state = engine.start(one).await?;
+                let id = state.execution_id.0.clone();
+                let outcome = if auto_approve {
+                    drive_approving(&engine, &id, progress.as_ref(), false).await
+                } else {
+                    engine
+                        .drive(&id, progress.as_ref(), DriveOptions::default())
+                        .await
+                };
+                outcome.map(|outcome| (id, outcome.state().status))
+            });
+        }
+        let mut failed = 0;
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok((id, status))) => {
+                    failed += usize::from(matches!(
+                        status,
+                        ExecutionStatus::Failed | ExecutionStatus::Cancelled
+                    ));
+                    results.push(serde_json::json!({ "id": id, "status": status.as_str() }));
+                    if !arguments.json {
+                        println!("{id}: {}", status.as_str());
+                    }
+                }
+                Ok(Err(error)) => {
+                    failed += 1;
+                    eprintln!("error: {error}");
+                }
+                Err(error) => {
+                    return Err(Failure::internal(format!("a batch task stopped: {error}")));
+                }
+            }
+        }
+        if arguments.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&results).unwrap_or_default()
+            );
+        }
+        if failed > 0 {
+            return Err(Failure::with_code(
+                exit_code::EXECUTION_FAILED,
+                format!("{failed} of {} executions failed", topics.len()),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Drives an execution, approving each gate it reaches, until it ends.
+async fn drive_approving(
+    engine: &Engine,
+    id: &str,
+    progress: &Progress,
+    announce: bool,
+) -> Result<DriveOutcome, EngineError> {
+    loop {
+        let outcome = engine
+            .drive(
+                id,
+                progress,
+                DriveOptions {
+                    stop: Some(ctrl_c_watch()),
+                },
+            )
+            .await?;
+        if !matches!(outcome, DriveOutcome::WaitingForApproval(_)) {
+            return Ok(outcome);
+        }
+        let feedback = Some("approved automatically (--auto-approve)".to_string());
+        engine
+            .signal(
+                id,
+                Signal::Approve {
+                    replacement: None,
+                    feedback,
+                },
+            )
+            .await?;
+        if announce {
+            eprintln!("Approved automatically");
+        }
+    }
 }
 
 pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> {
