@@ -30,6 +30,11 @@ pub fn check_signal(
                 state.status.as_str()
             ))
         }
+        Signal::Approve { .. } | Signal::Reject { .. } if has_pending_decision(state) => {
+            Err(format!(
+                "execution {id} already has a decision for its approval gate that has not been acted on yet; a gate takes one decision"
+            ))
+        }
         Signal::Reject { feedback } if feedback.trim().is_empty() => {
             Err("a rejection needs feedback saying why".to_string())
         }
@@ -42,6 +47,14 @@ pub fn check_signal(
             ..
         } => check_replacement(definition, state, replacement),
     }
+}
+
+/// Whether an approve or reject is recorded and waiting to be applied.
+fn has_pending_decision(state: &ExecutionState) -> bool {
+    state
+        .pending_signals
+        .iter()
+        .any(|signal| matches!(signal, Signal::Approve { .. } | Signal::Reject { .. }))
 }
 
 fn check_replacement(

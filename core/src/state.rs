@@ -463,7 +463,9 @@ impl ExecutionState {
                 state.output = Some(output.clone());
                 if self.status == ExecutionStatus::WaitingForApproval {
                     self.status = ExecutionStatus::Running;
-                    self.consume_signal(|signal| matches!(signal, Signal::Approve { .. }));
+                    // A gate takes one decision; nothing left over may decide a later gate.
+                    self.pending_signals
+                        .retain(|signal| matches!(signal, Signal::Cancel { .. }));
                     if let Some(feedback) = output.get("feedback").and_then(Value::as_str) {
                         self.feedback.push(feedback.to_string());
                     }

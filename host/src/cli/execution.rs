@@ -394,6 +394,8 @@ pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failu
     let engine = context.engine()?;
     runtime()?.block_on(async {
         let stop = ctrl_c_watch();
+        // Executions that could not be driven (a corrupt history, say): the others still run.
+        let mut errors = 0;
         loop {
             let now = engine.clock.now_ms();
             let runnable = engine.store.runnable(now).map_err(EngineError::from)?;
@@ -424,11 +426,19 @@ pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failu
                     Err(EngineError::Interrupted) => {
                         return Err(Failure::from(EngineError::Interrupted));
                     }
-                    Err(error) => eprintln!("{id}: {error}"),
+                    Err(error) => {
+                        errors += 1;
+                        eprintln!("{id}: {error}");
+                    }
                 }
             }
             if !arguments.follow || *stop.borrow() {
-                return Ok(());
+                return match errors {
+                    0 => Ok(()),
+                    count => Err(Failure::internal(format!(
+                        "{count} execution(s) could not be driven; see the errors above"
+                    ))),
+                };
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

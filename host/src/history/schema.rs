@@ -118,13 +118,19 @@ pub(super) fn read_events(
         "SELECT sequence, event_type, payload, recorded_at_ms, hash
          FROM events WHERE execution_id = ?1 ORDER BY sequence",
     )?;
+    // Text is read as bytes and decoded leniently: a damaged byte that breaks UTF-8 then fails
+    // the hash check of its own event, which names the execution and the sequence, instead of
+    // failing the whole query.
+    let text = |row: &rusqlite::Row<'_>, column| -> rusqlite::Result<String> {
+        Ok(String::from_utf8_lossy(row.get_ref(column)?.as_bytes()?).into_owned())
+    };
     let rows = statement.query_map([execution_id], |row| {
         let hash: Vec<u8> = row.get(4)?;
         Ok(StoredEvent {
             execution_id: execution_id.to_string(),
             sequence: row.get::<_, i64>(0)? as u64,
-            event_type: row.get(1)?,
-            payload: row.get(2)?,
+            event_type: text(row, 1)?,
+            payload: text(row, 2)?,
             recorded_at_ms: row.get(3)?,
             hash: hash.try_into().unwrap_or([0; 32]),
         })
