@@ -81,7 +81,7 @@ fn reading_commands(id: &str) -> Vec<Vec<&str>> {
 
 #[test]
 fn an_edited_event_is_reported_with_its_execution_and_sequence_and_never_resumed() {
-    let sandbox = Sandbox::new().with_counter();
+    let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "bystander", None);
     run_counting(&sandbox, "healthy", Some(14));
     // Stopped mid-run, so that a resume would go on from the edited result if it were trusted.
@@ -155,7 +155,7 @@ fn an_edited_event_is_reported_with_its_execution_and_sequence_and_never_resumed
 
 #[test]
 fn a_history_cut_short_or_with_a_gap_is_reported() {
-    let sandbox = Sandbox::new().with_counter();
+    let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "cut", None);
     run_counting(&sandbox, "gap", None);
     let total = sandbox.history("cut").len() as i64;
@@ -199,7 +199,7 @@ fn a_history_cut_short_or_with_a_gap_is_reported() {
 
 #[test]
 fn a_flipped_byte_in_the_database_file_is_detected() {
-    let sandbox = Sandbox::new().with_counter();
+    let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "flipped", None);
     let sequence = flip_in_stored_result(&sandbox, "flipped", |_| b'G');
 
@@ -221,7 +221,7 @@ fn a_flipped_byte_in_the_database_file_is_detected() {
 /// to one event like any other and must be reported as such, naming the execution and event.
 #[test]
 fn a_flipped_bit_that_breaks_a_payloads_utf8_is_reported_as_corruption_of_that_event() {
-    let sandbox = Sandbox::new().with_counter();
+    let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "garbled", None);
     let sequence = flip_in_stored_result(&sandbox, "garbled", |byte| byte ^ 0x80);
 
@@ -266,7 +266,7 @@ fn flip_in_stored_result(sandbox: &Sandbox, execution_id: &str, change: fn(u8) -
 
 #[test]
 fn a_database_file_cut_in_half_gives_a_clear_error() {
-    let sandbox = Sandbox::new().with_counter();
+    let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "halved", None);
     drop(tamper(&sandbox));
     let path = history_file(&sandbox);
@@ -294,7 +294,7 @@ fn a_database_file_cut_in_half_gives_a_clear_error() {
 
 #[test]
 fn a_damaged_or_missing_blob_fails_the_activity_that_reads_it() {
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::new().damaged_on_purpose();
     let workflows = sandbox.directory.path().join("workflows");
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows"),
@@ -376,7 +376,7 @@ fn assert_mixing_fails_naming(sandbox: &Sandbox, digest: &str, problem: &str) {
 
 #[test]
 fn replay_reports_a_changed_definition_as_non_determinism() {
-    let sandbox = Sandbox::new().with_counter();
+    let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "pinned", None);
     let workflow = sandbox.workflow("counting");
     let definition = workflow.to_str().unwrap();

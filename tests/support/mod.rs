@@ -9,14 +9,17 @@ use std::process::{Command, Output};
 
 use host::engine::decode_history;
 use host::history::{Durability, HistoryStore};
-use pipeline_core::Event;
+use pipeline_core::replay::replay;
+use pipeline_core::{Definition, Event, ExecutionState};
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_host");
 pub const COUNTER_WASM: &str = env!("TEST_COMPONENT_COUNTER_WASM");
 
-/// A data directory and workspace for one test.
+/// A data directory and workspace for one test. When it goes out of scope, every history in it
+/// must replay against its pinned definition, unless the test damaged it on purpose.
 pub struct Sandbox {
     pub directory: tempfile::TempDir,
+    damaged_on_purpose: bool,
 }
 
 impl Sandbox {
@@ -28,7 +31,16 @@ impl Sandbox {
         std::fs::create_dir_all(directory.path().join("data")).expect("data directory");
         std::os::unix::fs::symlink(&shared_cache, directory.path().join("data/cache"))
             .expect("cache link");
-        Sandbox { directory }
+        Sandbox {
+            directory,
+            damaged_on_purpose: false,
+        }
+    }
+
+    /// For tests that corrupt the history: skips the replay check at the end.
+    pub fn damaged_on_purpose(mut self) -> Sandbox {
+        self.damaged_on_purpose = true;
+        self
     }
 
     pub fn data(&self) -> PathBuf {
@@ -97,6 +109,33 @@ impl Sandbox {
             .expect("history opens");
         let stored = store.read(execution_id).expect("history verifies");
         decode_history(execution_id, &stored).expect("history decodes")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if self.damaged_on_purpose || std::thread::panicking() {
+            return;
+        }
+        let database = self.data().join("history.db");
+        if !database.exists() {
+            return;
+        }
+        let store = HistoryStore::open(&database, Durability::Normal).expect("history opens");
+        for row in store.executions().expect("executions list") {
+            let id = row.execution_id;
+            let stored = store
+                .read(&id)
+                .unwrap_or_else(|error| panic!("history of {id} does not verify: {error}"));
+            let events = decode_history(&id, &stored).expect("history decodes");
+            let state = ExecutionState::fold(events.iter().map(|(event, at)| (event, *at)))
+                .expect("history folds");
+            let definition =
+                Definition::from_bundle(&state.bundle).expect("pinned definition builds");
+            if let Err(error) = replay(&definition, &events) {
+                panic!("history of {id} does not replay: {error}");
+            }
+        }
     }
 }
 
