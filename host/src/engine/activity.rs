@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pipeline_core::workflow::GrantSpec;
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, Event, PluginPin};
 use serde_json::{Value, json};
 
 use super::Engine;
 use crate::plugin::types::{Cost as WitCost, Usage};
 use crate::plugin::{
-    AudioInput, CallError, LoadedPlugin, Service, image, kind_name, llm, mixer, tts,
+    AudioInput, CallError, LoadedPlugin, PluginHost, Service, image, kind_name, llm, mixer, tts,
 };
 
 /// One attempt to run.
@@ -25,6 +26,8 @@ pub(super) struct ActivityJob {
     pub input: Value,
     /// The pinned plugin of the service; none for the host's own functions.
     pub plugin: Option<PluginPin>,
+    /// What the workflow grants that plugin on top of the host's configuration.
+    pub grants: Option<GrantSpec>,
     /// Start-to-close deadline of the attempt.
     pub timeout: Duration,
     pub execution_id: String,
@@ -104,6 +107,12 @@ impl Engine {
                 retry_after_ms: None,
             });
         }
+        let plugin = match &job.grants {
+            Some(grants) => {
+                PluginHost::with_workflow_grants(&plugin, &grants.secrets, grants.memory_limit_mib)
+            }
+            None => plugin,
+        };
         let call = self.dispatch(service, &plugin, job);
         let result = match tokio::time::timeout(job.timeout, call).await {
             Ok(result) => result,

@@ -358,6 +358,11 @@ impl Engine {
                 call: activity.call.clone(),
                 input: activity.input.clone(),
                 plugin: state.plugins.get(service).cloned(),
+                grants: state
+                    .plugins
+                    .get(service)
+                    .and_then(|pin| definition.plugin_grants.get(&pin.name))
+                    .cloned(),
                 timeout: Duration::from_millis(stage.attempt_timeout_ms),
                 execution_id: state.execution_id.0.clone(),
                 manifest_extra: manifest_extra(state),

@@ -107,6 +107,19 @@ impl Engine {
                 EngineError::InvalidRequest(format!("unknown service `{service_name}`"))
             })?;
             let plugin = self.plugins.load_for(plugin_name, service)?;
+            // Secrets are checked now, so a run does not fail stages later for a missing key.
+            for secret in definition
+                .plugin_grants
+                .get(&plugin.name)
+                .map_or(&[][..], |grants| &grants.secrets[..])
+            {
+                if std::env::var_os(secret).is_none() {
+                    return Err(EngineError::InvalidRequest(format!(
+                        "plugin `{}` is granted the secret {secret} by the workflow, but {secret} is not set in the environment",
+                        plugin.name
+                    )));
+                }
+            }
             pins.insert(
                 service_name,
                 PluginPin {

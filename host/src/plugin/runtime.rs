@@ -77,6 +77,7 @@ pub struct PluginHostSettings {
 }
 
 /// A plugin compiled, checked and ready to call.
+#[derive(Clone)]
 pub struct LoadedPlugin {
     pub name: String,
     pub origin: PluginOrigin,
@@ -101,7 +102,7 @@ pub struct ListedPlugin {
 }
 
 /// Pre-instantiated bindings per service, so each call only instantiates.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Prepared {
     llm: Option<LlmProviderPre<StoreState>>,
     tts: Option<TtsProviderPre<StoreState>>,
@@ -182,6 +183,29 @@ impl PluginHost {
     pub fn load(&self, reference: &str) -> Result<Arc<LoadedPlugin>, LoadError> {
         let source = self.catalog.resolve(reference)?;
         self.load_source(source)
+    }
+
+    /// The same plugin with a workflow's grants on top of the host's: its secrets are passed as
+    /// well, and its memory cap can only be lowered (the host's configuration is the ceiling,
+    /// since the instance pool is sized from it).
+    pub fn with_workflow_grants(
+        plugin: &Arc<LoadedPlugin>,
+        secrets: &[String],
+        memory_limit_mib: Option<u64>,
+    ) -> Arc<LoadedPlugin> {
+        if secrets.is_empty() && memory_limit_mib.is_none() {
+            return plugin.clone();
+        }
+        let mut granted = LoadedPlugin::clone(plugin);
+        for secret in secrets {
+            if !granted.grants.env.contains(secret) {
+                granted.grants.env.push(secret.clone());
+            }
+        }
+        if let Some(limit) = memory_limit_mib {
+            granted.grants.memory_limit_mib = granted.grants.memory_limit_mib.min(limit);
+        }
+        Arc::new(granted)
     }
 
     /// Loads a plugin that must implement `service`.
