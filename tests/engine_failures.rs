@@ -109,6 +109,35 @@ fn a_stage_that_may_fail_records_its_error_and_the_execution_goes_on() {
 }
 
 #[test]
+fn a_stage_past_its_limit_fails_without_waiting_for_its_calls() {
+    let sandbox = Sandbox::new().with_counter();
+    let output = run(
+        &sandbox,
+        "bounded",
+        r#"["sleep-ms=3000", "sleep-ms=3000"]"#,
+        "1h",
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    let history = sandbox.history("bounded");
+    let failed = history.iter().find_map(|(event, _)| match event {
+        Event::StageFailed { stage, error, .. } if stage.0 == "bounded" => Some(error.kind.clone()),
+        _ => None,
+    });
+    assert_eq!(failed.as_deref(), Some("stage-timeout"));
+    assert!(
+        !history
+            .iter()
+            .any(|(event, _)| matches!(event, Event::ActivityCompleted { .. })),
+        "nothing completes after the limit"
+    );
+}
+
+#[test]
 fn an_execution_past_its_limit_fails() {
     let sandbox = Sandbox::new().with_counter();
     let output = run(
