@@ -212,7 +212,7 @@ fn assert_transcript_matches(transcript: &[&str], run: &Output, id: &str) {
         };
         let found = streams.iter_mut().any(|lines| {
             let mut ahead = lines.clone();
-            let position = ahead.position(|line| matches(line));
+            let position = ahead.position(&matches);
             if let Some(position) = position {
                 lines.nth(position);
             }
@@ -414,9 +414,15 @@ fn every_command_has_help_with_examples_and_the_top_level_lists_exit_codes() {
             leaves.extend(nested.iter().map(|sub| format!("{command} {sub}")));
         }
     }
-    assert_eq!(leaves, COMMANDS.iter().map(|c| c.to_string()).collect());
-
     for command in COMMANDS {
+        assert!(
+            leaves.contains(command),
+            "`host --help` does not list `{command}`"
+        );
+    }
+
+    // Every command listed, including any added after this test was written.
+    for command in &leaves {
         let text = help(command);
         let examples: Vec<&str> = text
             .lines()

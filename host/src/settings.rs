@@ -25,6 +25,11 @@ impl DataDir {
         &self.root
     }
 
+    /// Where plugins are dropped in.
+    pub fn plugins_dir(&self) -> &std::path::Path {
+        &self.plugins_dir
+    }
+
     /// The host configuration file (plugin grants).
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")

@@ -337,18 +337,20 @@ fn a_following_worker_completes_an_approved_execution_and_stops_on_ctrl_c() {
         &sandbox,
         &["signal", "approve", "followed", "--no-wait"],
     ));
+    // Polled through `list`, which reads only the executions table: `status` would race the
+    // worker's commits (see the test of reads during a drive below).
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = json_of(&sandbox, &["status", "followed", "--json"]);
-        if status["status"] == "completed" {
-            break;
-        }
+    while json_of(&sandbox, &["list", "--status", "completed", "--json"]) == serde_json::json!([]) {
         assert!(
             Instant::now() < deadline,
-            "the follower did not complete it: {status:#}"
+            "the follower did not complete it within 30 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(
+        json_of(&sandbox, &["status", "followed", "--json"])["status"],
+        "completed"
+    );
 
     let pid = libc::pid_t::try_from(worker.id()).unwrap();
     // SAFETY: kill(2) with a pid this test spawned and has not reaped; it only sends a signal.
@@ -368,6 +370,67 @@ fn a_following_worker_completes_an_approved_execution_and_stops_on_ctrl_c() {
         text(&output.stderr).contains("Stopping"),
         "{}",
         text(&output.stderr)
+    );
+}
+
+#[test]
+fn reading_an_execution_while_another_process_drives_it_never_reports_corruption() {
+    let sandbox = Sandbox::new();
+    copy_workflows(&sandbox);
+    let mut arguments = vec![
+        "run",
+        "workflows/podcast.toml",
+        "--id",
+        "busy",
+        "--auto-approve",
+    ];
+    arguments.extend(["--input", "topic=tides"]);
+    arguments.extend(QUICK);
+    let mut run = command_in(&sandbox)
+        .args(&arguments)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Three readers at once, each loading the history again and again while it grows.
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let (reads, failures) = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut reads, mut failures) = (0, Vec::new());
+                    while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                        let status = host_in(&sandbox, &["status", "busy", "--json"]);
+                        reads += 1;
+                        // Before the first commit the id is unknown (exit 2), which is fine.
+                        if !matches!(status.status.code(), Some(0 | 2)) {
+                            failures.push(text(&status.stderr));
+                        }
+                    }
+                    (reads, failures)
+                })
+            })
+            .collect();
+        let exit = exit_within(&mut run, Duration::from_secs(30), "the run");
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(exit.success(), "the run failed");
+        readers
+            .into_iter()
+            .map(|reader| reader.join().unwrap())
+            .fold((0, Vec::new()), |(reads, mut failures), (more, found)| {
+                failures.extend(found);
+                (reads + more, failures)
+            })
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {reads} reads during the drive failed:\n{}",
+        failures.len(),
+        failures.join("")
+    );
+    assert_eq!(
+        json_of(&sandbox, &["status", "busy", "--json"])["status"],
+        "completed"
     );
 }
 

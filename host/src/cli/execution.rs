@@ -339,9 +339,20 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
     })
 }
 
-pub fn resume(context: &Context, id: &str) -> Result<(), Failure> {
+pub fn resume(context: &Context, id: &str, auto_approve: bool, json: bool) -> Result<(), Failure> {
     let engine = context.engine()?;
-    runtime()?.block_on(drive_and_report(context, &engine, id, false))
+    runtime()?.block_on(async {
+        if auto_approve {
+            drive_approving(
+                &engine,
+                id,
+                &Progress::new(&context.data_dir.logs_dir(), json),
+                !json,
+            )
+            .await?;
+        }
+        drive_and_report(context, &engine, id, json).await
+    })
 }
 
 pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {

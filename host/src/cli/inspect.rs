@@ -233,8 +233,9 @@ pub fn validate(_context: &Context, arguments: ValidateArguments) -> Result<(), 
                 Err(Failure::with_code(
                     exit_code::INVALID_INPUT,
                     format!(
-                        "{} problem(s) in {}",
+                        "{} problem{} in {}",
                         diagnostics.len(),
+                        if diagnostics.len() == 1 { "" } else { "s" },
                         arguments.workflow.display()
                     ),
                 ))

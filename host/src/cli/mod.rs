@@ -1,5 +1,6 @@
 //! Command-line definitions, exit codes and dispatch. Each command lives in its own module.
 
+mod crash_test;
 mod execution;
 mod inspect;
 mod plugins;
@@ -63,10 +64,18 @@ pub enum Command {
     #[command(subcommand)]
     Signal(execution::SignalCommand),
     /// Continue an execution (after a crash, Ctrl-C or a reset).
-    #[command(after_help = "Examples:\n  host resume podcast-20261121-k3x9qa")]
+    #[command(
+        after_help = "Examples:\n  host resume podcast-20261121-k3x9qa\n  host resume podcast-20261121-k3x9qa --auto-approve --json"
+    )]
     Resume {
         /// The execution id.
         id: String,
+        /// Approve every approval gate as it is reached (demos and crash tests).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Print the outcome as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Drive every execution that can make progress; with --follow, keep doing so.
     Worker(execution::WorkerArguments),
@@ -99,6 +108,8 @@ pub enum Command {
     Replay(inspect::ReplayArguments),
     /// Check a workflow file and report every problem with its file, line and column.
     Validate(inspect::ValidateArguments),
+    /// Check that a workflow survives a crash after any event: crash, resume, compare.
+    CrashTest(crash_test::CrashTestArguments),
     /// List shows with their episodes and the concepts those covered.
     Shows(inspect::ShowsArguments),
     /// List and inspect plugins.
@@ -180,7 +191,11 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Plugins(command) => plugins::run(&context.data_dir, command),
         Command::Run(run) => execution::run(&context, run),
         Command::Signal(signal) => execution::signal(&context, signal),
-        Command::Resume { id } => execution::resume(&context, &id),
+        Command::Resume {
+            id,
+            auto_approve,
+            json,
+        } => execution::resume(&context, &id, auto_approve, json),
         Command::Worker(worker) => execution::worker(&context, worker),
         Command::Cancel { id } => execution::cancel(&context, &id),
         Command::Reset { id, stage } => execution::reset(&context, &id, &stage),
@@ -191,6 +206,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Watch(watch) => inspect::watch(&context, watch),
         Command::Validate(validate) => inspect::validate(&context, validate),
         Command::Shows(shows) => inspect::shows(&context, shows),
+        Command::CrashTest(test) => crash_test::run(&context, test),
     }
 }
 

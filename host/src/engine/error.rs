@@ -13,7 +13,7 @@ use crate::plugin::LoadError;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The workflow file has problems; each diagnostic names its place.
-    #[error("{} problem{} in the workflow:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", describe_diagnostics(.0))]
     Workflow(Vec<Diagnostic>),
     /// The request does not fit (bad inputs, unknown service, bad id).
     #[error("{0}")]
@@ -77,5 +77,20 @@ impl EngineError {
                 | EngineError::Plugin(_)
                 | EngineError::Show(_)
         )
+    }
+}
+
+/// One problem on one line; several under a count, one per line.
+fn describe_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics {
+        [only] => only.to_string(),
+        many => format!(
+            "{} problems in the workflow:\n{}",
+            many.len(),
+            many.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }

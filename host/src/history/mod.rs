@@ -165,20 +165,16 @@ impl HistoryStore {
             .reader
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let events = schema::read_events(&connection, execution_id).map_err(|error| {
-            HistoryError::Database {
-                path: self.path.clone(),
-                message: error.to_string(),
-            }
-        })?;
-        chain::verify(execution_id, &events)?;
+        let database_error = |error: rusqlite::Error| HistoryError::Database {
+            path: self.path.clone(),
+            message: error.to_string(),
+        };
+        // The committed count is read first: each statement sees its own WAL snapshot, and a
+        // commit landing between the two reads can only add events, never hide them.
         let committed =
-            executions::committed_sequence(&connection, execution_id).map_err(|error| {
-                HistoryError::Database {
-                    path: self.path.clone(),
-                    message: error.to_string(),
-                }
-            })?;
+            executions::committed_sequence(&connection, execution_id).map_err(database_error)?;
+        let events = schema::read_events(&connection, execution_id).map_err(database_error)?;
+        chain::verify(execution_id, &events)?;
         let found = events.last().map_or(0, |event| event.sequence);
         if let Some(committed) = committed
             && committed > found

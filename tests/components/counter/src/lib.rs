@@ -1,7 +1,8 @@
 //! A test LLM plugin whose side effects can be counted: every call appends its idempotency key
 //! to `/work/calls.log`, in a directory the test grants. Words in the prompt steer it:
 //! `fail-until-attempt=N` fails (retryably) every attempt before the N-th, `fail-always` fails
-//! permanently, `sleep-ms=N` takes that long. The answer is `echo: <prompt>`.
+//! permanently, `sleep-ms=N` takes that long, and `count-calls` makes the answer depend on how
+//! many calls came before (a non-deterministic plugin). The answer is `echo: <prompt>`.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "llm-provider" });
 
@@ -61,12 +62,19 @@ impl Guest for CounterPlugin {
                 "this request always fails".into(),
             ));
         }
+        let mut text = format!("echo: {}", prompt.trim());
+        if prompt.contains("count-calls") {
+            let calls = std::fs::read_to_string("/work/calls.log")
+                .map(|log| log.lines().count())
+                .unwrap_or(0);
+            text.push_str(&format!(" after {calls} calls"));
+        }
         let tokens = Quantity {
             amount: prompt.len() as u64,
             unit: UsageUnit::Tokens,
         };
         Ok(GenerateResponse {
-            text: format!("echo: {}", prompt.trim()),
+            text,
             model: "counter".into(),
             finish_reason: FinishReason::Stop,
             usage: Usage {
