@@ -2,7 +2,8 @@
 //! to `/work/calls.log`, in a directory the test grants. Words in the prompt steer it:
 //! `fail-until-attempt=N` fails (retryably) every attempt before the N-th, `fail-always` fails
 //! permanently, `sleep-ms=N` takes that long, and `count-calls` makes the answer depend on how
-//! many calls came before (a non-deterministic plugin). The answer is `echo: <prompt>`.
+//! many calls came before (a non-deterministic plugin). The answer is `echo: <prompt>`, as a
+//! JSON string when the request asks for JSON.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "llm-provider" });
 
@@ -68,6 +69,15 @@ impl Guest for CounterPlugin {
                 .map(|log| log.lines().count())
                 .unwrap_or(0);
             text.push_str(&format!(" after {calls} calls"));
+        }
+        if request.json_schema.is_some() {
+            // Asked for JSON: the answer becomes a JSON string.
+            text = format!(
+                "\"{}\"",
+                text.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            );
         }
         let tokens = Quantity {
             amount: prompt.len() as u64,

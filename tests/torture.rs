@@ -1,0 +1,206 @@
+//! The torture suite: a real `host` process killed with SIGKILL after random delays and
+//! resumed until done ends like an uncrashed run with no completed call repeated, and two
+//! `host worker --follow` processes sharing one database drive fifty executions with every
+//! call made exactly once.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use pipeline_core::{Event, ExecutionState};
+use support::{Sandbox, assert_success, completed_keys};
+
+/// SplitMix64: reproducible random delays from a fixed seed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut mixed = self.0;
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        mixed ^ (mixed >> 31)
+    }
+}
+
+const SOAK_ITEMS: &str = r#"items=["a sleep-ms=150", "b sleep-ms=200", "c fail-until-attempt=2 sleep-ms=100", "d sleep-ms=150", "e sleep-ms=120"]"#;
+
+fn stage_outputs(sandbox: &Sandbox, id: &str) -> serde_json::Value {
+    let history = sandbox.history(id);
+    let state = ExecutionState::fold(history.iter().map(|(event, at)| (event, *at))).unwrap();
+    assert_eq!(state.status.as_str(), "completed");
+    serde_json::json!(
+        state
+            .stages
+            .iter()
+            .map(|(id, stage)| (id.0.clone(), stage.output.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    )
+}
+
+#[test]
+fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
+    let reference = Sandbox::new().with_counter();
+    let workflow = reference.workflow("counting");
+    assert_success(&reference.host(&[
+        "run",
+        workflow.to_str().unwrap(),
+        "--id",
+        "soak",
+        "--input",
+        SOAK_ITEMS,
+    ]));
+    let expected = stage_outputs(&reference, "soak");
+
+    let sandbox = Sandbox::new().with_counter();
+    let workflow = sandbox.workflow("counting");
+    let mut random = Random(0x5eed);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut kills = 0;
+    for round in 0.. {
+        assert!(
+            round < 40 && Instant::now() < deadline,
+            "the execution did not finish within the soak's bounds"
+        );
+        let arguments: Vec<&str> = if round == 0 {
+            vec![
+                "run",
+                workflow.to_str().unwrap(),
+                "--id",
+                "soak",
+                "--input",
+                SOAK_ITEMS,
+            ]
+        } else {
+            vec!["resume", "soak"]
+        };
+        let calls_before = sandbox.calls().len();
+        let completed_before = if round == 0 {
+            Vec::new()
+        } else {
+            completed_keys(&sandbox.history("soak"))
+        };
+        let mut child = sandbox
+            .command()
+            .args(&arguments)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_millis(100 + random.next() % 900);
+        let started = Instant::now();
+        let finished = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() >= delay {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if finished.is_none() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            kills += 1;
+        }
+        for key in &sandbox.calls()[calls_before..] {
+            assert!(
+                !completed_before.contains(key),
+                "round {round}: completed call {key} ran again"
+            );
+        }
+        if finished.is_some_and(|status| status.success()) {
+            break;
+        }
+    }
+    assert!(
+        kills >= 2,
+        "the soak should kill the process at least twice, killed {kills} times"
+    );
+    assert_eq!(stage_outputs(&sandbox, "soak"), expected);
+}
+
+#[test]
+fn two_following_workers_drive_fifty_executions_with_every_call_made_once() {
+    let sandbox = Sandbox::new().with_counter();
+    let workflow = sandbox.workflow("gated_counting");
+    let topics: String = (0..50).map(|index| format!("topic {index}\n")).collect();
+    let batch = sandbox.directory.path().join("topics.txt");
+    std::fs::write(&batch, topics).unwrap();
+    assert_success(&sandbox.host(&[
+        "run",
+        workflow.to_str().unwrap(),
+        "--batch",
+        batch.to_str().unwrap(),
+        "--concurrency",
+        "8",
+    ]));
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(
+        &sandbox
+            .host(&["list", "--status", "waiting_for_approval", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(listed.len(), 50);
+    let ids: Vec<String> = listed
+        .iter()
+        .map(|row| row["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &ids {
+        assert_success(&sandbox.host(&["signal", "approve", id, "--no-wait"]));
+    }
+
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            sandbox
+                .command()
+                .args(["worker", "--follow", "--concurrency", "8"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_slice(&sandbox.host(&["list", "--json"]).stdout).unwrap();
+        if rows.iter().all(|row| row["status"] == "completed") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workers did not complete every execution in time"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for worker in workers {
+        // SAFETY: the pid is our own child's, still running (a follower runs until stopped).
+        unsafe { libc::kill(worker.id() as i32, libc::SIGINT) };
+        let output = worker.wait_with_output().unwrap();
+        assert!(output.status.code().is_some(), "a worker died of a signal");
+    }
+
+    let calls = sandbox.calls();
+    assert_eq!(
+        calls.len(),
+        50 * 4,
+        "one draft and three fan-out calls per execution"
+    );
+    let mut seen: HashMap<&String, usize> = HashMap::new();
+    for key in &calls {
+        *seen.entry(key).or_default() += 1;
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(repeated.is_empty(), "calls made twice: {repeated:?}");
+    for id in &ids {
+        let completions = sandbox
+            .history(id)
+            .iter()
+            .filter(|(event, _)| matches!(event, Event::ExecutionCompleted { .. }))
+            .count();
+        assert_eq!(completions, 1, "{id}");
+    }
+}
