@@ -55,26 +55,6 @@ const COMMANDS: [&str; 16] = [
     "plugins inspect",
 ];
 
-/// A copy of the repository's `workflows/` directory at `<sandbox>/workflows`, so that
-/// `workflows/podcast.toml` resolves from the sandbox directory as it does from a checkout.
-fn copy_workflows(sandbox: &Sandbox) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
-    copy_dir(&source, &sandbox.directory.path().join("workflows"));
-}
-
-fn copy_dir(source: &Path, target: &Path) {
-    std::fs::create_dir_all(target).unwrap();
-    for entry in std::fs::read_dir(source).unwrap() {
-        let entry = entry.unwrap();
-        let destination = target.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &destination);
-        } else {
-            std::fs::copy(entry.path(), destination).unwrap();
-        }
-    }
-}
-
 /// A `host` command started in the sandbox directory, with the sandbox's data directory.
 fn command_in(sandbox: &Sandbox) -> Command {
     let mut command = sandbox.command();
@@ -237,7 +217,7 @@ fn the_readme_quick_start_produces_an_episode_as_written() {
         "the quoted topic is one argument: {words:?}"
     );
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
 
     let run = command_as_user(&sandbox)
         .args(&words[1..])
@@ -329,7 +309,7 @@ fn the_readme_first_command_completes_an_episode_with_auto_approve_and_json() {
         ]
     );
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
 
     let run = command_as_user(&sandbox)
         .args(&words)

@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::path::Path;
-
 use support::{Sandbox, assert_success, text};
 
 fn summary(output: &std::process::Output) -> serde_json::Value {
@@ -17,19 +15,6 @@ fn summary(output: &std::process::Output) -> serde_json::Value {
             text(&output.stderr)
         )
     })
-}
-
-fn copy_repository_workflows(sandbox: &Sandbox) -> std::path::PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
-    let target = sandbox.directory.path().join("repository-workflows");
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(&source)
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    target
 }
 
 #[test]
@@ -94,7 +79,7 @@ fn a_plugin_that_answers_differently_each_time_fails_with_the_first_boundary_nam
 #[test]
 fn sampled_boundaries_of_the_podcast_and_the_story_pass() {
     let sandbox = Sandbox::new();
-    let workflows = copy_repository_workflows(&sandbox);
+    let workflows = sandbox.repository_workflows("repository-workflows");
     for (workflow, input) in [
         ("podcast.toml", "topic=tides"),
         ("story.toml", "premise=a lighthouse keeper"),

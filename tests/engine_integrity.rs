@@ -6,7 +6,7 @@
 mod engine_helpers;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use engine_helpers::{
     assert_no_panic, assert_refused, call_keys, host_with_backtraces, run_counting, status,
@@ -295,11 +295,7 @@ fn a_database_file_cut_in_half_gives_a_clear_error() {
 #[test]
 fn a_damaged_or_missing_blob_fails_the_activity_that_reads_it() {
     let sandbox = Sandbox::new().damaged_on_purpose();
-    let workflows = sandbox.directory.path().join("workflows");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows"),
-        &workflows,
-    );
+    let workflows = sandbox.repository_workflows("workflows");
     let podcast = workflows.join("podcast.toml");
     assert_success(&sandbox.host(&[
         "run",
@@ -406,17 +402,4 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
-}
-
-fn copy_dir(source: &Path, target: &Path) {
-    std::fs::create_dir_all(target).unwrap();
-    for entry in std::fs::read_dir(source).unwrap() {
-        let entry = entry.unwrap();
-        let destination = target.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &destination);
-        } else {
-            std::fs::copy(entry.path(), destination).unwrap();
-        }
-    }
 }

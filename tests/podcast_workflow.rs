@@ -20,28 +20,6 @@ use pipeline_core::Event;
 use serde_json::{Value, json};
 use support::{Sandbox, assert_success, text};
 
-/// A copy of the repository's `workflows/` directory inside the sandbox, at `<sandbox>/<name>`,
-/// so that prompts, schemas and shows resolve exactly as they do for a user.
-fn copy_workflows(sandbox: &Sandbox, name: &str) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
-    let target = sandbox.directory.path().join(name);
-    copy_dir(&source, &target);
-    target
-}
-
-fn copy_dir(source: &Path, target: &Path) {
-    std::fs::create_dir_all(target).unwrap();
-    for entry in std::fs::read_dir(source).unwrap() {
-        let entry = entry.unwrap();
-        let destination = target.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &destination);
-        } else {
-            std::fs::copy(entry.path(), destination).unwrap();
-        }
-    }
-}
-
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("sandbox paths are UTF-8")
 }
@@ -92,7 +70,7 @@ fn printed_outline_path(run_stdout: &str) -> PathBuf {
 #[test]
 fn a_podcast_waits_for_approval_then_publishes_every_file_and_replays() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     let id = "tea-1";
 
     // The run stops at the gate, successfully, showing the outline and how to go on.
@@ -124,14 +102,14 @@ fn a_podcast_waits_for_approval_then_publishes_every_file_and_replays() {
     // Replay: clean against the pinned definition and an unchanged copy; non-determinism once
     // a prompt changes what the ideation stage would have sent.
     assert_success(&sandbox.host(&["replay", id]));
-    let unchanged = copy_workflows(&sandbox, "unchanged");
+    let unchanged = sandbox.repository_workflows("unchanged");
     assert_success(&sandbox.host(&[
         "replay",
         id,
         "--definition",
         path_str(&unchanged.join("podcast.toml")),
     ]));
-    let edited = copy_workflows(&sandbox, "edited");
+    let edited = sandbox.repository_workflows("edited");
     let prompt = edited.join("prompts/podcast/ideation.md");
     let original = std::fs::read_to_string(&prompt).unwrap();
     std::fs::write(&prompt, format!("{original}\nAlso mention a lighthouse.\n")).unwrap();
@@ -162,7 +140,7 @@ fn a_podcast_waits_for_approval_then_publishes_every_file_and_replays() {
 #[test]
 fn an_edited_outline_is_checked_before_it_is_recorded_and_its_titles_are_published() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     let id = "tea-edited";
     // Mixing and cover art play no part in the outline's path to the transcript; skipping them
     // keeps the test fast.
@@ -257,7 +235,7 @@ fn an_edited_outline_is_checked_before_it_is_recorded_and_its_titles_are_publish
 #[test]
 fn a_second_episode_is_offered_the_first_ones_concepts_and_can_be_rejected() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     let fast = ["skip_mixing=true", "skip_cover=true"];
     let first = run_podcast(&sandbox, &workflows, "show-1", &fast);
     assert_success(&first);
@@ -341,7 +319,7 @@ fn a_second_episode_is_offered_the_first_ones_concepts_and_can_be_rejected() {
 #[test]
 fn the_story_workflow_publishes_audio_subtitles_and_transcript() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     let story = workflows.join("story.toml");
     let run = sandbox.host(&[
         "run",
@@ -372,7 +350,7 @@ fn the_story_workflow_publishes_audio_subtitles_and_transcript() {
 #[test]
 fn skipping_mixing_and_cover_publishes_text_files_only() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     let id = "tea-skipped";
     let skips = ["skip_mixing=true", "skip_cover=true"];
     assert_success(&run_podcast(&sandbox, &workflows, id, &skips));
@@ -411,7 +389,7 @@ fn skipping_mixing_and_cover_publishes_text_files_only() {
 #[test]
 fn a_dry_run_prints_the_plan_and_records_nothing() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     let dry = sandbox.host(&[
         "run",
         path_str(&workflows.join("podcast.toml")),
@@ -466,7 +444,7 @@ fn a_dry_run_prints_the_plan_and_records_nothing() {
 #[test]
 fn validate_accepts_the_shipped_workflows_and_locates_every_problem() {
     let sandbox = Sandbox::new();
-    let workflows = copy_workflows(&sandbox, "workflows");
+    let workflows = sandbox.repository_workflows("workflows");
     for name in ["podcast.toml", "story.toml"] {
         let output = sandbox.host(&["validate", path_str(&workflows.join(name))]);
         assert_exit(&output, 0, name);

@@ -1,5 +1,7 @@
-//! The torture suite: a real `host` process killed with SIGKILL after random delays and
-//! resumed until done ends like an uncrashed run with no completed call repeated, and two
+//! The torture suite: a real `host` process killed with SIGKILL after random delays (with a WAL
+//! checkpoint after every commit, so kills land inside checkpoints) and resumed until done ends
+//! like an uncrashed run with no completed call repeated and an intact database; a kill while
+//! the mixer streams the episode blob to disk loses nothing; and two
 //! `host worker --follow` processes sharing one database drive fifty executions with every
 //! call made exactly once.
 
@@ -82,9 +84,11 @@ fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
         } else {
             completed_keys(&sandbox.history("soak"))
         };
+        // A checkpoint after every commit, so that kills often land inside one.
         let mut child = sandbox
             .command()
             .args(&arguments)
+            .env("HOST_WAL_AUTOCHECKPOINT", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -120,6 +124,11 @@ fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
         "the soak should kill the process at least twice, killed {kills} times"
     );
     assert_eq!(stage_outputs(&sandbox, "soak"), expected);
+    let connection = rusqlite::Connection::open(sandbox.data().join("history.db")).unwrap();
+    let integrity: String = connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
 }
 
 #[test]
@@ -203,4 +212,83 @@ fn two_following_workers_drive_fifty_executions_with_every_call_made_once() {
             .count();
         assert_eq!(completions, 1, "{id}");
     }
+}
+
+#[test]
+fn a_kill_while_the_mixer_streams_the_episode_to_disk_loses_nothing() {
+    let quick = [
+        "--input",
+        "topic=tides",
+        "--input",
+        "skip_cover=true",
+        "--auto-approve",
+    ];
+    let reference = Sandbox::new();
+    let workflows = reference.repository_workflows("workflows");
+    let podcast = workflows.join("podcast.toml");
+    assert_success(
+        &reference
+            .command()
+            .args(["run", podcast.to_str().unwrap(), "--id", "mixed"])
+            .args(quick)
+            .output()
+            .unwrap(),
+    );
+    let expected = std::fs::read(reference.data().join("episodes/mixed/episode.wav")).unwrap();
+
+    let sandbox = Sandbox::new();
+    let workflows = sandbox.repository_workflows("workflows");
+    let podcast = workflows.join("podcast.toml");
+    let mut child = sandbox
+        .command()
+        .args(["run", podcast.to_str().unwrap(), "--id", "mixed"])
+        .args(quick)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mixing_started = |history: &[(Event, i64)]| {
+        history.iter().any(|(event, _)| matches!(event, Event::ActivityStarted { activity, .. } if activity.0.starts_with("audio_mixing")))
+    };
+    loop {
+        assert!(Instant::now() < deadline, "mixing never started");
+        let database = sandbox.data().join("history.db");
+        if database.exists()
+            && sandbox.execution_exists("mixed")
+            && mixing_started(&sandbox.history("mixed"))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let history = sandbox.history("mixed");
+    assert!(
+        !history.iter().any(|(event, _)| matches!(event, Event::ActivityCompleted { activity, .. } if activity.0.starts_with("audio_mixing"))),
+        "the kill should land while the mix is being written"
+    );
+    // Every stored blob is whole: its name is the digest of its bytes.
+    for shard in std::fs::read_dir(sandbox.data().join("blobs"))
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name() != "tmp")
+    {
+        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            use sha2::Digest as _;
+            let digest = hex::encode(sha2::Sha256::digest(std::fs::read(blob.path()).unwrap()));
+            assert_eq!(
+                blob.file_name().to_string_lossy(),
+                digest,
+                "a damaged blob in the store"
+            );
+        }
+    }
+    assert_success(&sandbox.host(&["resume", "mixed", "--auto-approve"]));
+    assert_eq!(
+        std::fs::read(sandbox.data().join("episodes/mixed/episode.wav")).unwrap(),
+        expected,
+        "the episode differs from an uncrashed run"
+    );
 }

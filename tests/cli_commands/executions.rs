@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::support::{Sandbox, assert_success, text};
 use super::{
-    QUICK, STATUS_FIELDS, assert_one_line_error, command_in, copy_workflows, exit_within, host_in,
-    json_of, log_lines, run_to_approval,
+    QUICK, STATUS_FIELDS, assert_one_line_error, command_in, exit_within, host_in, json_of,
+    log_lines, run_to_approval,
 };
 
 /// The `type` of every event of `history --json`, in order.
@@ -66,7 +66,7 @@ fn assert_watch_shows_history(sandbox: &Sandbox, id: &str) -> Vec<String> {
 #[test]
 fn watch_prints_every_event_and_stops_at_the_gate_and_at_the_end() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     run_to_approval(&sandbox, "watched");
 
     let types = assert_watch_shows_history(&sandbox, "watched");
@@ -120,7 +120,7 @@ fn watch_follows_a_running_execution_until_it_ends() {
 #[test]
 fn history_is_a_table_and_a_json_array_without_the_pinned_definition() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     run_to_approval(&sandbox, "told");
     let events = sandbox.history("told");
 
@@ -162,7 +162,7 @@ fn history_is_a_table_and_a_json_array_without_the_pinned_definition() {
 #[test]
 fn a_batch_runs_one_execution_per_topic_line() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     let topics = sandbox.directory.path().join("topics.txt");
     std::fs::write(
         &topics,
@@ -246,7 +246,7 @@ fn a_batch_runs_one_execution_per_topic_line() {
 #[test]
 fn list_filters_by_status_and_workflow_and_hints_when_empty() {
     let sandbox = Sandbox::new().with_counter();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     let empty = host_in(&sandbox, &["list"]);
     assert_success(&empty);
     let hint = text(&empty.stdout);
@@ -318,7 +318,7 @@ fn list_filters_by_status_and_workflow_and_hints_when_empty() {
 #[test]
 fn a_following_worker_completes_an_approved_execution_and_stops_on_ctrl_c() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     run_to_approval(&sandbox, "followed");
     let mut worker = command_in(&sandbox)
         .args(["worker", "--follow"])
@@ -376,7 +376,7 @@ fn a_following_worker_completes_an_approved_execution_and_stops_on_ctrl_c() {
 #[test]
 fn reading_an_execution_while_another_process_drives_it_never_reports_corruption() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     let mut arguments = vec![
         "run",
         "workflows/podcast.toml",
@@ -437,7 +437,7 @@ fn reading_an_execution_while_another_process_drives_it_never_reports_corruption
 #[test]
 fn status_json_has_the_documented_fields_waiting_and_completed() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     run_to_approval(&sandbox, "fields");
     let check = |status: &Value| {
         for field in STATUS_FIELDS {
@@ -490,7 +490,7 @@ fn status_json_has_the_documented_fields_waiting_and_completed() {
 #[test]
 fn an_unknown_id_is_one_error_line_naming_it() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     // A database with one execution in it, so the lookups really search.
     run_to_approval(&sandbox, "known");
     let id = "no-such-execution";
@@ -518,7 +518,7 @@ fn an_unknown_id_is_one_error_line_naming_it() {
 #[test]
 fn an_unreadable_workflow_path_is_one_error_line_naming_it() {
     let sandbox = Sandbox::new();
-    copy_workflows(&sandbox);
+    sandbox.repository_workflows("workflows");
     let commands: [&[&str]; 4] = [
         &["run", "missing/podcast.toml", "--input", "topic=tides"],
         &["validate", "missing/podcast.toml"],

@@ -86,6 +86,17 @@ impl Sandbox {
         target.join("workflow.toml")
     }
 
+    /// A copy of the repository's `workflows/` (prompts, schemas, shows) at `<sandbox>/<name>`,
+    /// so that they resolve exactly as they do for a user; returns its path.
+    pub fn repository_workflows(&self, name: &str) -> PathBuf {
+        let target = self.directory.path().join(name);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows"),
+            &target,
+        );
+        target
+    }
+
     /// A `host` command with this sandbox's data directory and nothing inherited that matters.
     pub fn command(&self) -> Command {
         let mut command = Command::new(HOST);
@@ -101,6 +112,16 @@ impl Sandbox {
     /// Runs `host <arguments>` to the end.
     pub fn host(&self, arguments: &[&str]) -> Output {
         self.command().args(arguments).output().expect("host runs")
+    }
+
+    /// Whether the history database has an execution with this id yet.
+    pub fn execution_exists(&self, execution_id: &str) -> bool {
+        let store = HistoryStore::open(&self.data().join("history.db"), Durability::Normal)
+            .expect("history opens");
+        store
+            .execution(execution_id)
+            .expect("executions table reads")
+            .is_some()
     }
 
     /// The decoded history of an execution, with recording times.

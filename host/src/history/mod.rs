@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension as _};
 
 pub use executions::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner};
-pub use schema::Durability;
+pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE};
 
 /// An event to append.
 #[derive(Debug, Clone, PartialEq)]

@@ -60,6 +60,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Opens a connection with the store's settings and brings the schema up to date.
+/// Environment variable setting how many WAL pages trigger a checkpoint (SQLite's default,
+/// 1000, when unset); crash tests set it to 1.
+pub const WAL_AUTOCHECKPOINT_VARIABLE: &str = "HOST_WAL_AUTOCHECKPOINT";
+
 pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, HistoryError> {
     let database_error = |error: rusqlite::Error| HistoryError::Database {
         path: path.to_path_buf(),
@@ -72,12 +76,19 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
+    // Fault injection for crash tests: a small value makes SQLite checkpoint the WAL after
+    // (almost) every commit, so that a kill often lands in the middle of a checkpoint.
+    let autocheckpoint_pages = std::env::var(WAL_AUTOCHECKPOINT_VARIABLE)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .unwrap_or(1000);
     connection
         .execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = {synchronous};
          PRAGMA busy_timeout = 5000;
-         PRAGMA foreign_keys = ON;"
+         PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = {autocheckpoint_pages};"
         ))
         .map_err(database_error)?;
     match migrate(&mut connection).map_err(database_error)? {
