@@ -12,11 +12,10 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{Sandbox, assert_success, text};
+use support::{Sandbox, assert_exit, assert_success, exit_within, text};
 
 /// Inputs that leave out the two slowest podcast stages, for tests about the command line
 /// rather than the audio.
@@ -102,16 +101,6 @@ fn run_to_approval(sandbox: &Sandbox, id: &str) {
     );
 }
 
-fn assert_exit(output: &Output, expected: i32, what: &str) {
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "{what}: wrong exit code\nstdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
-
 /// Asserts a clean one-line refusal: the exit code, nothing on stdout, and exactly one line on
 /// stderr that starts with `error:` and contains `fragment` (no backtrace, no panic).
 fn assert_one_line_error(output: &Output, code: i32, fragment: &str, what: &str) {
@@ -132,22 +121,6 @@ fn assert_one_line_error(output: &Output, code: i32, fragment: &str, what: &str)
         "{what}: stdout:\n{}",
         text(&output.stdout)
     );
-}
-
-/// Waits up to `limit` for a child to exit; kills it and fails the test otherwise.
-fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: the process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The lines of an execution's log file without their leading timestamps.

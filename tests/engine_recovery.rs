@@ -8,34 +8,15 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pipeline_core::{Event, ExecutionState, TimerPurpose};
+use pipeline_core::{Event, TimerPurpose};
 use support::{Sandbox, assert_success, completed_keys, text};
-
-/// Final stage outputs of a finished execution, which must not depend on crashes.
-fn outcome(sandbox: &Sandbox, id: &str) -> serde_json::Value {
-    let history = sandbox.history(id);
-    let state = ExecutionState::fold(history.iter().map(|(event, at)| (event, *at)))
-        .expect("history folds");
-    assert_eq!(
-        state.status.as_str(),
-        "completed",
-        "execution {id} did not complete"
-    );
-    serde_json::json!(
-        state
-            .stages
-            .iter()
-            .map(|(id, stage)| (id.0.clone(), stage.output.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    )
-}
 
 #[test]
 fn a_crash_after_any_event_then_a_resume_ends_as_an_uncrashed_run() {
     let reference = Sandbox::new().with_counter();
     let workflow = reference.workflow("counting");
     assert_success(&reference.host(&["run", workflow.to_str().unwrap(), "--id", "count"]));
-    let expected = outcome(&reference, "count");
+    let expected = reference.stage_outputs("count");
     let total_events = reference.history("count").len();
     assert!(
         total_events > 20,
@@ -66,7 +47,7 @@ fn a_crash_after_any_event_then_a_resume_ends_as_an_uncrashed_run() {
         let resumed = sandbox.host(&["resume", "count"]);
         assert_success(&resumed);
         assert_eq!(
-            outcome(&sandbox, "count"),
+            sandbox.stage_outputs("count"),
             expected,
             "crash after {crash_after}: a different result"
         );

@@ -6,12 +6,12 @@
 mod engine_helpers;
 mod support;
 
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use engine_helpers::{assert_refused, call_keys, event_types, json, run_counting, status};
 use pipeline_core::{Event, Signal};
-use support::{Sandbox, assert_success, completed_keys, text};
+use support::{Sandbox, assert_success, completed_keys, exit_within, text};
 
 /// Runs the approval workflow; it stops at its gate and the process exits.
 fn run_to_approval(sandbox: &Sandbox, id: &str) {
@@ -45,22 +45,6 @@ fn spawn_slow_run(sandbox: &Sandbox, id: &str, sleep_ms: u64) -> Child {
         std::thread::sleep(Duration::from_millis(20));
     }
     child
-}
-
-/// Waits up to `limit` for a child to exit; kills it and fails the test otherwise.
-fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: the process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -18,7 +18,7 @@ use episode::{
 };
 use pipeline_core::Event;
 use serde_json::{Value, json};
-use support::{Sandbox, assert_success, text};
+use support::{Sandbox, assert_exit, assert_success, text};
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("sandbox paths are UTF-8")
@@ -46,16 +46,6 @@ fn status_json(sandbox: &Sandbox, id: &str) -> Value {
     let output = sandbox.host(&["status", id, "--json"]);
     assert_success(&output);
     serde_json::from_slice(&output.stdout).expect("status --json prints JSON")
-}
-
-fn assert_exit(output: &Output, expected: i32, what: &str) {
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "{what}: wrong exit code\nstdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// The outline file `run` saved at the approval gate, taken from the command it printed.

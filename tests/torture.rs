@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pipeline_core::{Event, ExecutionState};
+use pipeline_core::Event;
 use support::{Sandbox, assert_success, completed_keys};
 
 /// SplitMix64: reproducible random delays from a fixed seed.
@@ -29,19 +29,6 @@ impl Random {
 
 const SOAK_ITEMS: &str = r#"items=["a sleep-ms=150", "b sleep-ms=200", "c fail-until-attempt=2 sleep-ms=100", "d sleep-ms=150", "e sleep-ms=120"]"#;
 
-fn stage_outputs(sandbox: &Sandbox, id: &str) -> serde_json::Value {
-    let history = sandbox.history(id);
-    let state = ExecutionState::fold(history.iter().map(|(event, at)| (event, *at))).unwrap();
-    assert_eq!(state.status.as_str(), "completed");
-    serde_json::json!(
-        state
-            .stages
-            .iter()
-            .map(|(id, stage)| (id.0.clone(), stage.output.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    )
-}
-
 #[test]
 fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
     let reference = Sandbox::new().with_counter();
@@ -54,7 +41,7 @@ fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
         "--input",
         SOAK_ITEMS,
     ]));
-    let expected = stage_outputs(&reference, "soak");
+    let expected = reference.stage_outputs("soak");
 
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
@@ -123,7 +110,7 @@ fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
         kills >= 2,
         "the soak should kill the process at least twice, killed {kills} times"
     );
-    assert_eq!(stage_outputs(&sandbox, "soak"), expected);
+    assert_eq!(sandbox.stage_outputs("soak"), expected);
     let connection = rusqlite::Connection::open(sandbox.data().join("history.db")).unwrap();
     let integrity: String = connection
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))

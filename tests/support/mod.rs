@@ -114,6 +114,25 @@ impl Sandbox {
         self.command().args(arguments).output().expect("host runs")
     }
 
+    /// Every stage's output of a completed execution, which must not depend on crashes.
+    pub fn stage_outputs(&self, execution_id: &str) -> serde_json::Value {
+        let history = self.history(execution_id);
+        let state = ExecutionState::fold(history.iter().map(|(event, at)| (event, *at)))
+            .expect("history folds");
+        assert_eq!(
+            state.status.as_str(),
+            "completed",
+            "execution {execution_id} did not complete"
+        );
+        serde_json::json!(
+            state
+                .stages
+                .iter()
+                .map(|(id, stage)| (id.0.clone(), stage.output.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        )
+    }
+
     /// Whether the history database has an execution with this id yet.
     pub fn execution_exists(&self, execution_id: &str) -> bool {
         let store = HistoryStore::open(&self.data().join("history.db"), Durability::Normal)
@@ -169,6 +188,37 @@ pub fn assert_success(output: &Output) {
         text(&output.stdout),
         text(&output.stderr)
     );
+}
+
+/// Asserts a command's exit code, showing its output otherwise.
+pub fn assert_exit(output: &Output, expected: i32, what: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "{what}: wrong exit code\nstdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// Waits up to `limit` for a child to exit; kills it and fails the test otherwise.
+pub fn exit_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 pub fn text(bytes: &[u8]) -> String {
