@@ -1,7 +1,8 @@
 //! Crash recovery with real processes: the counting workflow killed after every event boundary
 //! (HOST_CRASH_AFTER_EVENTS) and resumed in a new process always ends like an uncrashed run,
 //! with no completed activity run again; a crash during a retry backoff waits only the rest of
-//! it; a second process never drives an execution another live process owns.
+//! it; a second process never drives an execution another live process owns; a resume uses
+//! the pinned definition whatever the files now say, and refuses a plugin whose digest changed.
 
 mod support;
 
@@ -196,5 +197,83 @@ fn a_second_process_refuses_a_live_execution_and_takes_over_a_dead_one() {
         calls.iter().filter(|key| key.contains("/first#")).count(),
         1,
         "the completed first stage never runs again"
+    );
+}
+
+#[test]
+fn a_resumed_execution_uses_its_pinned_definition_not_the_edited_files() {
+    let reference = Sandbox::new().with_counter();
+    let workflow = reference.workflow("counting");
+    assert_success(&reference.host(&["run", workflow.to_str().unwrap(), "--id", "pinned"]));
+    let expected = reference.stage_outputs("pinned");
+
+    let sandbox = Sandbox::new().with_counter();
+    let workflow = sandbox.workflow("counting");
+    let crashed = sandbox
+        .command()
+        .args(["run", workflow.to_str().unwrap(), "--id", "pinned"])
+        .env("HOST_CRASH_AFTER_EVENTS", "8")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    // Edit the prompt and the workflow on disk, as an author would between two runs.
+    let directory = workflow.parent().unwrap();
+    std::fs::write(directory.join("fan.md"), "EDITED {{ item }}").unwrap();
+    std::fs::write(directory.join("last.md"), "EDITED").unwrap();
+    let edited = std::fs::read_to_string(&workflow)
+        .unwrap()
+        .replace("concurrency = 2", "concurrency = 1");
+    std::fs::write(&workflow, edited).unwrap();
+    assert_success(&sandbox.host(&["resume", "pinned"]));
+    assert_eq!(sandbox.stage_outputs("pinned"), expected);
+    assert!(!sandbox.calls().is_empty());
+}
+
+#[test]
+fn a_plugin_that_changed_since_the_start_is_refused_with_both_digests() {
+    let sandbox = Sandbox::new().with_counter();
+    let workflow = sandbox.workflow("gated_counting");
+    assert_success(&sandbox.host(&[
+        "run",
+        workflow.to_str().unwrap(),
+        "--id",
+        "swapped",
+        "--input",
+        "topic=tea",
+    ]));
+    let pinned = sandbox
+        .history("swapped")
+        .into_iter()
+        .find_map(|(event, _)| match event {
+            Event::ExecutionStarted { plugins, .. } => plugins.get("llm").cloned(),
+            _ => None,
+        });
+    let pinned = pinned.expect("the llm plugin is pinned");
+    std::fs::copy(
+        env!("TEST_COMPONENT_HOSTILE_WASM"),
+        sandbox.data().join("plugins/counter.wasm"),
+    )
+    .unwrap();
+    let approved = sandbox.host(&["signal", "approve", "swapped"]);
+    assert_eq!(
+        approved.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&approved.stderr)
+    );
+    let history = sandbox.history("swapped");
+    let error = history
+        .iter()
+        .find_map(|(event, _)| match event {
+            Event::ActivityFailed { error, .. } if error.kind == "plugin-changed" => {
+                Some(error.message.clone())
+            }
+            _ => None,
+        })
+        .expect("the changed plugin is refused");
+    assert!(error.contains(&pinned.digest), "{error}");
+    assert!(
+        !history.iter().any(|(event, _)| matches!(event, Event::ActivityCompleted { activity, .. } if activity.0.starts_with("fan"))),
+        "no result of the swapped plugin is recorded"
     );
 }

@@ -204,3 +204,69 @@ async fn a_truncated_or_foreign_file_is_refused_with_its_path() {
         .unwrap();
     assert!(error.to_string().contains("notes.db"), "{error}");
 }
+
+#[tokio::test]
+async fn a_driver_whose_lease_was_taken_over_cannot_append() {
+    use host::history::LeaseOwner;
+    let directory = tempfile::tempdir().unwrap();
+    let store =
+        HistoryStore::open(&directory.path().join("history.db"), Durability::Normal).unwrap();
+    // Owners on another "machine", so only expiry (not a missing pid) frees a lease.
+    let owner = |id: &str| LeaseOwner {
+        id: id.to_string(),
+        pid: std::process::id(),
+        hostname: "elsewhere".into(),
+    };
+    let (first, second) = (owner("first"), owner("second"));
+    assert!(
+        store
+            .acquire_lease("ep-1", &first, 0, 1_000)
+            .unwrap()
+            .is_ok()
+    );
+    store
+        .append_with("ep-1", 1, three_events(), None, Some(first.id.clone()))
+        .await
+        .unwrap();
+    let refused = store.acquire_lease("ep-1", &second, 500, 1_000).unwrap();
+    assert_eq!(
+        refused.unwrap_err().owner,
+        "first",
+        "a live lease is not taken"
+    );
+    assert!(
+        store
+            .acquire_lease("ep-1", &second, 2_000, 1_000)
+            .unwrap()
+            .is_ok(),
+        "an expired lease is taken over"
+    );
+    let late = store
+        .append_with(
+            "ep-1",
+            4,
+            vec![event("StageCompleted", "{}", 2_001)],
+            None,
+            Some(first.id.clone()),
+        )
+        .await;
+    assert!(
+        matches!(late, Err(HistoryError::LeaseLost { ref holder, .. }) if holder.contains("second")),
+        "{late:?}"
+    );
+    assert_eq!(
+        store.last_sequence("ep-1").unwrap(),
+        3,
+        "nothing of the refused append is recorded"
+    );
+    store
+        .append_with(
+            "ep-1",
+            4,
+            vec![event("StageCompleted", "{}", 2_001)],
+            None,
+            Some(second.id.clone()),
+        )
+        .await
+        .unwrap();
+}

@@ -214,10 +214,11 @@ fn schedule_activities(
         Some(items) => items.iter().enumerate().map(Some).collect(),
     };
     for target in targets {
-        let item_context = match target {
-            None => context.clone(),
-            Some(item) => self::context(state, Some(item)),
-        };
+        let mut item_context = context.clone();
+        if let Some((index, value)) = target {
+            item_context["item"] = value.clone();
+            item_context["index"] = index.into();
+        }
         let input = match render_call_input(call, &item_context) {
             Ok(input) => input,
             Err(problem) => {

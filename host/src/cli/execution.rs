@@ -378,7 +378,7 @@ pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
             // A live owner sees the signal within a poll interval and records the cancellation.
             Err(EngineError::Owned { .. }) => {
                 for _ in 0..200 {
-                    if engine.load(id)?.state.status.is_terminal() {
+                    if engine.load_state(id)?.status.is_terminal() {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -386,7 +386,7 @@ pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
             }
             Err(error) => return Err(error.into()),
         }
-        let status = engine.load(id)?.state.status;
+        let status = engine.load_state(id)?.status;
         println!("{id}: {}", status.as_str());
         Ok(())
     })

@@ -151,10 +151,9 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
 
 pub fn history(context: &Context, arguments: HistoryArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
-    let loaded = engine.load(&arguments.id)?;
+    let (events, _) = engine.load_history(&arguments.id)?;
     if arguments.json {
-        let events: Vec<Value> = loaded
-            .events
+        let events: Vec<Value> = events
             .iter()
             .enumerate()
             .map(|(index, (event, at))| event_json(index + 1, event, *at))
@@ -162,8 +161,8 @@ pub fn history(context: &Context, arguments: HistoryArguments) -> Result<(), Fai
         return print_json(&events);
     }
     println!("{:>5}  {:<13}  {:<20}  summary", "seq", "time", "type");
-    let start = loaded.events.first().map_or(0, |(_, at)| *at);
-    for (index, (event, at)) in loaded.events.iter().enumerate() {
+    let start = events.first().map_or(0, |(_, at)| *at);
+    for (index, (event, at)) in events.iter().enumerate() {
         println!("{}", event_line(index + 1, start, event, *at));
     }
     Ok(())
@@ -174,18 +173,18 @@ pub fn watch(context: &Context, arguments: WatchArguments) -> Result<(), Failure
     let engine = context.engine()?;
     let mut printed = 0;
     loop {
-        let loaded = engine.load(&arguments.id)?;
-        let start = loaded.events.first().map_or(0, |(_, at)| *at);
-        for (index, (event, at)) in loaded.events.iter().enumerate().skip(printed) {
+        let (events, state) = engine.load_history(&arguments.id)?;
+        let start = events.first().map_or(0, |(_, at)| *at);
+        for (index, (event, at)) in events.iter().enumerate().skip(printed) {
             if arguments.json {
                 println!("{}", event_json(index + 1, event, *at));
             } else {
                 println!("{}", event_line(index + 1, start, event, *at));
             }
         }
-        printed = loaded.events.len();
-        if loaded.state.status.is_terminal()
-            || loaded.state.status == pipeline_core::ExecutionStatus::WaitingForApproval
+        printed = events.len();
+        if state.status.is_terminal()
+            || state.status == pipeline_core::ExecutionStatus::WaitingForApproval
         {
             return Ok(());
         }
@@ -260,7 +259,7 @@ pub fn shows(context: &Context, arguments: ShowsArguments) -> Result<(), Failure
         let Some(show) = row.summary.show.clone() else {
             continue;
         };
-        let state = engine.load(&row.execution_id)?.state;
+        let state = engine.load_state(&row.execution_id)?;
         shows.entry(show).or_default().push(json!({ "id": row.execution_id, "status": row.summary.status, "covered_concepts": state.covered_concepts }));
     }
     if arguments.json {

@@ -241,7 +241,7 @@ impl Engine {
                         }
                         () = tokio::time::sleep(Duration::from_millis(pause as u64)) => {
                             if self.store.last_sequence(execution_id)? != state.last_sequence {
-                                state = self.load(execution_id)?.state;
+                                state = self.load_state(execution_id)?;
                                 drop_unneeded(&state, &mut in_flight);
                             }
                         }
@@ -270,11 +270,11 @@ impl Engine {
             .await
         {
             Ok(next) => {
-                notify(observer, definition, &state, &events);
+                notify(observer, definition, &next, &events);
                 Ok(next)
             }
             Err(EngineError::History(HistoryError::Conflict { .. })) => {
-                Ok(self.load(&state.execution_id.0)?.state)
+                Ok(self.load_state(&state.execution_id.0)?)
             }
             Err(error) => Err(error),
         }
@@ -310,11 +310,11 @@ impl Engine {
                 .await
             {
                 Ok(next) => {
-                    notify(observer, definition, &state, std::slice::from_ref(&event));
+                    notify(observer, definition, &next, std::slice::from_ref(&event));
                     return Ok(next);
                 }
                 Err(EngineError::History(HistoryError::Conflict { .. })) => {
-                    state = self.load(&state.execution_id.0)?.state
+                    state = self.load_state(&state.execution_id.0)?
                 }
                 Err(error) => return Err(error),
             }
@@ -399,14 +399,11 @@ fn drop_unneeded(
 fn notify(
     observer: &dyn Observer,
     definition: &Definition,
-    before: &ExecutionState,
+    recorded: &ExecutionState,
     events: &[Event],
 ) {
-    let mut state = before.clone();
     for event in events {
-        if state.apply(event, before.last_event_at_ms).is_ok() {
-            observer.recorded(definition, &state, event);
-        }
+        observer.recorded(definition, recorded, event);
     }
 }
 

@@ -5,7 +5,7 @@ use pipeline_core::{Definition, Event, ExecutionState};
 
 /// Told about each event right after it is committed.
 pub trait Observer: Send + Sync {
-    /// `state` already includes `event`.
+    /// `state` already includes `event` and the rest of the transaction it was committed in.
     fn recorded(&self, definition: &Definition, state: &ExecutionState, event: &Event);
 }
 

@@ -167,9 +167,9 @@ impl Engine {
             if row.summary.status != "completed" {
                 continue;
             }
-            let loaded = self.load(&row.execution_id)?;
+            let state = self.load_state(&row.execution_id)?;
             episodes += 1;
-            for concept in loaded.state.covered_concepts {
+            for concept in state.covered_concepts {
                 if !covered.contains(&concept) {
                     covered.push(concept);
                 }

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering;
 
-use pipeline_core::decide::{Decision, decide};
 use pipeline_core::{Definition, Event, ExecutionState};
 
 use super::{Engine, EngineError};
@@ -46,10 +45,21 @@ pub fn summary_of(
 ) -> ExecutionSummary {
     let stage =
         pipeline_core::decide::current_stage(definition, state).map(|stage| stage.id.0.clone());
-    let wake_at_ms = match decide(definition, state, now_ms) {
-        Decision::Wait { until_ms, .. } => until_ms,
-        Decision::Record(_) => Some(now_ms),
-        Decision::Finished => None,
+    // Only waiting executions need a wake-up time (running ones are always runnable): the
+    // earliest pending timer or the execution's deadline. Derived from the state rather than
+    // by deciding again, which would render the next stage's templates on every append.
+    let deadline = definition
+        .execution_timeout_ms
+        .map(|limit| state.started_at_ms.saturating_add(limit as i64));
+    let wake_at_ms = if state.status.is_terminal() {
+        None
+    } else {
+        state
+            .timers
+            .values()
+            .map(|timer| timer.fire_at_ms)
+            .chain(deadline)
+            .min()
     };
     ExecutionSummary {
         workflow: state.workflow.clone(),
@@ -68,8 +78,19 @@ pub fn summary_of(
 }
 
 impl Engine {
-    /// Reads, verifies, decodes and folds an execution, and builds its pinned definition.
-    pub fn load(&self, execution_id: &str) -> Result<LoadedExecution, EngineError> {
+    /// The folded state alone, for callers that already hold the definition (a driver
+    /// reloading after another process appended) or need none (a show's covered concepts):
+    /// building a definition compiles its schemas and templates.
+    pub fn load_state(&self, execution_id: &str) -> Result<ExecutionState, EngineError> {
+        Ok(self.load_history(execution_id)?.1)
+    }
+
+    /// The verified, decoded events with the state folded from them, without building the
+    /// definition.
+    pub fn load_history(
+        &self,
+        execution_id: &str,
+    ) -> Result<(Vec<(Event, i64)>, ExecutionState), EngineError> {
         let stored = self.store.read(execution_id)?;
         if stored.is_empty() {
             return Err(EngineError::UnknownExecution(execution_id.to_string()));
@@ -81,6 +102,12 @@ impl Engine {
                 source,
             },
         )?;
+        Ok((events, state))
+    }
+
+    /// Reads, verifies, decodes and folds an execution, and builds its pinned definition.
+    pub fn load(&self, execution_id: &str) -> Result<LoadedExecution, EngineError> {
+        let (events, state) = self.load_history(execution_id)?;
         let definition = Definition::from_bundle(&state.bundle).map_err(|diagnostics| {
             EngineError::PinnedDefinition {
                 execution_id: execution_id.to_string(),
