@@ -51,8 +51,12 @@ pub fn summary_of(
     let deadline = definition
         .execution_timeout_ms
         .map(|limit| state.started_at_ms.saturating_add(limit as i64));
+    // A signal waiting to be acted on (an approval given while no process drives the
+    // execution) makes it runnable at once.
     let wake_at_ms = if state.status.is_terminal() {
         None
+    } else if !state.pending_signals.is_empty() {
+        Some(now_ms)
     } else {
         state
             .timers
