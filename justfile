@@ -7,7 +7,8 @@ build:
 # Build only the plugin components for wasm32-wasip2.
 plugins:
     rustup target add wasm32-wasip2
-    cargo build --release --target wasm32-wasip2 -p mock-llm -p mock-tts -p mock-mixer -p mock-image
+    cargo build --release --target wasm32-wasip2 -p mock-llm -p mock-tts -p mock-mixer -p mock-image \
+        -p openai-llm -p openai-tts -p elevenlabs-tts -p openai-image
 
 # Run the whole test suite (the README's test command).
 test:

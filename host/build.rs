@@ -1,6 +1,6 @@
-//! Builds the guest components (the built-in mock plugins and the hostile test components) for
+//! Builds the guest components (the built-in mock and provider plugins and the test components) for
 //! `wasm32-wasip2` with a nested cargo invocation, so that `cargo build`, `cargo run` and
-//! `cargo test` need nothing typed first. The mocks are embedded in the host binary; the test
+//! `cargo test` need nothing typed first. The built-ins are embedded in the host binary; the test
 //! components are only exposed to the tests as path constants.
 
 use std::path::{Path, PathBuf};
@@ -16,6 +16,10 @@ const GUESTS: &[(&str, &str)] = &[
     ("mock-tts", "BUILTIN_MOCK_TTS_WASM"),
     ("mock-mixer", "BUILTIN_MOCK_MIXER_WASM"),
     ("mock-image", "BUILTIN_MOCK_IMAGE_WASM"),
+    ("openai-llm", "BUILTIN_OPENAI_LLM_WASM"),
+    ("openai-tts", "BUILTIN_OPENAI_TTS_WASM"),
+    ("elevenlabs-tts", "BUILTIN_ELEVENLABS_TTS_WASM"),
+    ("openai-image", "BUILTIN_OPENAI_IMAGE_WASM"),
     ("hostile-plugin", "TEST_COMPONENT_HOSTILE_WASM"),
     ("noop-plugin", "TEST_COMPONENT_NOOP_WASM"),
     ("counter-plugin", "TEST_COMPONENT_COUNTER_WASM"),

@@ -25,7 +25,7 @@ fn stderr(output: &Output) -> String {
 }
 
 #[test]
-fn plugins_list_shows_the_four_mocks_and_their_worlds() {
+fn plugins_list_shows_the_built_in_mocks_and_providers_and_their_worlds() {
     let data_dir = tempfile::tempdir().unwrap();
     let output = host(data_dir.path(), &["plugins", "list"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -35,6 +35,10 @@ fn plugins_list_shows_the_four_mocks_and_their_worlds() {
         ("mock-tts", "tts-provider"),
         ("mock-mixer", "mixer-provider"),
         ("mock-image", "image-provider"),
+        ("openai-llm", "llm-provider"),
+        ("openai-tts", "tts-provider"),
+        ("elevenlabs-tts", "tts-provider"),
+        ("openai-image", "image-provider"),
     ] {
         let line = text
             .lines()
@@ -53,7 +57,7 @@ fn plugins_list_json_has_stable_fields() {
     assert!(output.status.success(), "{}", stderr(&output));
     let plugins: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let plugins = plugins.as_array().unwrap();
-    assert_eq!(plugins.len(), 4);
+    assert_eq!(plugins.len(), 8, "four mocks and four real providers");
     for plugin in plugins {
         for field in ["name", "origin", "digest", "services", "worlds", "grants"] {
             assert!(plugin.get(field).is_some(), "{field} missing in {plugin}");
