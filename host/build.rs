@@ -23,6 +23,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("hostile-plugin", "TEST_COMPONENT_HOSTILE_WASM"),
     ("noop-plugin", "TEST_COMPONENT_NOOP_WASM"),
     ("counter-plugin", "TEST_COMPONENT_COUNTER_WASM"),
+    ("fetcher-plugin", "TEST_COMPONENT_FETCHER_WASM"),
 ];
 
 fn main() -> Result<()> {

@@ -197,11 +197,26 @@ fn describe_grants(grants: &host::plugin::PluginGrants) -> String {
         format!("memory {} MiB", grants.memory_limit_mib),
         format!("{} s per call", grants.call_timeout_secs),
     ];
-    if grants.env.is_empty() && grants.directories.is_empty() {
+    if grants.env.is_empty()
+        && grants.env_if_set.is_empty()
+        && grants.allowed_hosts.is_empty()
+        && grants.directories.is_empty()
+    {
         parts.push("no files, network or environment".to_string());
     }
     if !grants.env.is_empty() {
         parts.push(format!("env {}", grants.env.join(",")));
+    }
+    if !grants.env_if_set.is_empty() {
+        parts.push(format!("env if set {}", grants.env_if_set.join(",")));
+    }
+    if !grants.allowed_hosts.is_empty() {
+        let hosts: Vec<String> = grants
+            .allowed_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        parts.push(format!("hosts {}", hosts.join(",")));
     }
     for directory in &grants.directories {
         let mode = if directory.writable { "rw" } else { "ro" };

@@ -108,9 +108,14 @@ impl Engine {
             });
         }
         let plugin = match &job.grants {
-            Some(grants) => {
-                PluginHost::with_workflow_grants(&plugin, &grants.secrets, grants.memory_limit_mib)
-            }
+            Some(grants) => PluginHost::with_workflow_grants(&plugin, grants).map_err(|error| {
+                ActivityError {
+                    kind: "plugin-unavailable".into(),
+                    message: error.to_string(),
+                    retryable: false,
+                    retry_after_ms: None,
+                }
+            })?,
             None => plugin,
         };
         let call = self.dispatch(service, &plugin, job);

@@ -38,6 +38,11 @@ pub enum LoadError {
     NoServiceExported { plugin: String, found: Vec<String> },
     #[error("plugin `{plugin}` cannot be linked: {reason}")]
     Unlinkable { plugin: String, reason: String },
+    #[error("plugin `{plugin}` is granted by the workflow an unusable host: {problem}")]
+    InvalidAllowedHost {
+        plugin: String,
+        problem: super::grants::InvalidOrigin,
+    },
     #[error("plugin `{plugin}` is granted environment variable `{variable}`, which is not set")]
     MissingGrantedVariable { plugin: String, variable: String },
     #[error("plugin `{plugin}` is granted directory {path}, which cannot be opened: {reason}")]

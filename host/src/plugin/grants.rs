@@ -7,15 +7,35 @@
 //! memory_limit_mib = 512
 //! call_timeout_secs = 300
 //! env = ["OPENAI_API_KEY"]          # passed through from the host's environment
+//! env_if_set = ["OPENAI_BASE_URL"]  # passed through when set, skipped otherwise
+//! allowed_hosts = ["https://api.openai.com", "http://127.0.0.1:8080"]
 //! [[plugins.my-llm.directories]]
 //! host = "/srv/voices"
 //! guest = "/voices"
 //! writable = false
 //! ```
+//!
+//! `allowed_hosts` entries are origins, `scheme://host[:port]` (http or https, default ports
+//! 80 and 443, no path): a plugin may send HTTP requests to exactly those, and every other
+//! request is refused and fails the call permanently. wasi-http is in the host's one linker, so
+//! a plugin importing it is pre-instantiated like any other and can be granted hosts later by a
+//! workflow; but a call of such a plugin whose grants name no host is refused before it starts,
+//! with an error saying how to grant them, and the request hook refuses anything not granted.
+//!
+//! Every granted variable is a secret: its value reaches only this plugin, and any text the
+//! host keeps from the plugin (errors, answers, stderr) has it replaced by `[redacted NAME]`.
+//!
+//! The built-in real providers need no section: [`HostConfig::grants_for`] gives `openai-llm`,
+//! `openai-tts` and `openai-image` every set `OPENAI_*` variable and `https://api.openai.com`
+//! plus the origin of `$OPENAI_BASE_URL`, and `elevenlabs-tts` every set `ELEVENLABS_*`
+//! variable and `https://api.elevenlabs.io` plus the origin of `$ELEVENLABS_BASE_URL`. A section
+//! for one of them overrides its limits and adds to its variables and hosts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use super::network::{InvalidOrigin, Origin};
 
 /// Memory a plugin may use unless configured otherwise.
 pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
@@ -37,6 +57,13 @@ pub struct PluginGrants {
     /// Only the names are ever shown or logged.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Like `env`, but a variable that is not set is skipped instead of failing the call (a
+    /// base URL with a built-in default, a model override).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_if_set: Vec<String>,
+    /// Origins (`scheme://host[:port]`) the plugin may send HTTP requests to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<Origin>,
     /// Host directories visible inside the plugin.
     #[serde(default)]
     pub directories: Vec<DirectoryGrant>,
@@ -61,6 +88,8 @@ impl Default for PluginGrants {
             memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
             call_timeout_secs: DEFAULT_CALL_TIMEOUT.as_secs_f64(),
             env: Vec::new(),
+            env_if_set: Vec::new(),
+            allowed_hosts: Vec::new(),
             directories: Vec::new(),
         }
     }
@@ -118,9 +147,80 @@ impl HostConfig {
         })
     }
 
-    /// The grants of the named plugin: its own section, or nothing beyond the defaults.
+    /// The grants of the named plugin: its own section, or nothing beyond the defaults; for a
+    /// built-in real provider, its provider's variables and hosts on top (read from the
+    /// environment now).
     pub fn grants_for(&self, plugin: &str) -> PluginGrants {
-        self.plugins.get(plugin).cloned().unwrap_or_default()
+        let section = self.plugins.get(plugin).cloned();
+        match provider_defaults(plugin, &environment()) {
+            Some(defaults) => section.unwrap_or_default().extended_by(defaults),
+            None => section.unwrap_or_default(),
+        }
+    }
+}
+
+/// The provider of each built-in real plugin: (plugin, prefix of its variables, its API origin).
+const PROVIDER_DEFAULTS: &[(&str, &str, &str)] = &[
+    ("openai-llm", "OPENAI_", "https://api.openai.com"),
+    ("openai-tts", "OPENAI_", "https://api.openai.com"),
+    ("openai-image", "OPENAI_", "https://api.openai.com"),
+    ("elevenlabs-tts", "ELEVENLABS_", "https://api.elevenlabs.io"),
+];
+
+/// What a built-in real provider gets with no configuration: every set variable of its
+/// provider's prefix (so new model or option variables need no host change), the provider's
+/// API, and the origin of `<PREFIX>BASE_URL` when it is set (a local or compatible server).
+fn provider_defaults(plugin: &str, environment: &[(String, String)]) -> Option<PluginGrants> {
+    let (_, prefix, api) = PROVIDER_DEFAULTS
+        .iter()
+        .find(|(name, _, _)| *name == plugin)?;
+    let mut env_if_set: Vec<String> = environment
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(name, _)| name.clone())
+        .collect();
+    env_if_set.sort();
+    let mut allowed_hosts = vec![Origin::parse(api).expect("built-in API origins are valid")];
+    let base_url = format!("{prefix}BASE_URL");
+    // A malformed base URL grants nothing; the plugin's request to it is then refused with a
+    // message naming the origin it tried.
+    let base_origin = environment
+        .iter()
+        .find(|(name, _)| *name == base_url)
+        .and_then(|(_, url)| Origin::of_url(url.trim()).ok());
+    if let Some(origin) = base_origin
+        && !allowed_hosts.contains(&origin)
+    {
+        allowed_hosts.push(origin);
+    }
+    Some(PluginGrants {
+        env_if_set,
+        allowed_hosts,
+        ..PluginGrants::default()
+    })
+}
+
+/// The host's environment variables that are valid UTF-8 (the only ones a grant can name).
+fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
+}
+
+impl PluginGrants {
+    /// These grants with `more`'s variables and hosts added (limits and directories stay).
+    fn extended_by(mut self, more: PluginGrants) -> PluginGrants {
+        for name in more.env.into_iter().chain(more.env_if_set) {
+            if !self.env.contains(&name) && !self.env_if_set.contains(&name) {
+                self.env_if_set.push(name);
+            }
+        }
+        for origin in more.allowed_hosts {
+            if !self.allowed_hosts.contains(&origin) {
+                self.allowed_hosts.push(origin);
+            }
+        }
+        self
     }
 }
 
@@ -163,6 +263,65 @@ mod tests {
         assert_eq!(grants.directories[0].guest, "/data");
         assert!(!grants.directories[0].writable);
         assert_eq!(grants.call_timeout(), DEFAULT_CALL_TIMEOUT);
+    }
+
+    #[test]
+    fn allowed_hosts_are_origins_checked_when_read() {
+        let config: HostConfig = toml::from_str(
+            "[plugins.net]\nallowed_hosts = [\"https://api.example.com\", \"http://127.0.0.1:8080\"]\n",
+        )
+        .unwrap();
+        let hosts: Vec<String> = config
+            .grants_for("net")
+            .allowed_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(hosts, ["https://api.example.com", "http://127.0.0.1:8080"]);
+        let error = toml::from_str::<HostConfig>(
+            "[plugins.net]\nallowed_hosts = [\"https://api.example.com/v1\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("must not have a path"), "{error}");
+        assert!(error.contains("https://api.example.com/v1"), "{error}");
+    }
+
+    #[test]
+    fn built_in_providers_get_their_variables_and_hosts() {
+        let environment = [
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ("ELEVENLABS_API_KEY", "el-test"),
+            ("HOME", "/root"),
+        ]
+        .map(|(name, value)| (name.to_string(), value.to_string()));
+        let openai = provider_defaults("openai-llm", &environment).unwrap();
+        assert_eq!(openai.env_if_set, ["OPENAI_API_KEY", "OPENAI_BASE_URL"]);
+        let hosts: Vec<String> = openai
+            .allowed_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(hosts, ["https://api.openai.com", "http://127.0.0.1:11434"]);
+        let eleven = provider_defaults("elevenlabs-tts", &environment).unwrap();
+        assert_eq!(eleven.env_if_set, ["ELEVENLABS_API_KEY"]);
+        assert_eq!(
+            eleven.allowed_hosts[0].to_string(),
+            "https://api.elevenlabs.io"
+        );
+        assert!(provider_defaults("mock-llm", &environment).is_none());
+
+        // A section keeps its limits and adds to the provider's variables and hosts.
+        let config: HostConfig = toml::from_str(
+            "[plugins.openai-llm]\ncall_timeout_secs = 30\nenv = [\"OPENAI_API_KEY\"]\nallowed_hosts = [\"http://10.0.0.2:8000\"]\n",
+        )
+        .unwrap();
+        let grants = config.plugins["openai-llm"].clone().extended_by(openai);
+        assert_eq!(grants.call_timeout(), Duration::from_secs(30));
+        assert_eq!(grants.env, ["OPENAI_API_KEY"]);
+        assert_eq!(grants.env_if_set, ["OPENAI_BASE_URL"]);
+        assert_eq!(grants.allowed_hosts.len(), 3);
     }
 
     #[test]

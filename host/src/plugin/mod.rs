@@ -10,7 +10,9 @@ mod catalog;
 mod compile_cache;
 mod error;
 mod grants;
+mod network;
 mod outcome;
+mod redact;
 mod runtime;
 mod sandbox;
 mod service;
@@ -23,7 +25,7 @@ pub use compile_cache::CacheOutcome;
 pub use error::{CallError, LoadError, kind_name};
 pub use grants::{
     ConfigError, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT_MIB, DirectoryGrant, HostConfig,
-    PluginGrants,
+    InvalidOrigin, Origin, PluginGrants,
 };
 pub use runtime::{InstanceAllocation, ListedPlugin, LoadedPlugin, PluginHost, PluginHostSettings};
 pub use service::{Service, WIT_PACKAGE, WIT_VERSION};

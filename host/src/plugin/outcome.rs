@@ -1,9 +1,11 @@
 //! Settling a call: turning what came back from a plugin (a value, a provider error, a trap,
-//! a deadline, a refused memory growth) into the result or a classified [`CallError`].
+//! a deadline, a refused memory growth, a refused HTTP request) into the result or a
+//! classified [`CallError`], with granted secrets redacted from every text taken from the
+//! plugin.
 
 use wasmtime::{Store, Trap};
 
-use super::bindings::types::ProviderError;
+use super::bindings::types::{ErrorKind, ProviderError};
 use super::error::CallError;
 use super::runtime::LoadedPlugin;
 use super::sandbox::{DeadlineReached, StoreState};
@@ -18,7 +20,8 @@ pub(crate) fn settle<T>(
     store: &Store<StoreState>,
     outcome: CallOutcome<T>,
 ) -> Result<T, CallError> {
-    let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
+    let redactor = &store.data().redactor;
+    let stderr = redactor.redact(&String::from_utf8_lossy(&store.data().stderr.contents()));
     if !stderr.trim().is_empty() {
         tracing::debug!(plugin = %plugin.name, stderr = %stderr.trim_end(), "plugin wrote to stderr");
     }
@@ -33,6 +36,33 @@ pub(crate) fn settle<T>(
             reason,
         });
     }
+    // A request outside the grant is a configuration problem that no retry can fix, whatever
+    // the plugin made of the denial (wstd reports it as an ordinary transport error, which a
+    // plugin would rightly call retryable), so it decides the outcome.
+    if let Some(origin) = store.data().network.refused.first() {
+        // What the plugin made of the denial helps tell a plugin bug from a missing grant.
+        let reported = match &outcome {
+            Ok(Ok(Err(error))) => format!(
+                " (the plugin reported: {})",
+                redactor.redact(&error.message)
+            ),
+            _ => String::new(),
+        };
+        return Err(CallError::Provider {
+            plugin: plugin.name.clone(),
+            error: ProviderError {
+                kind: ErrorKind::InvalidRequest,
+                retryable: false,
+                message: format!(
+                    "the host refused its HTTP request to {origin}, which it is not granted; to \
+                     allow it, add \"{origin}\" to `allowed_hosts` under [plugins.{}] in \
+                     <data-dir>/config.toml or in the workflow file{reported}",
+                    plugin.name
+                ),
+                retry_after_ms: None,
+            },
+        });
+    }
     let deadline_exceeded = || CallError::DeadlineExceeded {
         plugin: plugin.name.clone(),
         limit: plugin.grants.call_timeout(),
@@ -40,7 +70,8 @@ pub(crate) fn settle<T>(
     let error = match outcome {
         Err(_elapsed) => return Err(deadline_exceeded()),
         Ok(Ok(Ok(value))) => return Ok(value),
-        Ok(Ok(Err(error))) => {
+        Ok(Ok(Err(mut error))) => {
+            error.message = redactor.redact(&error.message);
             return Err(CallError::Provider {
                 plugin: plugin.name.clone(),
                 error,
@@ -70,7 +101,7 @@ pub(crate) fn settle<T>(
     }
     // What is left are failures to lift the plugin's answer into host values (invalid UTF-8,
     // out-of-bounds pointers, unknown enum cases): the plugin broke the calling convention.
-    Err(malformed(plugin, format!("{error:#}")))
+    Err(malformed(plugin, redactor.redact(&format!("{error:#}"))))
 }
 
 pub(crate) fn require<'a, P>(

@@ -1,5 +1,6 @@
-//! [`PluginHost`]: the wasmtime engine, the linker with the sandboxed WASI surface and the
-//! mixer's audio interfaces, the loaded plugins, and one method per service call.
+//! [`PluginHost`]: the wasmtime engine, the linker with the sandboxed WASI surface, wasi-http
+//! (gated per call by the plugin's allowed hosts) and the mixer's audio interfaces, the loaded
+//! plugins, and one method per service call.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
+use pipeline_core::workflow::GrantSpec;
+
 use super::audio_io::{AudioInput, MixerIo};
 use super::bindings::types::ProviderError;
 use super::bindings::{
@@ -20,7 +23,7 @@ use super::bindings::{
 use super::catalog::{Catalog, PluginOrigin, PluginSource};
 use super::compile_cache::{CacheOutcome, CompileCache};
 use super::error::{CallError, LoadError};
-use super::grants::{DEFAULT_MEMORY_LIMIT_MIB, HostConfig, PluginGrants};
+use super::grants::{DEFAULT_MEMORY_LIMIT_MIB, HostConfig, Origin, PluginGrants};
 use super::outcome::{malformed, require, settle};
 use super::sandbox::{EpochTicker, StoreState, new_store};
 use super::service::Service;
@@ -156,6 +159,10 @@ impl PluginHost {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            // One linker for every plugin: whether a plugin may use the network depends on
+            // grants that a workflow can add after loading, so the gate is per call (see
+            // `check_network_grant` and `NetworkGate`), not in the pre-instantiated form.
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .and_then(|()| {
                 audio_source::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |state| state)
             })
@@ -186,26 +193,45 @@ impl PluginHost {
     }
 
     /// The same plugin with a workflow's grants on top of the host's: its secrets are passed as
-    /// well, and its memory cap can only be lowered (the host's configuration is the ceiling,
-    /// since the instance pool is sized from it).
+    /// well, its allowed hosts are added to the host's, and its memory cap can only be lowered
+    /// (the host's configuration is the ceiling, since the instance pool is sized from it).
     pub fn with_workflow_grants(
         plugin: &Arc<LoadedPlugin>,
-        secrets: &[String],
-        memory_limit_mib: Option<u64>,
-    ) -> Arc<LoadedPlugin> {
-        if secrets.is_empty() && memory_limit_mib.is_none() {
-            return plugin.clone();
+        grants: &GrantSpec,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        if grants.secrets.is_empty()
+            && grants.allowed_hosts.is_empty()
+            && grants.memory_limit_mib.is_none()
+        {
+            return Ok(plugin.clone());
         }
         let mut granted = LoadedPlugin::clone(plugin);
-        for secret in secrets {
+        for secret in &grants.secrets {
             if !granted.grants.env.contains(secret) {
                 granted.grants.env.push(secret.clone());
             }
         }
-        if let Some(limit) = memory_limit_mib {
+        for entry in &grants.allowed_hosts {
+            let origin = Origin::parse(entry).map_err(|problem| LoadError::InvalidAllowedHost {
+                plugin: plugin.name.clone(),
+                problem,
+            })?;
+            if !granted.grants.allowed_hosts.contains(&origin) {
+                granted.grants.allowed_hosts.push(origin);
+            }
+        }
+        if let Some(limit) = grants.memory_limit_mib {
             granted.grants.memory_limit_mib = granted.grants.memory_limit_mib.min(limit);
         }
-        Arc::new(granted)
+        Ok(Arc::new(granted))
+    }
+
+    /// Whether the plugin imports wasi:http, which it may use only to reach granted hosts.
+    pub fn uses_network(plugin: &LoadedPlugin) -> bool {
+        plugin
+            .imports
+            .iter()
+            .any(|import| import.starts_with("wasi:http/"))
     }
 
     /// Loads a plugin that must implement `service`.
@@ -344,13 +370,15 @@ impl PluginHost {
         request: &llm::GenerateRequest,
     ) -> Result<llm::GenerateResponse, CallError> {
         let pre = require(plugin, Service::Llm, plugin.prepared.llm.as_ref())?;
-        let (response, _) = self
+        let (mut response, store) = self
             .run_call(plugin, None, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
                 let llm = instance.pipeline_services_llm();
                 llm.call_generate(store, request).await
             })
             .await?;
+        // The answer is recorded in the history as the stage's output.
+        response.text = store.data().redactor.redact(&response.text);
         if request.json_schema.is_some() {
             validate::check_json(&response.text).map_err(|problem| malformed(plugin, problem))?;
         }
@@ -398,13 +426,16 @@ impl PluginHost {
         request: &image::GenerateRequest,
     ) -> Result<image::GenerateResponse, CallError> {
         let pre = require(plugin, Service::Image, plugin.prepared.image.as_ref())?;
-        let (response, _) = self
+        let (mut response, store) = self
             .run_call(plugin, None, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
                 let image = instance.pipeline_services_image();
                 image.call_generate(store, request).await
             })
             .await?;
+        response.revised_prompt = response
+            .revised_prompt
+            .map(|prompt| store.data().redactor.redact(&prompt));
         if (response.width, response.height) != (request.width, request.height) {
             return Err(malformed(
                 plugin,
@@ -463,6 +494,7 @@ impl PluginHost {
         mixer_io: Option<MixerIo>,
         call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<Result<T, ProviderError>>,
     ) -> Result<(T, Store<StoreState>), CallError> {
+        check_network_grant(plugin)?;
         let mut store =
             new_store(&self.engine, &plugin.name, &plugin.grants, mixer_io).map_err(|error| {
                 CallError::Host {
@@ -482,6 +514,23 @@ impl PluginHost {
         let value = settle(plugin, &store, outcome)?;
         Ok((value, store))
     }
+}
+
+/// A plugin that imports wasi:http but is granted no host could only have every request
+/// refused; saying so before it runs tells the operator what to configure.
+fn check_network_grant(plugin: &LoadedPlugin) -> Result<(), CallError> {
+    if PluginHost::uses_network(plugin) && plugin.grants.allowed_hosts.is_empty() {
+        return Err(CallError::Host {
+            plugin: plugin.name.clone(),
+            reason: format!(
+                "it uses the network (it imports wasi:http) but is granted no hosts; grant the \
+                 origins it may reach with `allowed_hosts = [\"https://api.example.com\"]` under \
+                 [plugins.{0}] in <data-dir>/config.toml or in the workflow file",
+                plugin.name
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn read_prefix(path: &Path, length: usize) -> Result<Vec<u8>, String> {

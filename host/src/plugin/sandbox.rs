@@ -1,7 +1,9 @@
 //! The per-call sandbox: a fresh store whose WASI context holds only what the plugin's grants
-//! allow, a memory limiter that remembers when it refused to grow, and a capture of the
-//! plugin's stderr so a panic message can be shown in the error; and the ticker that advances
-//! the engine's epoch, which is what deadlines are measured against.
+//! allow, a network gate that lets HTTP requests through to granted origins only, a memory
+//! limiter that remembers when it refused to grow, a capture of the plugin's stderr so a panic
+//! message can be shown in the error, and the granted secrets to redact from what the host
+//! keeps; and the ticker that advances the engine's epoch, which is what deadlines are measured
+//! against.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +14,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::audio_io::MixerIo;
 use super::error::LoadError;
 use super::grants::PluginGrants;
+use super::network::NetworkGate;
+use super::redact::Redactor;
 
 /// How often the engine's epoch advances: the granularity of deadlines and of the moments a
 /// busy plugin yields to other work.
@@ -26,10 +31,13 @@ const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
 /// Everything a store holds for one call.
 pub(crate) struct StoreState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(crate) network: NetworkGate,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) stderr: MemoryOutputPipe,
     pub(crate) mixer_io: Option<MixerIo>,
+    pub(crate) redactor: Redactor,
 }
 
 impl WasiView for StoreState {
@@ -37,6 +45,16 @@ impl WasiView for StoreState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.network,
         }
     }
 }
@@ -92,12 +110,20 @@ pub(crate) fn new_store(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
+    let mut redactor = Redactor::default();
     for variable in &grants.env {
         let value = std::env::var(variable).map_err(|_| LoadError::MissingGrantedVariable {
             plugin: plugin.to_string(),
             variable: variable.clone(),
         })?;
+        redactor.add(variable, &value);
         builder.env(variable, value);
+    }
+    for variable in &grants.env_if_set {
+        if let Ok(value) = std::env::var(variable) {
+            redactor.add(variable, &value);
+            builder.env(variable, value);
+        }
     }
     for directory in &grants.directories {
         let perms = if directory.writable {
@@ -113,8 +139,11 @@ pub(crate) fn new_store(
                 reason: format!("{error:#}"),
             })?;
     }
+    let deadline = Instant::now() + grants.call_timeout();
     let state = StoreState {
         wasi: builder.build(),
+        http: WasiHttpCtx::new(),
+        network: NetworkGate::new(plugin, &grants.allowed_hosts, deadline),
         table: ResourceTable::new(),
         limiter: MemoryLimiter {
             limit_bytes: grants.memory_limit_bytes(),
@@ -122,13 +151,13 @@ pub(crate) fn new_store(
         },
         stderr,
         mixer_io,
+        redactor,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
 
     // The engine's epoch advances every tick; at each tick the plugin yields to the scheduler
     // (so a busy plugin cannot starve other calls) and is stopped once its deadline has passed.
-    let deadline = Instant::now() + grants.call_timeout();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if Instant::now() >= deadline {
