@@ -1,6 +1,6 @@
 //! One image from an OpenAI-compatible server (`POST {base}/images/generations` with
-//! `response_format: b64_json`): the PNG decoded and checked, its real size read from the
-//! header (the API offers a few fixed sizes, not the one asked for), usage and cost.
+//! `response_format: b64_json`): the PNG decoded, checked and fitted to the requested size (the
+//! API offers a few fixed sizes, not the one asked for), usage and cost.
 
 use provider_support::config::{self, Environment};
 use provider_support::error;
@@ -72,7 +72,7 @@ pub struct Image {
 }
 
 /// The size DALL-E 3 offers closest in shape to the one asked for (it has only these three;
-/// 1400x1400 cover art becomes 1024x1024, and the real size is reported back).
+/// 1400x1400 cover art is made at 1024x1024 and then scaled).
 pub fn size_for(width: u32, height: u32) -> &'static str {
     let ratio = f64::from(width.max(1)) / f64::from(height.max(1));
     if ratio > 1.25 {
@@ -131,8 +131,12 @@ pub fn generate(
         .ok_or_else(|| error::malformed(PROVIDER, "the image has no `b64_json`"))?;
     let png = png::decode_base64(encoded)
         .ok_or_else(|| error::malformed(PROVIDER, "`b64_json` is not base64"))?;
-    let (width, height) = png::dimensions(&png)
-        .ok_or_else(|| error::malformed(PROVIDER, "the image is not a PNG"))?;
+    if png::dimensions(&png).is_none() {
+        return Err(error::malformed(PROVIDER, "the image is not a PNG"));
+    }
+    let png = png::fit(&png, picture.width, picture.height).map_err(|problem| {
+        error::malformed(PROVIDER, format!("the PNG cannot be read ({problem})"))
+    })?;
     let images = data.len() as u64;
     Ok(Image {
         revised_prompt: data[0]
@@ -143,8 +147,8 @@ pub fn generate(
         prompt_characters: prompt.chars().count() as u64,
         images,
         png,
-        width,
-        height,
+        width: picture.width,
+        height: picture.height,
     })
 }
 
@@ -155,8 +159,8 @@ mod tests {
     use provider_support::http::HttpResponse;
     use provider_support::http::scripted::Scripted;
 
-    /// A PNG signature and IHDR for a 1024x1024 image, base64-encoded; enough for the checks.
-    const TINY_PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAABAAAAAQACAIAAAA=";
+    /// A real 4x2 RGB PNG, base64-encoded.
+    const TINY_PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAQAAAACCAIAAADwyuo0AAAAEElEQVR4nGPgEpGDIwZkDgAX2gHh+d/4YgAAAABJRU5ErkJggg==";
 
     fn picture() -> Picture<'static> {
         Picture {
@@ -184,7 +188,8 @@ mod tests {
             body: body.to_string().into_bytes(),
         }]);
         let image = generate(&settings(), &transport, &picture()).unwrap();
-        assert_eq!((image.width, image.height), (1024, 1024));
+        assert_eq!((image.width, image.height), (1400, 1400));
+        assert_eq!(png::dimensions(&image.png), Some((1400, 1400)));
         assert_eq!(image.cost.amount_micros, 40_000);
         assert_eq!(image.revised_prompt.as_deref(), Some("A teapot, flat"));
         let sent: Value = serde_json::from_slice(&transport.sent.borrow()[0].body).unwrap();
