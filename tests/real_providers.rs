@@ -477,34 +477,37 @@ fn the_real_apis_answer_when_credentials_are_given() {
     if elevenlabs.is_none() {
         println!("skipped the real ElevenLabs test: ELEVENLABS_API_KEY is not set");
     }
+    // Each provider whose key is set serves its services; the mocks serve the rest. The
+    // developer's own OPENAI_* and ELEVENLABS_* settings apply: that is what this test is for.
+    let mut providers = Vec::new();
+    if openai.is_some() {
+        providers.extend(["llm=openai-llm", "tts=openai-tts"]);
+    }
+    if elevenlabs.is_some() {
+        providers.retain(|provider| !provider.starts_with("tts="));
+        providers.push("tts=elevenlabs-tts");
+    }
+    if providers.is_empty() {
+        return;
+    }
     let sandbox = Sandbox::new();
     let workflows = sandbox.repository_workflows("workflows");
-    if openai.is_some() {
-        // The developer's own OPENAI_* settings apply: that is what this test is for.
-        let mut tts = vec!["--provider", "tts=openai-tts"];
-        if elevenlabs.is_some() {
-            tts = vec!["--provider", "tts=elevenlabs-tts"];
-        }
-        let output = sandbox
-            .command()
-            .args([
-                "run",
-                path_str(&workflows.join("podcast.toml")),
-                "--id",
-                "real",
-                "--auto-approve",
-            ])
-            .args([
-                "--input",
-                "topic=why the sky is blue",
-                "--input",
-                "skip_cover=true",
-            ])
-            .args(["--provider", "llm=openai-llm"])
-            .args(tts)
-            .output()
-            .expect("host runs");
-        assert_success(&output);
-        sandbox.stage_outputs("real");
+    let mut command = sandbox.command();
+    command.args([
+        "run",
+        path_str(&workflows.join("podcast.toml")),
+        "--id",
+        "real",
+        "--auto-approve",
+        "--input",
+        "topic=why the sky is blue",
+        "--input",
+        "skip_cover=true",
+    ]);
+    for provider in providers {
+        command.args(["--provider", provider]);
     }
+    let output = command.output().expect("host runs");
+    assert_success(&output);
+    sandbox.stage_outputs("real");
 }
