@@ -170,7 +170,7 @@ async fn granted_directories_and_variables_are_reachable() {
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::write(shared.join("note.txt"), "granted content").unwrap();
     let grants = PluginGrants {
-        env: vec!["PATH".into()],
+        settings: vec!["PATH".into()],
         directories: vec![DirectoryGrant {
             host: shared,
             guest: "/shared".into(),
@@ -189,6 +189,21 @@ async fn granted_directories_and_variables_are_reachable() {
     );
     // Only what was granted: other variables stay hidden.
     assert!(ask(&host, "read-env HOME").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_secret_is_readable_but_redacted_from_the_answer() {
+    let directory = tempfile::tempdir().unwrap();
+    let grants = PluginGrants {
+        env: vec!["PATH".into()],
+        ..tight_grants()
+    };
+    let host = host_with(directory.path(), grants);
+    // The plugin read the value (the host only redacts what it recognises as the secret).
+    assert_eq!(
+        ask(&host, "read-env PATH").await.unwrap(),
+        "[redacted PATH]"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// A request header section larger than this is refused; no test client sends one.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// How long a connection waits for the client to hang up after the answer.
+const LINGER_LIMIT: Duration = Duration::from_secs(2);
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -300,7 +302,14 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) -> std::io::Result<()> {
     };
     std::thread::sleep(response.delay);
     write_response(&mut writer, &response)?;
-    writer.flush()
+    writer.flush()?;
+    // Closing a socket with unread bytes in it (a client still sending a body the route did
+    // not wait for) makes the kernel send a reset, which can destroy the answer before the
+    // client reads it. Half-close, then read whatever is left until the client hangs up.
+    writer.shutdown(std::net::Shutdown::Write)?;
+    reader.get_ref().set_read_timeout(Some(LINGER_LIMIT))?;
+    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    Ok(())
 }
 
 /// The request line and headers, or `None` when the client closed without sending anything.

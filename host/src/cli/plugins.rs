@@ -199,6 +199,7 @@ fn describe_grants(grants: &host::plugin::PluginGrants) -> String {
     ];
     if grants.env.is_empty()
         && grants.env_if_set.is_empty()
+        && grants.settings.is_empty()
         && grants.allowed_hosts.is_empty()
         && grants.directories.is_empty()
     {
@@ -209,6 +210,9 @@ fn describe_grants(grants: &host::plugin::PluginGrants) -> String {
     }
     if !grants.env_if_set.is_empty() {
         parts.push(format!("env if set {}", grants.env_if_set.join(",")));
+    }
+    if !grants.settings.is_empty() {
+        parts.push(format!("settings {}", grants.settings.join(",")));
     }
     if !grants.allowed_hosts.is_empty() {
         let hosts: Vec<String> = grants

@@ -7,7 +7,8 @@
 //! memory_limit_mib = 512
 //! call_timeout_secs = 300
 //! env = ["OPENAI_API_KEY"]          # passed through from the host's environment
-//! env_if_set = ["OPENAI_BASE_URL"]  # passed through when set, skipped otherwise
+//! env_if_set = ["OPENAI_ORG_KEY"]   # the same, skipped when not set
+//! settings = ["OPENAI_BASE_URL"]    # passed when set; not secret, so never redacted
 //! allowed_hosts = ["https://api.openai.com", "http://127.0.0.1:8080"]
 //! [[plugins.my-llm.directories]]
 //! host = "/srv/voices"
@@ -22,14 +23,19 @@
 //! workflow; but a call of such a plugin whose grants name no host is refused before it starts,
 //! with an error saying how to grant them, and the request hook refuses anything not granted.
 //!
-//! Every granted variable is a secret: its value reaches only this plugin, and any text the
-//! host keeps from the plugin (errors, answers, stderr) has it replaced by `[redacted NAME]`.
+//! Variables in `env` and `env_if_set` (and a workflow's `secrets`) are secrets: a value
+//! reaches only this plugin, and any text the host keeps from the plugin (errors, answers,
+//! stderr) has it replaced by `[redacted NAME]`. `settings` are passed the same way but not
+//! redacted: scrubbing a model name, a flag such as `true` or a sample rate from every answer
+//! would corrupt the answers and hide nothing.
 //!
 //! The built-in real providers need no section: [`HostConfig::grants_for`] gives `openai-llm`,
 //! `openai-tts` and `openai-image` every set `OPENAI_*` variable and `https://api.openai.com`
 //! plus the origin of `$OPENAI_BASE_URL`, and `elevenlabs-tts` every set `ELEVENLABS_*`
-//! variable and `https://api.elevenlabs.io` plus the origin of `$ELEVENLABS_BASE_URL`. A section
-//! for one of them overrides its limits and adds to its variables and hosts.
+//! variable and `https://api.elevenlabs.io` plus the origin of `$ELEVENLABS_BASE_URL`. Of
+//! those variables, names ending in `_KEY`, `_TOKEN`, `_SECRET` or `_PASSWORD` are secrets and
+//! the rest settings. A section for one of them overrides its limits and adds to its variables
+//! and hosts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,6 +67,10 @@ pub struct PluginGrants {
     /// base URL with a built-in default, a model override).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_if_set: Vec<String>,
+    /// Variables passed when set that are not secrets (base URLs, models, options), so their
+    /// values are not redacted from what the plugin returns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
     /// Origins (`scheme://host[:port]`) the plugin may send HTTP requests to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<Origin>,
@@ -89,6 +99,7 @@ impl Default for PluginGrants {
             call_timeout_secs: DEFAULT_CALL_TIMEOUT.as_secs_f64(),
             env: Vec::new(),
             env_if_set: Vec::new(),
+            settings: Vec::new(),
             allowed_hosts: Vec::new(),
             directories: Vec::new(),
         }
@@ -174,12 +185,17 @@ fn provider_defaults(plugin: &str, environment: &[(String, String)]) -> Option<P
     let (_, prefix, api) = PROVIDER_DEFAULTS
         .iter()
         .find(|(name, _, _)| *name == plugin)?;
-    let mut env_if_set: Vec<String> = environment
+    let mut names: Vec<&String> = environment
         .iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, _)| name.clone())
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with(prefix))
         .collect();
-    env_if_set.sort();
+    names.sort();
+    let (secrets, settings): (Vec<&String>, Vec<&String>) = names.into_iter().partition(|name| {
+        ["_KEY", "_TOKEN", "_SECRET", "_PASSWORD"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+    });
     let mut allowed_hosts = vec![Origin::parse(api).expect("built-in API origins are valid")];
     let base_url = format!("{prefix}BASE_URL");
     // A malformed base URL grants nothing; the plugin's request to it is then refused with a
@@ -194,7 +210,8 @@ fn provider_defaults(plugin: &str, environment: &[(String, String)]) -> Option<P
         allowed_hosts.push(origin);
     }
     Some(PluginGrants {
-        env_if_set,
+        env_if_set: secrets.into_iter().cloned().collect(),
+        settings: settings.into_iter().cloned().collect(),
         allowed_hosts,
         ..PluginGrants::default()
     })
@@ -208,11 +225,24 @@ fn environment() -> Vec<(String, String)> {
 }
 
 impl PluginGrants {
-    /// These grants with `more`'s variables and hosts added (limits and directories stay).
+    /// Whether any of the variable lists names `variable`.
+    fn names(&self, variable: &str) -> bool {
+        [&self.env, &self.env_if_set, &self.settings]
+            .iter()
+            .any(|names| names.iter().any(|name| name == variable))
+    }
+
+    /// These grants with `more`'s variables and hosts added (limits and directories stay). A
+    /// variable this section already names keeps its place (a setting made a secret stays one).
     fn extended_by(mut self, more: PluginGrants) -> PluginGrants {
         for name in more.env.into_iter().chain(more.env_if_set) {
-            if !self.env.contains(&name) && !self.env_if_set.contains(&name) {
+            if !self.names(&name) {
                 self.env_if_set.push(name);
+            }
+        }
+        for name in more.settings {
+            if !self.names(&name) {
+                self.settings.push(name);
             }
         }
         for origin in more.allowed_hosts {
@@ -297,7 +327,8 @@ mod tests {
         ]
         .map(|(name, value)| (name.to_string(), value.to_string()));
         let openai = provider_defaults("openai-llm", &environment).unwrap();
-        assert_eq!(openai.env_if_set, ["OPENAI_API_KEY", "OPENAI_BASE_URL"]);
+        assert_eq!(openai.env_if_set, ["OPENAI_API_KEY"]);
+        assert_eq!(openai.settings, ["OPENAI_BASE_URL"]);
         let hosts: Vec<String> = openai
             .allowed_hosts
             .iter()
@@ -320,7 +351,8 @@ mod tests {
         let grants = config.plugins["openai-llm"].clone().extended_by(openai);
         assert_eq!(grants.call_timeout(), Duration::from_secs(30));
         assert_eq!(grants.env, ["OPENAI_API_KEY"]);
-        assert_eq!(grants.env_if_set, ["OPENAI_BASE_URL"]);
+        assert!(grants.env_if_set.is_empty());
+        assert_eq!(grants.settings, ["OPENAI_BASE_URL"]);
         assert_eq!(grants.allowed_hosts.len(), 3);
     }
 

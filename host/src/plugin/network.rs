@@ -219,6 +219,7 @@ impl WasiHttpHooks for NetworkGate {
             first_byte_timeout: cap(options.first_byte_timeout),
             between_bytes_timeout: cap(options.between_bytes_timeout),
         };
+        let request = request.map(|body| DrainOnDrop(Some(body)));
         Box::new(async move {
             let (response, connection) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
@@ -227,6 +228,53 @@ impl WasiHttpHooks for NetworkGate {
                 Box::new(connection) as Box<dyn Future<Output = _> + Send>,
             ))
         })
+    }
+}
+
+/// A request body that, when dropped before its end (the server answered without reading it,
+/// or the request carried no body headers), keeps reading it in the background. The guest
+/// writes the body while the request is in flight; with the body gone it would get a broken
+/// stream and report a reset connection instead of the server's answer. The drain ends when
+/// the guest finishes the body or its store is dropped.
+struct DrainOnDrop(Option<WasiBody>);
+
+impl http_body::Body for DrainOnDrop {
+    type Data = bytes::Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        match self.0.as_mut() {
+            Some(body) => std::pin::Pin::new(body).poll_frame(context),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.as_ref().is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.as_ref().map_or_else(
+            || http_body::SizeHint::with_exact(0),
+            http_body::Body::size_hint,
+        )
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        let Some(mut body) = self.0.take() else {
+            return;
+        };
+        if http_body::Body::is_end_stream(&body) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+        }
     }
 }
 

@@ -125,6 +125,11 @@ pub(crate) fn new_store(
             builder.env(variable, value);
         }
     }
+    for variable in &grants.settings {
+        if let Ok(value) = std::env::var(variable) {
+            builder.env(variable, value);
+        }
+    }
     for directory in &grants.directories {
         let perms = if directory.writable {
             FsPerms::ReadWrite
