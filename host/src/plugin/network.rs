@@ -189,9 +189,10 @@ impl WasiHttpHooks for NetworkGate {
             .as_ref()
             .is_some_and(|origin| self.allowed.contains(origin));
         if !granted {
+            // Only the origin is kept: a path or query may carry a secret.
             let refused = match &origin {
                 Some(origin) => origin.to_string(),
-                None => format!("`{}`", request.uri()),
+                None => "an address with no http or https origin".to_string(),
             };
             tracing::warn!(plugin = %self.plugin, origin = %refused, "refused an HTTP request outside the plugin's grant");
             if !self.refused.contains(&refused) {
