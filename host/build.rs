@@ -20,6 +20,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("openai-tts", "BUILTIN_OPENAI_TTS_WASM"),
     ("elevenlabs-tts", "BUILTIN_ELEVENLABS_TTS_WASM"),
     ("openai-image", "BUILTIN_OPENAI_IMAGE_WASM"),
+    ("piper-tts", "BUILTIN_PIPER_TTS_WASM"),
     ("hostile-plugin", "TEST_COMPONENT_HOSTILE_WASM"),
     ("noop-plugin", "TEST_COMPONENT_NOOP_WASM"),
     ("counter-plugin", "TEST_COMPONENT_COUNTER_WASM"),

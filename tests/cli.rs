@@ -39,6 +39,7 @@ fn plugins_list_shows_the_built_in_mocks_and_providers_and_their_worlds() {
         ("openai-tts", "tts-provider"),
         ("elevenlabs-tts", "tts-provider"),
         ("openai-image", "image-provider"),
+        ("piper-tts", "tts-provider"),
     ] {
         let line = text
             .lines()
@@ -57,7 +58,7 @@ fn plugins_list_json_has_stable_fields() {
     assert!(output.status.success(), "{}", stderr(&output));
     let plugins: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let plugins = plugins.as_array().unwrap();
-    assert_eq!(plugins.len(), 8, "four mocks and four real providers");
+    assert_eq!(plugins.len(), 9, "four mocks and five real providers");
     for plugin in plugins {
         for field in ["name", "origin", "digest", "services", "worlds", "grants"] {
             assert!(plugin.get(field).is_some(), "{field} missing in {plugin}");

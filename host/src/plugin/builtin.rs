@@ -30,4 +30,5 @@ pub(crate) const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[
         "openai-image",
         include_bytes!(env!("BUILTIN_OPENAI_IMAGE_WASM")),
     ),
+    ("piper-tts", include_bytes!(env!("BUILTIN_PIPER_TTS_WASM"))),
 ];

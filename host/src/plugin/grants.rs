@@ -32,7 +32,8 @@
 //! The built-in real providers need no section: [`HostConfig::grants_for`] gives `openai-llm`,
 //! `openai-tts` and `openai-image` every set `OPENAI_*` variable and `https://api.openai.com`
 //! plus the origin of `$OPENAI_BASE_URL`, and `elevenlabs-tts` every set `ELEVENLABS_*`
-//! variable and `https://api.elevenlabs.io` plus the origin of `$ELEVENLABS_BASE_URL`. Of
+//! variable and `https://api.elevenlabs.io` plus the origin of `$ELEVENLABS_BASE_URL`, and
+//! `piper-tts` every `PIPER_*` variable and `http://127.0.0.1:5000` plus `$PIPER_BASE_URL`. Of
 //! those variables, names ending in `_KEY`, `_TOKEN`, `_SECRET` or `_PASSWORD` are secrets and
 //! the rest settings. A section for one of them overrides its limits and adds to its variables
 //! and hosts.
@@ -176,6 +177,8 @@ const PROVIDER_DEFAULTS: &[(&str, &str, &str)] = &[
     ("openai-tts", "OPENAI_", "https://api.openai.com"),
     ("openai-image", "OPENAI_", "https://api.openai.com"),
     ("elevenlabs-tts", "ELEVENLABS_", "https://api.elevenlabs.io"),
+    // A local Piper server (`just local-servers`) on its default port.
+    ("piper-tts", "PIPER_", "http://127.0.0.1:5000"),
 ];
 
 /// What a built-in real provider gets with no configuration: every set variable of its
