@@ -95,7 +95,7 @@ fn a_stage_that_may_fail_records_its_error_and_the_execution_goes_on() {
         "{:?}",
         optional.status
     );
-    let results = optional.output.unwrap();
+    let results = optional.output.clone().unwrap();
     assert!(results[0].as_str().unwrap().starts_with("echo:"));
     assert!(
         results[1].is_null(),

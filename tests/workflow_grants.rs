@@ -38,7 +38,7 @@ fn a_granted_secret_reaches_its_plugin_and_nothing_else_does() {
         Some(serde_json::json!("[redacted GRANTED_SECRET]"))
     );
     let refused = state.stage(&StageId("not_granted".into()));
-    let StageStatus::Failed { error, .. } = refused.status else {
+    let StageStatus::Failed { error, .. } = &refused.status else {
         panic!(
             "reading an ungranted variable must fail: {:?}",
             refused.status

@@ -8,7 +8,7 @@ use crate::event::{ActivityError, Event, Signal, TimerPurpose};
 use crate::ids::{ActivityId, StageId};
 use crate::state::{ActivityState, ActivityStatus, ExecutionState, StageStatus};
 use crate::template::{self, TemplateError};
-use crate::workflow::{CallStage, Definition, OnError, Stage, StageKind};
+use crate::workflow::{CallStage, Definition, OnError, Stage, StageKind, StageReads};
 
 /// The engine's next step.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,10 +68,10 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
             covered_concepts: covered_concepts(definition, state),
         }]);
     };
-    let decision = match state.stage(&stage.id).status {
+    let decision = match &state.stage(&stage.id).status {
         StageStatus::Pending => start_stage(state, stage, now_ms),
         StageStatus::WaitingForApproval { subject, .. } => {
-            approval_step(state, stage, &subject, now_ms)
+            approval_step(state, stage, subject, now_ms)
         }
         StageStatus::Running => running_stage(state, stage, now_ms),
         StageStatus::Failed {
@@ -100,11 +100,13 @@ pub fn current_stage<'d>(definition: &'d Definition, state: &ExecutionState) -> 
     })
 }
 
-/// What templates of `stage` see, with `item` bound in a stage that fans out.
-pub fn context(state: &ExecutionState, item: Option<(usize, &Value)>) -> Value {
+/// What templates see: the inputs, the show, and the outputs of the stages in `reads`, with
+/// `item` bound in a stage that fans out.
+pub fn context(state: &ExecutionState, reads: &StageReads, item: Option<(usize, &Value)>) -> Value {
     let stages: serde_json::Map<String, Value> = state
         .stages
         .iter()
+        .filter(|(id, _)| reads.includes(id))
         .filter_map(|(id, stage)| {
             stage
                 .output
@@ -131,7 +133,7 @@ pub fn idempotency_key(state: &ExecutionState, activity: &ActivityId, attempt: u
 }
 
 fn start_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision {
-    let context = context(state, None);
+    let context = context(state, &stage.reads, None);
     if let Some(condition) = &stage.when {
         match template::evaluate(condition, &context) {
             Ok(value) if !template::is_truthy(&value) => {
@@ -154,7 +156,7 @@ fn start_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision {
             subject,
             reminder_after_ms,
         } => {
-            let subject_output = state.stage(subject).output.unwrap_or(Value::Null);
+            let subject_output = state.stage(subject).output.clone().unwrap_or(Value::Null);
             Decision::Record(vec![
                 Event::StageStarted {
                     stage: stage.id.clone(),
@@ -528,7 +530,7 @@ fn covered_concepts(definition: &Definition, state: &ExecutionState) -> Vec<Stri
     let Some(expression) = &definition.covered_concepts else {
         return Vec::new();
     };
-    match template::evaluate(expression, &context(state, None)) {
+    match template::evaluate(expression, &context(state, &StageReads::All, None)) {
         Ok(Value::Array(items)) => items
             .iter()
             .filter_map(|item| item.as_str().map(str::to_string))

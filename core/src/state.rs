@@ -239,19 +239,20 @@ impl ExecutionState {
     }
 
     /// The state of a stage; stages not yet reached are pending.
-    pub fn stage(&self, id: &StageId) -> StageState {
-        self.stages.get(id).cloned().unwrap_or(StageState {
+    pub fn stage(&self, id: &StageId) -> &StageState {
+        static NOT_REACHED: StageState = StageState {
             status: StageStatus::Pending,
             started_at_ms: None,
             finished_at_ms: None,
             activities: Vec::new(),
             output: None,
-        })
+        };
+        self.stages.get(id).unwrap_or(&NOT_REACHED)
     }
 
     /// Completed activities of a stage and all of its activities, for progress.
     pub fn stage_progress(&self, stage: &StageId) -> (usize, usize) {
-        let activities = self.stage(stage).activities;
+        let activities = &self.stage(stage).activities;
         let done = activities
             .iter()
             .filter(|id| {

@@ -13,6 +13,7 @@ use super::raw::{self, RawRetry, RawStage, RawWorkflow};
 use super::references::{Scope, reference_problem};
 use super::{
     Definition, DefinitionBundle, GrantSpec, InputKind, InputSpec, OnError, Stage, StageKind,
+    StageReads,
 };
 use crate::duration::parse_duration;
 use crate::ids::StageId;
@@ -393,12 +394,15 @@ impl Builder<'_> {
             .and_then(|text| self.duration(text));
         let retry = self.retry(raw.retry.as_ref(), default_retry);
         let kind = kind?;
+        let when = raw.when.as_ref().map(|text| text.get_ref().clone());
+        let for_each = raw.for_each.as_ref().map(|text| text.get_ref().clone());
         valid.then(|| Stage {
             id: StageId(id.clone()),
             title: raw.title.clone().unwrap_or_else(|| title_from_id(id)),
+            reads: StageReads::of(when.as_deref(), for_each.as_deref(), &kind),
             kind,
-            when: raw.when.as_ref().map(|text| text.get_ref().clone()),
-            for_each: raw.for_each.as_ref().map(|text| text.get_ref().clone()),
+            when,
+            for_each,
             concurrency,
             retry,
             attempt_timeout_ms,

@@ -10,6 +10,7 @@ mod calls;
 mod diagnostics;
 mod env;
 mod raw;
+mod reads;
 mod references;
 mod schema;
 
@@ -24,6 +25,7 @@ use crate::retry::RetryPolicy;
 pub use bundle::{DefinitionBundle, load_bundle};
 pub use calls::{BUILTIN_SERVICE, CallSpec, call_spec};
 pub use diagnostics::Diagnostic;
+pub use reads::StageReads;
 
 /// A validated workflow definition.
 #[derive(Debug, Clone)]
@@ -95,6 +97,8 @@ pub struct Stage {
     /// Limit on the whole stage, retries and waits included.
     pub stage_timeout_ms: Option<u64>,
     pub on_error: OnError,
+    /// The earlier stages' outputs its templates read: all a step's context needs to hold.
+    pub reads: StageReads,
 }
 
 /// What a stage does.

@@ -111,8 +111,9 @@ pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
         .stages
         .iter()
         .filter(|_| !state.status.is_terminal());
-    let approval = live_stages.find_map(|stage| match state.stage(&stage.id).status {
+    let approval = live_stages.find_map(|stage| match &state.stage(&stage.id).status {
         StageStatus::WaitingForApproval { subject, requested_at_ms, reminded } => {
+            let (requested_at_ms, reminded) = (*requested_at_ms, *reminded);
             let reminder_after = match stage.kind {
                 StageKind::Approval { reminder_after_ms, .. } => reminder_after_ms as i64,
                 StageKind::Call(_) => i64::MAX,

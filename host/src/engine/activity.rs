@@ -10,6 +10,7 @@ use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, Event, PluginPin};
 use serde_json::{Value, json};
 
 use super::Engine;
+use super::publish::PUBLISH_CALL;
 use crate::plugin::types::{Cost as WitCost, Usage};
 use crate::plugin::{
     AudioInput, CallError, LoadedPlugin, PluginHost, Service, image, kind_name, llm, mixer, tts,
@@ -31,8 +32,9 @@ pub(super) struct ActivityJob {
     /// Start-to-close deadline of the attempt.
     pub timeout: Duration,
     pub execution_id: String,
-    /// What `episode.publish` adds to the manifest (costs, plugins).
-    pub manifest_extra: Value,
+    /// What `episode.publish` adds to the manifest (costs, plugins); none for other calls,
+    /// since it grows with the history and would cost every step.
+    pub manifest_extra: Option<Value>,
 }
 
 /// What a successful call produced.
@@ -344,7 +346,7 @@ impl Engine {
 
     async fn run_builtin(&self, job: &ActivityJob) -> Result<Produced, ActivityError> {
         match job.call.as_str() {
-            "episode.publish" => {
+            PUBLISH_CALL => {
                 let engine = self.clone();
                 let job = job.clone();
                 let output = tokio::task::spawn_blocking(move || engine.publish_episode(&job))

@@ -17,6 +17,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::activity::ActivityJob;
+use super::publish::PUBLISH_CALL;
+use super::store::apply;
 use super::{Engine, EngineError, LEASE_TTL_MS, Observer};
 use crate::history::HistoryError;
 
@@ -81,8 +83,8 @@ impl Engine {
             match self
                 .record(
                     &loaded.definition,
-                    &loaded.state,
-                    vec![event],
+                    loaded.state,
+                    &[event],
                     self.clock.now_ms(),
                     false,
                 )
@@ -133,8 +135,8 @@ impl Engine {
         }
         self.record(
             &loaded.definition,
-            &loaded.state,
-            vec![Event::ExecutionReset { to_stage: stage_id }],
+            loaded.state,
+            &[Event::ExecutionReset { to_stage: stage_id }],
             now,
             false,
         )
@@ -255,18 +257,24 @@ impl Engine {
         }
     }
 
-    /// Records events decided at `now`, with that time, so that replay decides the same; on a
-    /// conflict (someone appended a signal) reloads and lets the caller decide again.
+    /// Records events decided at `now`, with that time, and every decision that follows them
+    /// at once, so that replay decides the same; on a conflict (someone appended a signal)
+    /// reloads and lets the caller decide again.
     async fn record_as_owner(
         &self,
         definition: &Definition,
-        state: ExecutionState,
-        events: Vec<Event>,
+        mut state: ExecutionState,
+        mut events: Vec<Event>,
         now: i64,
         observer: &dyn Observer,
     ) -> Result<ExecutionState, EngineError> {
+        let execution_id = state.execution_id.0.clone();
+        for event in &events {
+            apply(&mut state, event, now)?;
+        }
+        decide_onwards(definition, &mut state, &mut events, now)?;
         match self
-            .record(definition, &state, events.clone(), now, true)
+            .record_applied(definition, state, &events, now, true)
             .await
         {
             Ok(next) => {
@@ -274,14 +282,14 @@ impl Engine {
                 Ok(next)
             }
             Err(EngineError::History(HistoryError::Conflict { .. })) => {
-                Ok(self.load_state(&state.execution_id.0)?)
+                Ok(self.load_state(&execution_id)?)
             }
             Err(error) => Err(error),
         }
     }
 
-    /// Records an activity's outcome unless the history moved on without it (the stage was
-    /// cancelled, reset or timed out meanwhile).
+    /// Records an activity's outcome, with the decisions it leads to, unless the history moved
+    /// on without it (the stage was cancelled, reset or timed out meanwhile).
     async fn record_outcome(
         &self,
         definition: &Definition,
@@ -299,22 +307,21 @@ impl Engine {
             if !still_running {
                 return Ok(state);
             }
+            let execution_id = state.execution_id.0.clone();
+            let now = self.clock.now_ms();
+            apply(&mut state, &event, now)?;
+            let mut events = vec![event.clone()];
+            decide_onwards(definition, &mut state, &mut events, now)?;
             match self
-                .record(
-                    definition,
-                    &state,
-                    vec![event.clone()],
-                    self.clock.now_ms(),
-                    true,
-                )
+                .record_applied(definition, state, &events, now, true)
                 .await
             {
                 Ok(next) => {
-                    notify(observer, definition, &next, std::slice::from_ref(&event));
+                    notify(observer, definition, &next, &events);
                     return Ok(next);
                 }
                 Err(EngineError::History(HistoryError::Conflict { .. })) => {
-                    state = self.load_state(&state.execution_id.0)?
+                    state = self.load_state(&execution_id)?
                 }
                 Err(error) => return Err(error),
             }
@@ -365,7 +372,7 @@ impl Engine {
                     .cloned(),
                 timeout: Duration::from_millis(stage.attempt_timeout_ms),
                 execution_id: state.execution_id.0.clone(),
-                manifest_extra: manifest_extra(state),
+                manifest_extra: (activity.call == PUBLISH_CALL).then(|| manifest_extra(state)),
             };
             if matches!(stage.kind, StageKind::Call(_)) {
                 let engine = self.clone();
@@ -376,6 +383,32 @@ impl Engine {
             }
         }
     }
+}
+
+/// Decisions taken one after another in one commit, at most; a bound that a real workflow
+/// never reaches, so a definition that kept deciding could not grow one transaction forever.
+const MAX_DECISIONS_PER_COMMIT: usize = 64;
+
+/// Keeps deciding at `now` on `state` (which has `events` applied) while the decision is to
+/// record more, appending those events and applying them. One commit then carries a step's
+/// outcome, the end of its stage and the start of the next, instead of one commit each. Replay
+/// sees the same: it decides again at each decision event, on the state before it.
+fn decide_onwards(
+    definition: &Definition,
+    state: &mut ExecutionState,
+    events: &mut Vec<Event>,
+    now: i64,
+) -> Result<(), EngineError> {
+    for _ in 0..MAX_DECISIONS_PER_COMMIT {
+        let Decision::Record(more) = decide(definition, state, now) else {
+            return Ok(());
+        };
+        for event in &more {
+            apply(state, event, now)?;
+        }
+        events.extend(more);
+    }
+    Ok(())
 }
 
 /// Drops in-flight attempts the history no longer wants (the stage ended, or the execution).

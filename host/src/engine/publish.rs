@@ -10,6 +10,9 @@ use super::Engine;
 use super::activity::{ActivityJob, invalid_input};
 use pipeline_core::ActivityError;
 
+/// The call name workflows use for this function.
+pub(super) const PUBLISH_CALL: &str = "episode.publish";
+
 impl Engine {
     pub(super) fn publish_episode(&self, job: &ActivityJob) -> Result<Value, ActivityError> {
         let input = &job.input;
@@ -133,12 +136,15 @@ impl Engine {
             cover_png,
         };
         let directory = self.episodes_dir.join(&job.execution_id);
-        let artifacts = episode_publish::publish(&directory, &episode, &job.manifest_extra)
-            .map_err(|error| ActivityError {
-                kind: "publish".into(),
-                message: error.to_string(),
-                retryable: true,
-                retry_after_ms: None,
+        let manifest_extra = job.manifest_extra.clone().unwrap_or(Value::Null);
+        let artifacts =
+            episode_publish::publish(&directory, &episode, &manifest_extra).map_err(|error| {
+                ActivityError {
+                    kind: "publish".into(),
+                    message: error.to_string(),
+                    retryable: true,
+                    retry_after_ms: None,
+                }
             })?;
         Ok(json!({
             "directory": directory.display().to_string(),

@@ -37,6 +37,20 @@ pub fn decode_history(
         .collect()
 }
 
+/// Applies one event to the state being recorded.
+pub(super) fn apply(
+    state: &mut ExecutionState,
+    event: &Event,
+    now_ms: i64,
+) -> Result<(), EngineError> {
+    state
+        .apply(event, now_ms)
+        .map_err(|source| EngineError::Fold {
+            execution_id: state.execution_id.0.clone(),
+            source,
+        })
+}
+
 /// The executions-table row of a state.
 pub fn summary_of(
     definition: &Definition,
@@ -126,24 +140,35 @@ impl Engine {
     }
 
     /// Appends `events` at time `now_ms` in one transaction, as `owner` when driving, and
-    /// returns the state with them applied. Honours the crash-injection setting right after
-    /// the commit.
+    /// returns the state with them applied. The state is consumed rather than copied (a copy
+    /// per step grows with the history): on an error, callers reload it from the store, which
+    /// is the truth anyway. Honours the crash-injection setting right after the commit.
     pub(super) async fn record(
         &self,
         definition: &Definition,
-        state: &ExecutionState,
-        events: Vec<Event>,
+        state: ExecutionState,
+        events: &[Event],
         now_ms: i64,
         as_owner: bool,
     ) -> Result<ExecutionState, EngineError> {
-        let mut next = state.clone();
-        for event in &events {
-            next.apply(event, now_ms)
-                .map_err(|source| EngineError::Fold {
-                    execution_id: state.execution_id.0.clone(),
-                    source,
-                })?;
+        let mut next = state;
+        for event in events {
+            apply(&mut next, event, now_ms)?;
         }
+        self.record_applied(definition, next, events, now_ms, as_owner)
+            .await
+    }
+
+    /// Appends `events`, which `next` already has applied, at time `now_ms` in one transaction.
+    pub(super) async fn record_applied(
+        &self,
+        definition: &Definition,
+        next: ExecutionState,
+        events: &[Event],
+        now_ms: i64,
+        as_owner: bool,
+    ) -> Result<ExecutionState, EngineError> {
+        let first_sequence = next.last_sequence + 1 - events.len() as u64;
         let summary = summary_of(definition, &next, now_ms);
         let rows: Vec<NewEvent> = events
             .iter()
@@ -156,8 +181,8 @@ impl Engine {
         let count = rows.len() as u64;
         self.store
             .append_with(
-                &state.execution_id.0,
-                state.last_sequence + 1,
+                &next.execution_id.0,
+                first_sequence,
                 rows,
                 Some(summary),
                 as_owner.then(|| self.owner.id.clone()),

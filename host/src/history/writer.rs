@@ -1,6 +1,6 @@
 //! The single writer: takes every append queued since its last commit, applies them in one
-//! transaction (each in its own savepoint, so one conflicting append does not sink the others),
-//! commits once, then acknowledges each caller.
+//! transaction, commits once, then acknowledges each caller. An append that conflicts is
+//! refused before it writes anything, so it cannot sink the others in its batch.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,23 +80,18 @@ fn commit_batch(
     connection: &mut Connection,
     batch: &[AppendRequest],
 ) -> rusqlite::Result<Vec<Result<Vec<StoredEvent>, HistoryError>>> {
-    let mut transaction =
+    let transaction =
         connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for request in batch {
-        let savepoint = transaction.savepoint()?;
-        match append_one(&savepoint, request)? {
-            Ok(stored) => {
-                savepoint.commit()?;
-                outcomes.push(Ok(stored));
-            }
-            Err(conflict) => outcomes.push(Err(conflict)),
-        }
+        outcomes.push(append_one(&transaction, request)?);
     }
     transaction.commit()?;
     Ok(outcomes)
 }
 
+/// Appends one request's events, or refuses it (a sequence conflict, a lost lease) having
+/// written nothing.
 fn append_one(
     connection: &Connection,
     request: &AppendRequest,

@@ -2,9 +2,11 @@
 //! `<plugins-dir>/<name>.wasm` (so a dropped-in file overrides a built-in) and then among the
 //! built-in mocks.
 
+use std::collections::HashMap;
 use std::ops::Deref;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest as _, Sha256};
 
@@ -61,22 +63,84 @@ impl Deref for PluginBytes {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     plugins_dir: PathBuf,
+    files: FileCache,
+}
+
+/// Plugin files already read and hashed, by path, with the file identity they were read at.
+/// Every call resolves its plugin again (so a replaced file is noticed), and reading and
+/// hashing a component of several MiB on each call would cost more than the call itself.
+#[derive(Debug, Clone, Default)]
+struct FileCache(Arc<Mutex<HashMap<PathBuf, (FileIdentity, PluginSource)>>>);
+
+/// What changes whenever a file's content can have changed: a rewrite moves the modification
+/// and change times, a replacement by rename brings a new inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified_ns: (i64, i64),
+    changed_ns: (i64, i64),
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        let metadata = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.size(),
+            modified_ns: (metadata.mtime(), metadata.mtime_nsec()),
+            changed_ns: (metadata.ctime(), metadata.ctime_nsec()),
+        })
+    }
+}
+
+impl FileCache {
+    fn read(&self, path: &Path) -> Result<PluginSource, LoadError> {
+        let unreadable = |source| LoadError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        };
+        let identity = FileIdentity::of(path).map_err(unreadable)?;
+        if let Some((cached_identity, source)) = self.lock().get(path)
+            && *cached_identity == identity
+        {
+            return Ok(source.clone());
+        }
+        let source = read_file(path)?;
+        // Identity taken before the read: a write during the read leaves a stale identity, so
+        // the next lookup reads the file again rather than trusting a torn read.
+        self.lock()
+            .insert(path.to_path_buf(), (identity, source.clone()));
+        Ok(source)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileIdentity, PluginSource)>> {
+        // Poisoning is safe to ignore: entries are inserted whole.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Catalog {
     pub fn new(plugins_dir: PathBuf) -> Catalog {
-        Catalog { plugins_dir }
+        Catalog {
+            plugins_dir,
+            files: FileCache::default(),
+        }
     }
 
     /// Finds a plugin by name or path. Anything containing a path separator or ending in
     /// `.wasm` is a path; everything else is a name.
     pub fn resolve(&self, reference: &str) -> Result<PluginSource, LoadError> {
         if reference.contains(std::path::MAIN_SEPARATOR) || reference.ends_with(".wasm") {
-            return read_file(Path::new(reference));
+            return self.files.read(Path::new(reference));
         }
         let candidate = self.plugins_dir.join(format!("{reference}.wasm"));
         if candidate.is_file() {
-            return read_file(&candidate);
+            return self.files.read(&candidate);
         }
         builtin_sources()
             .iter()
@@ -105,7 +169,7 @@ impl Catalog {
                         .extension()
                         .is_some_and(|extension| extension == "wasm")
                     {
-                        sources.push(read_file(&path)?);
+                        sources.push(self.files.read(&path)?);
                     }
                 }
             }
