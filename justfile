@@ -19,8 +19,13 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Benchmarks recorded in BENCHMARKS.md.
+# Every benchmark recorded in BENCHMARKS.md, one after the other (about 10 minutes).
 bench:
+    cargo bench -p host --bench engine_steps
+    cargo bench -p host --bench replay
+    cargo bench -p host --bench cold_start
+    cargo bench -p host --bench fan_out
+    cargo bench -p host --bench memory
     cargo bench -p host --bench plugin_calls
     cargo bench -p host --bench history_appends
 
