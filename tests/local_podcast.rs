@@ -6,10 +6,11 @@
 mod support;
 
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 use pipeline_core::Event;
-use support::{Sandbox, assert_success};
+use support::{Sandbox, assert_success, text};
 
 const LLM: (&str, &str) = ("127.0.0.1:8081", "http://127.0.0.1:8081/v1");
 const TTS: (&str, &str) = ("127.0.0.1:5000", "http://127.0.0.1:5000");
@@ -17,6 +18,21 @@ const TTS: (&str, &str) = ("127.0.0.1:5000", "http://127.0.0.1:5000");
 fn listening(address: &str) -> bool {
     let address = address.parse().expect("a socket address");
     TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok()
+}
+
+/// A `host` command pointed at the local servers, with none of the developer's own provider
+/// settings.
+fn command_for(sandbox: &Sandbox) -> Command {
+    let mut command = sandbox.command();
+    for (name, _) in std::env::vars() {
+        if name.starts_with("OPENAI_") || name.starts_with("PIPER_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("OPENAI_BASE_URL", LLM.1)
+        .env("PIPER_BASE_URL", TTS.1);
+    command
 }
 
 #[test]
@@ -31,15 +47,8 @@ fn a_podcast_is_made_on_local_servers_with_no_cloud() {
     }
     let sandbox = Sandbox::new();
     let workflows = sandbox.repository_workflows("workflows");
-    let mut command = sandbox.command();
-    for (name, _) in std::env::vars() {
-        if name.starts_with("OPENAI_") || name.starts_with("PIPER_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command
-        .env("OPENAI_BASE_URL", LLM.1)
-        .env("PIPER_BASE_URL", TTS.1)
+    let mut command = command_for(&sandbox);
+    let mut output = command
         .args(["run", workflows.join("podcast.toml").to_str().unwrap()])
         .args([
             "--id",
@@ -57,6 +66,24 @@ fn a_podcast_is_made_on_local_servers_with_no_cloud() {
         ])
         .output()
         .expect("host runs");
+    // A 135M model sometimes gives a line to a speaker who is not one of the show's hosts,
+    // which fails the audio stage. The operator's remedy is the one used here: reset to the
+    // script and resume, which asks the model again.
+    for _ in 0..4 {
+        if output.status.success() || !text(&output.stdout).contains("is not one of the speakers") {
+            break;
+        }
+        assert_success(
+            &command_for(&sandbox)
+                .args(["reset", "local", "--to", "script_generation"])
+                .output()
+                .unwrap(),
+        );
+        output = command_for(&sandbox)
+            .args(["resume", "local", "--auto-approve"])
+            .output()
+            .unwrap();
+    }
     assert_success(&output);
     let outputs = sandbox.stage_outputs("local");
 
