@@ -1,7 +1,7 @@
 //! The state of an execution: a pure fold over its history. Nothing else is authoritative;
 //! the engine rebuilds this after every crash and replay checks it against the definition.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -151,10 +151,13 @@ pub struct ExecutionState {
     pub status: ExecutionStatus,
     /// Raised by each reset so that re-run activities get new ids.
     pub generation: u32,
-    pub stages: BTreeMap<StageId, StageState>,
+    /// Hashed, like `activities`: deciding looks up every stage to find the current one.
+    pub stages: HashMap<StageId, StageState>,
     /// Stages in the order they were reached, which is what a reset rewinds.
     pub stage_order: Vec<StageId>,
-    pub activities: BTreeMap<ActivityId, ActivityState>,
+    /// Hashed: deciding looks up every activity of the running stage, and nothing depends on
+    /// the order (stages list their activities in item order).
+    pub activities: HashMap<ActivityId, ActivityState>,
     pub timers: BTreeMap<String, TimerState>,
     /// Signals received and not yet acted on.
     pub pending_signals: Vec<Signal>,
@@ -205,9 +208,9 @@ impl ExecutionState {
             started_at_ms: recorded_at_ms,
             status: ExecutionStatus::Running,
             generation: 0,
-            stages: BTreeMap::new(),
+            stages: HashMap::new(),
             stage_order: Vec::new(),
-            activities: BTreeMap::new(),
+            activities: HashMap::new(),
             timers: BTreeMap::new(),
             pending_signals: Vec::new(),
             cost_by_stage: BTreeMap::new(),

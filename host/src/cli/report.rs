@@ -126,17 +126,16 @@ pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
         _ => None,
     });
     let by_stage = serde_json::to_value(&state.cost_by_stage).unwrap_or_default();
-    let artifacts = state
-        .stages
-        .values()
-        .filter_map(|stage| stage.output.as_ref()?.get("artifacts").cloned())
-        .next_back()
-        .unwrap_or(json!([]));
-    let directory = state
-        .stages
-        .values()
-        .filter_map(|stage| stage.output.as_ref()?.get("directory").cloned())
-        .next_back();
+    // The last stage, in workflow order, whose output names them (the publishing stage).
+    let published = |field: &str| {
+        definition
+            .stages
+            .iter()
+            .filter_map(|stage| state.stage(&stage.id).output.as_ref()?.get(field).cloned())
+            .next_back()
+    };
+    let artifacts = published("artifacts").unwrap_or(json!([]));
+    let directory = published("directory");
     let error = state.last_error.as_ref().map(|last| json!({ "stage": last.stage, "activity": last.activity, "attempt": last.attempt, "kind": last.error.kind, "message": last.error.message }));
     Ok(json!({
         "id": state.execution_id, "workflow": state.workflow, "status": state.status.as_str(),
