@@ -19,7 +19,7 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Every benchmark recorded in BENCHMARKS.md, one after the other (about 10 minutes).
+# Every benchmark recorded in BENCHMARKS.md, one after the other (about 5 minutes).
 bench:
     cargo bench -p host --bench engine_steps
     cargo bench -p host --bench replay
