@@ -8,6 +8,7 @@ pub mod duration;
 pub mod event;
 pub mod ids;
 pub mod json_schema;
+pub mod origin;
 pub mod replay;
 pub mod retry;
 pub mod show;

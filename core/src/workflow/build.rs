@@ -208,12 +208,8 @@ impl Builder<'_> {
         let mut grants = BTreeMap::new();
         for (plugin, raw) in &parsed.plugins {
             for host in &raw.allowed_hosts {
-                let text = host.get_ref();
-                let valid = text.split_once("://").is_some_and(|(scheme, rest)| {
-                    matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
-                });
-                if !valid {
-                    self.error(host.span(), format!("allowed host `{text}` of plugin `{plugin}` must look like `https://api.example.com` or `http://127.0.0.1:8080` (scheme, host, optional port, no path)"));
+                if let Err(invalid) = crate::origin::Origin::parse(host.get_ref()) {
+                    self.error(host.span(), format!("plugin `{plugin}`: {invalid}"));
                 }
             }
             for secret in &raw.secrets {
