@@ -2,12 +2,12 @@
 //! with the `xi-api-key` header, raw 24 kHz PCM wrapped in a WAV, and `GET {base}/v1/voices`.
 //! ElevenLabs documents no idempotency header, so none is sent.
 
-use provider_support::audio::{self, Speech};
+use provider_support::audio::{self, Spoken};
 use provider_support::config::{self, Environment};
 use provider_support::error;
 use provider_support::http::{self, HttpRequest, Transport};
 use provider_support::prices::{Price, PriceTable, per_input};
-use provider_support::types::{Cost, ProviderError};
+use provider_support::types::ProviderError;
 use provider_support::voices;
 use serde_json::{Value, json};
 
@@ -60,11 +60,7 @@ impl Settings {
             api_key: config::required_secret(environment, "ELEVENLABS_API_KEY")?,
             base_url: config::base_url(environment, "ELEVENLABS_BASE_URL", DEFAULT_BASE_URL),
             default_model: config::setting(environment, "ELEVENLABS_MODEL", DEFAULT_MODEL),
-            prices: PriceTable::new(
-                DEFAULT_PRICES,
-                "ELEVENLABS_PRICES",
-                environment.get("ELEVENLABS_PRICES").as_deref(),
-            )?,
+            prices: PriceTable::from_environment(DEFAULT_PRICES, "ELEVENLABS_PRICES", environment)?,
         })
     }
 }
@@ -74,12 +70,6 @@ pub struct Utterance<'a> {
     pub voice: &'a str,
     pub speed: f32,
     pub model: Option<&'a str>,
-}
-
-pub struct Spoken {
-    pub speech: Speech,
-    pub characters: u64,
-    pub cost: Cost,
 }
 
 /// A voice the provider offers.

@@ -2,7 +2,7 @@
 //! `response_format: b64_json`): the PNG decoded, checked and fitted to the requested size (the
 //! API offers a few fixed sizes, not the one asked for), usage and cost.
 
-use provider_support::config::{self, Environment};
+use provider_support::config::{self, Environment, OpenAiEndpoint};
 use provider_support::error;
 use provider_support::http::{self, HttpRequest, Transport};
 use provider_support::prices::{Price, PriceTable, per_output};
@@ -13,7 +13,6 @@ use crate::png;
 
 /// Names the service in error messages.
 const PROVIDER: &str = "the image server";
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "dall-e-3";
 
 /// List prices in USD per million images (standard quality, 1024x1024); override with
@@ -32,21 +31,12 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_environment(environment: &dyn Environment) -> Result<Settings, ProviderError> {
-        let base_url = config::base_url(environment, "OPENAI_BASE_URL", DEFAULT_BASE_URL);
-        let api_key = if base_url == DEFAULT_BASE_URL {
-            Some(config::required_secret(environment, "OPENAI_API_KEY")?)
-        } else {
-            environment.get("OPENAI_API_KEY")
-        };
+        let OpenAiEndpoint { base_url, api_key } = OpenAiEndpoint::from_environment(environment)?;
         Ok(Settings {
             api_key,
             base_url,
             default_model: config::setting(environment, "OPENAI_IMAGE_MODEL", DEFAULT_MODEL),
-            prices: PriceTable::new(
-                DEFAULT_PRICES,
-                "OPENAI_PRICES",
-                environment.get("OPENAI_PRICES").as_deref(),
-            )?,
+            prices: PriceTable::from_environment(DEFAULT_PRICES, "OPENAI_PRICES", environment)?,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! the request body with JSON-schema structured output when a schema is given, the answer's
 //! text, finish reason and token usage, and its cost from the price table.
 
-use provider_support::config::{self, Environment};
+use provider_support::config::{self, Environment, OpenAiEndpoint};
 use provider_support::error;
 use provider_support::http::{self, HttpRequest, Transport};
 use provider_support::prices::{Price, PriceTable};
@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 /// Names the service in error messages.
 const PROVIDER: &str = "the chat completions server";
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 
 /// List prices in USD per million tokens (input, output); override with `OPENAI_PRICES`.
@@ -47,23 +46,13 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_environment(environment: &dyn Environment) -> Result<Settings, ProviderError> {
-        let base_url = config::base_url(environment, "OPENAI_BASE_URL", DEFAULT_BASE_URL);
-        // OpenAI itself needs a key; a local server (Ollama, llama.cpp, vLLM) usually does not.
-        let api_key = if base_url == DEFAULT_BASE_URL {
-            Some(config::required_secret(environment, "OPENAI_API_KEY")?)
-        } else {
-            environment.get("OPENAI_API_KEY")
-        };
+        let OpenAiEndpoint { base_url, api_key } = OpenAiEndpoint::from_environment(environment)?;
         Ok(Settings {
             api_key,
             base_url,
             default_model: config::setting(environment, "OPENAI_LLM_MODEL", DEFAULT_MODEL),
             strict: config::setting(environment, "OPENAI_LLM_STRICT", "false") == "true",
-            prices: PriceTable::new(
-                DEFAULT_PRICES,
-                "OPENAI_PRICES",
-                environment.get("OPENAI_PRICES").as_deref(),
-            )?,
+            prices: PriceTable::from_environment(DEFAULT_PRICES, "OPENAI_PRICES", environment)?,
         })
     }
 }

@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 use exports::pipeline::services::tts::{Guest, SynthesizeRequest, SynthesizeResponse, Voice};
 use provider_support::config::ProcessEnvironment;
 use provider_support::http::sandbox_transport;
-use provider_support::types::{ProviderError, Quantity, Usage, UsageUnit};
+use provider_support::types::ProviderError;
 
 struct OpenAiTts;
 
@@ -46,19 +46,11 @@ impl Guest for OpenAiTts {
             },
         )?;
         Ok(SynthesizeResponse {
+            // Usage first: the fields below move the speech out of `spoken`.
+            usage: spoken.usage(),
             audio: spoken.speech.wav,
             format: spoken.speech.format,
             duration_ms: spoken.speech.duration_ms,
-            usage: Usage {
-                input: Quantity {
-                    amount: spoken.characters,
-                    unit: UsageUnit::Characters,
-                },
-                output: Quantity {
-                    amount: spoken.speech.duration_ms,
-                    unit: UsageUnit::AudioMilliseconds,
-                },
-            },
             cost: spoken.cost,
         })
     }

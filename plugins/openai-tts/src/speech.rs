@@ -5,18 +5,17 @@
 //! because OpenAI's streamed `wav` carries placeholder sizes; `OPENAI_TTS_FORMAT=wav` serves
 //! compatible servers that only produce WAV, which is then re-read whatever its sample format.
 
-use provider_support::audio::{self, Speech};
-use provider_support::config::{self, Environment};
+use provider_support::audio::{self, Spoken};
+use provider_support::config::{self, Environment, OpenAiEndpoint};
 use provider_support::error;
 use provider_support::http::{self, HttpRequest, Transport};
 use provider_support::prices::{Price, PriceTable, per_input};
-use provider_support::types::{Cost, ErrorKind, ProviderError};
+use provider_support::types::{ErrorKind, ProviderError};
 use provider_support::voices;
 use serde_json::json;
 
 /// Names the service in error messages.
 const PROVIDER: &str = "the speech server";
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "tts-1";
 
 /// List prices in USD per million input characters; override with `OPENAI_PRICES`.
@@ -74,12 +73,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_environment(environment: &dyn Environment) -> Result<Settings, ProviderError> {
-        let base_url = config::base_url(environment, "OPENAI_BASE_URL", DEFAULT_BASE_URL);
-        let api_key = if base_url == DEFAULT_BASE_URL {
-            Some(config::required_secret(environment, "OPENAI_API_KEY")?)
-        } else {
-            environment.get("OPENAI_API_KEY")
-        };
+        let OpenAiEndpoint { base_url, api_key } = OpenAiEndpoint::from_environment(environment)?;
         let format = match config::setting(environment, "OPENAI_TTS_FORMAT", "pcm").as_str() {
             "pcm" => Format::Pcm,
             "wav" => Format::Wav,
@@ -103,11 +97,7 @@ impl Settings {
             default_model: config::setting(environment, "OPENAI_TTS_MODEL", DEFAULT_MODEL),
             format,
             pcm_sample_rate,
-            prices: PriceTable::new(
-                DEFAULT_PRICES,
-                "OPENAI_PRICES",
-                environment.get("OPENAI_PRICES").as_deref(),
-            )?,
+            prices: PriceTable::from_environment(DEFAULT_PRICES, "OPENAI_PRICES", environment)?,
         })
     }
 }
@@ -119,12 +109,6 @@ pub struct Utterance<'a> {
     pub style: Option<&'a str>,
     pub speed: f32,
     pub model: Option<&'a str>,
-}
-
-pub struct Spoken {
-    pub speech: Speech,
-    pub characters: u64,
-    pub cost: Cost,
 }
 
 /// The OpenAI voice that speaks `requested`.

@@ -4,7 +4,7 @@
 //! voice model the server was started with, so every voice id is accepted and spoken by it;
 //! a local server costs nothing, so usage is reported and cost is 0.
 
-use provider_support::audio::{self, Speech};
+use provider_support::audio::{self, Spoken};
 use provider_support::config::{self, Environment};
 use provider_support::http::{self, HttpRequest, Transport};
 use provider_support::types::{Cost, ProviderError};
@@ -24,12 +24,6 @@ impl Settings {
             base_url: config::base_url(environment, "PIPER_BASE_URL", DEFAULT_BASE_URL),
         }
     }
-}
-
-pub struct Spoken {
-    pub speech: Speech,
-    pub characters: u64,
-    pub cost: Cost,
 }
 
 pub fn synthesize(

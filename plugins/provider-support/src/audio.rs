@@ -6,7 +6,7 @@
 use mock_support::wav::pcm16_header;
 
 use crate::error;
-use crate::types::{AudioEncoding, AudioFormat, ProviderError};
+use crate::types::{AudioEncoding, AudioFormat, Cost, ProviderError, Quantity, Usage, UsageUnit};
 
 /// Speech ready for the host.
 #[derive(Debug, Clone)]
@@ -14,6 +14,29 @@ pub struct Speech {
     pub wav: Vec<u8>,
     pub format: AudioFormat,
     pub duration_ms: u64,
+}
+
+/// Speech as a TTS provider answers it: the audio, the characters it spoke and what it cost.
+pub struct Spoken {
+    pub speech: Speech,
+    pub characters: u64,
+    pub cost: Cost,
+}
+
+impl Spoken {
+    /// Characters in, milliseconds of audio out.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            input: Quantity {
+                amount: self.characters,
+                unit: UsageUnit::Characters,
+            },
+            output: Quantity {
+                amount: self.speech.duration_ms,
+                unit: UsageUnit::AudioMilliseconds,
+            },
+        }
+    }
 }
 
 /// Wraps raw signed 16-bit little-endian PCM. An odd trailing byte (a cut-off sample) is

@@ -62,6 +62,31 @@ pub fn setting(environment: &dyn Environment, name: &str, default: &str) -> Stri
         .unwrap_or_else(|| default.to_string())
 }
 
+/// OpenAI's own API, where the OpenAI-compatible plugins go unless `OPENAI_BASE_URL` says else.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// Where an OpenAI-compatible API is and the key for it, shared by every OpenAI plugin.
+pub struct OpenAiEndpoint {
+    pub base_url: String,
+    pub api_key: Option<String>,
+}
+
+impl OpenAiEndpoint {
+    /// `OPENAI_BASE_URL` (OpenAI itself by default) and `OPENAI_API_KEY`, which OpenAI itself
+    /// requires and a local server (Ollama, llama.cpp, vLLM) usually does not.
+    pub fn from_environment(
+        environment: &dyn Environment,
+    ) -> Result<OpenAiEndpoint, ProviderError> {
+        let base_url = base_url(environment, "OPENAI_BASE_URL", OPENAI_BASE_URL);
+        let api_key = if base_url == OPENAI_BASE_URL {
+            Some(required_secret(environment, "OPENAI_API_KEY")?)
+        } else {
+            environment.get("OPENAI_API_KEY")
+        };
+        Ok(OpenAiEndpoint { base_url, api_key })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,15 @@ impl PriceTable {
     /// The built-in prices with the JSON of `overrides` (the value of the plugin's prices
     /// variable, if set) laid over them. Malformed JSON is a permanent error naming
     /// `variable`: guessing prices silently would misreport every cost.
+    /// The table for `defaults` with the overrides in the environment variable `variable`.
+    pub fn from_environment(
+        defaults: &[(&str, Price)],
+        variable: &str,
+        environment: &dyn crate::config::Environment,
+    ) -> Result<PriceTable, ProviderError> {
+        PriceTable::new(defaults, variable, environment.get(variable).as_deref())
+    }
+
     pub fn new(
         defaults: &[(&str, Price)],
         variable: &str,
