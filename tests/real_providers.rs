@@ -462,6 +462,61 @@ fn a_refused_key_fails_at_once_with_the_providers_message_and_no_secret() {
     assert_secret_kept(&sandbox, "refused", &[&run]);
 }
 
+/// A WAV of 24 kHz mono 16-bit `pcm` whose fmt chunk claims `fmt_size` bytes and whose data
+/// chunk claims `data_size`.
+fn wav_claiming(fmt_size: u32, data_size: u32, pcm: &[u8]) -> Vec<u8> {
+    let mut wav = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
+    wav.extend_from_slice(&fmt_size.to_le_bytes());
+    for field in [1u16, 1] {
+        wav.extend_from_slice(&field.to_le_bytes());
+    }
+    wav.extend_from_slice(&24_000u32.to_le_bytes());
+    wav.extend_from_slice(&48_000u32.to_le_bytes());
+    for field in [2u16, 16] {
+        wav.extend_from_slice(&field.to_le_bytes());
+    }
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_size.to_le_bytes());
+    wav.extend_from_slice(pcm);
+    wav
+}
+
+#[test]
+fn wav_headers_claiming_gigabytes_are_read_or_refused_without_crashing_the_plugin() {
+    let sandbox = Sandbox::new();
+    let server = FakeHttp::start();
+    server.route(
+        "POST",
+        SPEECH,
+        [
+            // A chunk claiming 4 GiB more than was sent: malformed, so retried.
+            Response::bytes(200, "audio/wav", wav_claiming(u32::MAX, 0, &speech_pcm())),
+        ],
+        // What streaming servers send: the data size left at 0xFFFFFFFF, running to the end.
+        Response::bytes(200, "audio/wav", wav_claiming(16, u32::MAX, &speech_pcm())),
+    );
+    let workflow = sandbox.workflow("provider_tts");
+    let mut command = sandbox.command();
+    command.args([
+        "run",
+        path_str(&workflow),
+        "--id",
+        "huge-wav",
+        "--input",
+        "lines=[\"one\", \"two\"]",
+    ]);
+    provider_environment(&mut command, &server);
+    command.env("OPENAI_TTS_FORMAT", "wav");
+    let run = command.output().expect("host runs");
+    assert_success(&run);
+    let failed = failures(&sandbox, "huge-wav");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].kind, "malformed-response", "{:?}", failed[0]);
+    assert!(failed[0].retryable);
+    let spoken = completions(&sandbox, "huge-wav");
+    assert_eq!(spoken.len(), 2, "{spoken:?}");
+}
+
 /// Runs only with real credentials; prints why it did nothing otherwise.
 #[test]
 fn the_real_apis_answer_when_credentials_are_given() {

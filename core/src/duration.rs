@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The longest duration a workflow may give: ten years. Anything longer is a typo, and times
+/// are added to millisecond timestamps that must not overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Parses a duration; the error says what was expected.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let expected = || {
@@ -36,7 +40,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         total_ms = number
             .checked_mul(unit_ms)
             .and_then(|part| total_ms.checked_add(part))
-            .ok_or_else(|| format!("duration `{text}` is too long"))?;
+            .filter(|total| *total <= MAX_DURATION.as_millis() as u64)
+            .ok_or_else(|| format!("duration `{text}` is too long (at most 3650d)"))?;
     }
     Ok(Duration::from_millis(total_ms))
 }
@@ -72,6 +77,7 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("3650d"), Ok(MAX_DURATION));
     }
 
     #[test]
@@ -84,6 +90,8 @@ mod tests {
             "-1s",
             "1.5s",
             "99999999999999999999d",
+            "106751991167d",
+            "3651d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }

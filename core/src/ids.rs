@@ -45,12 +45,17 @@ impl ExecutionId {
         ExecutionId(format!("{prefix}-{day}-{suffix}"))
     }
 
-    /// Whether `text` can be an execution id: it names directories and log files, so only
-    /// letters, digits, `-`, `_` and `.` are allowed, and it cannot start with a dot.
+    /// The longest id accepted.
+    pub const MAX_LENGTH: usize = 128;
+
+    /// Whether `text` can be an execution id: it names directories and log files and is typed
+    /// in commands, so only letters, digits, `-`, `_` and `.` are allowed, at most
+    /// [`MAX_LENGTH`](Self::MAX_LENGTH) of them, and it cannot start with a dot (hidden files)
+    /// or a dash (it would read as an option).
     pub fn is_valid(text: &str) -> bool {
         !text.is_empty()
-            && text.len() <= 128
-            && !text.starts_with('.')
+            && text.len() <= Self::MAX_LENGTH
+            && !text.starts_with(['.', '-'])
             && text
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))

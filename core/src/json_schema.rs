@@ -13,13 +13,15 @@ pub fn check(schema: &Value, value: &Value) -> Result<(), String> {
         .take(5)
         .map(|error| {
             let path = error.instance_path().to_string();
+            // The validator's messages quote the offending value, which can be huge.
             format!(
-                "{}: {error}",
+                "{}: {}",
                 if path.is_empty() {
                     "(top level)"
                 } else {
                     path.as_str()
-                }
+                },
+                crate::text::abbreviate(&error.to_string(), 200)
             )
         })
         .collect();

@@ -6,6 +6,7 @@
 pub mod decide;
 pub mod duration;
 pub mod event;
+pub mod files;
 pub mod ids;
 pub mod json_schema;
 pub mod origin;
@@ -15,6 +16,7 @@ pub mod show;
 pub mod signals;
 pub mod state;
 pub mod template;
+pub mod text;
 pub mod workflow;
 
 pub use decide::{Decision, WaitReason, decide};

@@ -27,11 +27,8 @@ pub struct ShowHost {
 /// Why a blueprint could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ShowError {
-    #[error("show blueprint {path} cannot be read: {source}")]
-    Unreadable {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("show blueprint cannot be read: {0}")]
+    Unreadable(#[from] crate::files::FileError),
     #[error("show blueprint {path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -61,14 +58,14 @@ impl ShowBlueprint {
         Ok(show)
     }
 
-    /// Reads and parses the blueprint at `path`.
-    pub fn load(path: &std::path::Path) -> Result<ShowBlueprint, ShowError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ShowError::Unreadable {
-            path: shown.clone(),
-            source,
-        })?;
-        ShowBlueprint::parse(&shown, &text)
+    /// Reads and parses the blueprint `shows/<slug>.toml` of the workflow folder `folder`,
+    /// which it must not leave (a symlink to a file elsewhere is refused).
+    pub fn load(folder: &std::path::Path, slug: &str) -> Result<ShowBlueprint, ShowError> {
+        use crate::files::{inside_folder, limits, read_text};
+        let relative = format!("shows/{slug}.toml");
+        let path = inside_folder(folder, &relative)?;
+        let text = read_text(&path, limits::WORKFLOW_FILE_BYTES)?;
+        ShowBlueprint::parse(&folder.join(&relative).display().to_string(), &text)
     }
 
     /// What templates see as `show`: the blueprint plus the concepts earlier episodes covered.

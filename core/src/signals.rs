@@ -32,7 +32,7 @@ pub fn check_signal(
         }
         Signal::Approve { .. } | Signal::Reject { .. } if has_pending_decision(state) => {
             Err(format!(
-                "execution {id} already has a decision for its approval gate that has not been acted on yet; a gate takes one decision"
+                "execution {id} already has a decision for its approval gate that has not been acted on yet (a gate takes one decision); run `host resume {id}` to act on it"
             ))
         }
         Signal::Reject { feedback } if feedback.trim().is_empty() => {

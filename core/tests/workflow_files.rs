@@ -55,8 +55,8 @@ fn report(path: &Path, diagnostics: &[pipeline_core::Diagnostic]) -> String {
 }
 
 fn show(name: &str, covered: &[&str]) -> Value {
-    let path = workflows_dir().join("shows").join(format!("{name}.toml"));
-    let blueprint = ShowBlueprint::load(&path).unwrap_or_else(|error| panic!("{error}"));
+    let blueprint =
+        ShowBlueprint::load(&workflows_dir(), name).unwrap_or_else(|error| panic!("{error}"));
     let covered: Vec<String> = covered.iter().map(ToString::to_string).collect();
     blueprint.context(name, &covered, covered.len())
 }
@@ -90,7 +90,9 @@ fn every_show_loads_with_mock_voices() {
     let files = files_with_extension(&workflows_dir().join("shows"), "toml");
     assert!(files.len() >= 2, "{files:?}");
     for path in &files {
-        let blueprint = ShowBlueprint::load(path).unwrap_or_else(|error| panic!("{error}"));
+        let slug = path.file_stem().unwrap().to_string_lossy();
+        let blueprint =
+            ShowBlueprint::load(&workflows_dir(), &slug).unwrap_or_else(|error| panic!("{error}"));
         assert!(blueprint.hosts.len() >= 2, "{}", path.display());
         for host in &blueprint.hosts {
             assert!(

@@ -18,7 +18,11 @@ fn main() -> ExitCode {
     match cli::run(arguments) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // Messages can quote plugin or provider text; escape its control characters.
+            eprintln!(
+                "error: {}",
+                pipeline_core::text::printable_lines(&failure.to_string())
+            );
             ExitCode::from(failure.exit_code())
         }
     }

@@ -60,6 +60,11 @@ impl DataDir {
         self.root.join("cache").join("compiled")
     }
 
+    /// Where outlines waiting for approval are saved for editing.
+    pub fn pending_dir(&self) -> PathBuf {
+        self.root.join("pending")
+    }
+
     /// Reads the configuration and assembles the plugin host settings for this directory.
     pub fn plugin_host_settings(&self) -> Result<PluginHostSettings, ConfigError> {
         let config = HostConfig::load(&self.config_file())?;
@@ -70,4 +75,38 @@ impl DataDir {
             config,
         })
     }
+}
+
+/// How [`open_private`] treats what the file already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    Append,
+    Replace,
+}
+
+/// Opens a file the host writes into its data directory (an execution's log, a pending
+/// outline) for writing, creating it readable by its owner only. A symlink in its place is
+/// refused rather than followed, so a link planted in the data directory cannot make the host
+/// overwrite a file elsewhere.
+pub fn open_private(path: &std::path::Path, existing: Existing) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW);
+    match existing {
+        Existing::Append => options.append(true),
+        Existing::Replace => options.write(true).truncate(true),
+    };
+    options.open(path).map_err(|error| {
+        if error.raw_os_error() == Some(libc::ELOOP) {
+            std::io::Error::other(format!(
+                "{} is a symlink; the host does not write through links in its data directory (remove it)",
+                path.display()
+            ))
+        } else {
+            error
+        }
+    })
 }

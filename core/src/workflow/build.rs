@@ -58,6 +58,18 @@ impl Builder<'_> {
         if parsed.name.get_ref().trim().is_empty() {
             self.error(parsed.name.span(), "`name` must not be empty");
         }
+        for name in &parsed.public_variables {
+            if !super::env::looks_like_secret(name.get_ref()) {
+                self.error(
+                    name.span(),
+                    format!(
+                        "`{}` in public_variables does not look like a secret, so it needs no entry (only names ending in {} do)",
+                        name.get_ref(),
+                        super::env::SECRET_SUFFIXES.join(", ")
+                    ),
+                );
+            }
+        }
         let inputs = self.inputs(&parsed);
         let providers = self.providers(&parsed);
         let plugin_grants = self.grants(&parsed);

@@ -9,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::diagnostics::Diagnostic;
 use super::{env, raw};
+use crate::files::{self, FileError, limits};
 
 /// The complete source of a definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +39,7 @@ pub fn load_bundle(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DefinitionBundle, Vec<Diagnostic>> {
     let shown = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|error| {
+    let source = files::read_text(path, limits::WORKFLOW_FILE_BYTES).map_err(|error| {
         vec![Diagnostic::in_file(
             &shown,
             format!("cannot read the workflow: {error}"),
@@ -57,8 +58,22 @@ pub fn load_bundle(
             ..reference
         }));
     }
+    let public = public_variables(&source);
     let mut environment = BTreeMap::new();
     for reference in references {
+        if env::looks_like_secret(&reference.name) && !public.contains(&reference.name) {
+            diagnostics.push(Diagnostic::at(
+                &shown,
+                &source,
+                reference.span,
+                format!(
+                    "`${{{name}}}` looks like a secret (its name ends in {suffixes}) and the workflow's text is recorded in every history: grant it to the plugin that needs it (`[plugins.<plugin>] secrets = [\"{name}\"]`), or, if it is not a secret, list it in `public_variables`",
+                    name = reference.name,
+                    suffixes = env::SECRET_SUFFIXES.join(", ")
+                ),
+            ));
+            continue;
+        }
         match lookup(&reference.name) {
             Some(value) => {
                 environment.insert(reference.name, value);
@@ -76,7 +91,10 @@ pub fn load_bundle(
     }
     let parsed =
         raw::parse(&shown, &source, &environment).map_err(|diagnostic| vec![diagnostic])?;
-    let directory = path.parent().unwrap_or(Path::new("."));
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     let mut files = BTreeMap::new();
     for stage in &parsed.stages {
         let stage = stage.get_ref();
@@ -90,10 +108,20 @@ pub fn load_bundle(
             if files.contains_key(relative) {
                 continue;
             }
-            match std::fs::read_to_string(directory.join(relative)) {
+            let read = files::inside_folder(directory, relative)
+                .and_then(|resolved| files::read_text(&resolved, limits::WORKFLOW_FILE_BYTES));
+            match read {
                 Ok(text) => {
                     files.insert(relative.clone(), text);
                 }
+                Err(FileError::OutsideFolder { .. }) => diagnostics.push(Diagnostic::at(
+                    &shown,
+                    &source,
+                    reference.span(),
+                    format!(
+                        "{field} file `{relative}` is outside the workflow's folder: prompt, system and schema files must be inside it"
+                    ),
+                )),
                 Err(error) => diagnostics.push(Diagnostic::at(
                     &shown,
                     &source,
@@ -112,4 +140,23 @@ pub fn load_bundle(
         files,
         environment,
     })
+}
+
+/// The workflow's `public_variables`, read before substitution (a file that is not TOML is
+/// reported by the parse that follows).
+fn public_variables(source: &str) -> Vec<String> {
+    let Ok(table) = source.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    table
+        .get("public_variables")
+        .and_then(toml::Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -76,6 +76,16 @@ pub(super) fn substitute(text: &str, values: &BTreeMap<String, String>) -> Strin
     result.replace("$${", "${")
 }
 
+/// Name endings that mark a variable as a secret: its value reaches only the plugins granted
+/// it, and is never written into a workflow's text (which every history records).
+pub const SECRET_SUFFIXES: [&str; 4] = ["_KEY", "_TOKEN", "_SECRET", "_PASSWORD"];
+
+/// Whether a variable's name says it holds a secret (`OPENAI_API_KEY`, `GITHUB_TOKEN`).
+pub fn looks_like_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_SUFFIXES.iter().any(|suffix| upper.ends_with(suffix))
+}
+
 fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(first) if first.is_ascii_alphabetic() || first == '_')

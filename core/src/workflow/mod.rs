@@ -25,6 +25,7 @@ use crate::retry::RetryPolicy;
 pub use bundle::{DefinitionBundle, load_bundle};
 pub use calls::{BUILTIN_SERVICE, CallSpec, call_spec};
 pub use diagnostics::Diagnostic;
+pub use env::{SECRET_SUFFIXES, looks_like_secret};
 pub use reads::StageReads;
 
 /// A validated workflow definition.

@@ -29,6 +29,10 @@ pub(super) struct RawWorkflow {
     pub defaults: RawDefaults,
     pub execution_timeout: Option<Spanned<String>>,
     pub covered_concepts: Option<Spanned<String>>,
+    /// Variables whose names look secret but whose values may be written into the workflow
+    /// (and so recorded); read by `bundle` before substitution.
+    #[serde(default)]
+    pub public_variables: Vec<Spanned<String>>,
     #[serde(default)]
     pub stages: Vec<Spanned<RawStage>>,
 }

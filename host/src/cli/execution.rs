@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use host::engine::{DriveOptions, DriveOutcome, Engine, EngineError, StartRequest};
+use pipeline_core::files::{self, limits};
 use pipeline_core::{ExecutionStatus, Signal};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -38,8 +39,8 @@ pub struct RunArguments {
     /// Start one execution per line of FILE, each line being the `topic` input.
     #[arg(long, value_name = "FILE")]
     pub batch: Option<PathBuf>,
-    /// With --batch: how many executions run at once.
-    #[arg(long, default_value_t = 4)]
+    /// With --batch: how many executions run at once (at least 1).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one())]
     pub concurrency: usize,
     /// Approve every approval gate as it is reached (demos and tests); the approval is
     /// recorded like any other, with feedback saying it was automatic.
@@ -94,9 +95,14 @@ pub struct WorkerArguments {
     /// Keep polling for signals and due timers until stopped (Ctrl-C).
     #[arg(long)]
     pub follow: bool,
-    /// How many executions to drive at once.
-    #[arg(long, default_value_t = 16)]
+    /// How many executions to drive at once (at least 1).
+    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
     pub concurrency: usize,
+}
+
+/// A count that must be at least one, refused by the argument parser otherwise.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
@@ -139,12 +145,8 @@ fn run_batch(
     batch: &PathBuf,
     arguments: &RunArguments,
 ) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(batch).map_err(|error| {
-        Failure::invalid_input(format!(
-            "cannot read batch file {}: {error}",
-            batch.display()
-        ))
-    })?;
+    let text = files::read_text(batch, limits::BATCH_FILE_BYTES)
+        .map_err(|error| Failure::invalid_input(format!("cannot read the batch file: {error}")))?;
     let topics: Vec<&str> = text
         .lines()
         .map(str::trim)
@@ -292,15 +294,13 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
             let replacement = match outline {
                 None => None,
                 Some(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|error| {
-                        Failure::with_code(
-                            exit_code::SIGNAL_REFUSED,
-                            format!(
-                                "signal refused: cannot read outline file {}: {error}",
-                                path.display()
-                            ),
-                        )
-                    })?;
+                    let text =
+                        files::read_text(&path, limits::DOCUMENT_BYTES).map_err(|error| {
+                            Failure::with_code(
+                                exit_code::SIGNAL_REFUSED,
+                                format!("signal refused: cannot read the outline file: {error}"),
+                            )
+                        })?;
                     Some(serde_json::from_str::<Value>(&text).map_err(|error| {
                         Failure::with_code(
                             exit_code::SIGNAL_REFUSED,
@@ -508,11 +508,8 @@ fn parse_inputs(
 ) -> Result<BTreeMap<String, Value>, Failure> {
     let mut inputs = BTreeMap::new();
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            Failure::invalid_input(format!(
-                "cannot read inputs file {}: {error}",
-                path.display()
-            ))
+        let text = files::read_text(path, limits::DOCUMENT_BYTES).map_err(|error| {
+            Failure::invalid_input(format!("cannot read the inputs file: {error}"))
         })?;
         let object: serde_json::Map<String, Value> =
             serde_json::from_str(&text).map_err(|error| {

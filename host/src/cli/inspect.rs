@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use host::engine::EngineError;
 use pipeline_core::duration::format_duration;
+use pipeline_core::text::printable;
 use pipeline_core::workflow::load_bundle;
 use pipeline_core::{Definition, Event};
 use serde_json::{Value, json};
@@ -163,7 +164,7 @@ pub fn history(context: &Context, arguments: HistoryArguments) -> Result<(), Fai
     println!("{:>5}  {:<13}  {:<20}  summary", "seq", "time", "type");
     let start = events.first().map_or(0, |(_, at)| *at);
     for (index, (event, at)) in events.iter().enumerate() {
-        println!("{}", event_line(index + 1, start, event, *at));
+        println!("{}", printable(&event_line(index + 1, start, event, *at)));
     }
     Ok(())
 }
@@ -179,7 +180,7 @@ pub fn watch(context: &Context, arguments: WatchArguments) -> Result<(), Failure
             if arguments.json {
                 println!("{}", event_json(index + 1, event, *at));
             } else {
-                println!("{}", event_line(index + 1, start, event, *at));
+                println!("{}", printable(&event_line(index + 1, start, event, *at)));
             }
         }
         printed = events.len();
@@ -286,7 +287,7 @@ pub fn shows(context: &Context, arguments: ShowsArguments) -> Result<(), Failure
                 if concepts.is_empty() {
                     "-".to_string()
                 } else {
-                    concepts.join(", ")
+                    printable(&concepts.join(", ")).into_owned()
                 }
             );
         }

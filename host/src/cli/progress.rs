@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use host::engine::Observer;
+use host::settings::{Existing, open_private};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pipeline_core::text::printable;
 use pipeline_core::{Definition, Event, ExecutionState, StageId, TimerPurpose};
 
 /// Shows and logs the progress of one or more executions.
@@ -37,6 +39,9 @@ impl Progress {
     }
 
     fn line(&self, execution_id: &str, line: &str) {
+        // Lines quote plugin and provider text (errors, feedback): escape control characters
+        // before they reach the terminal or the log.
+        let line = &printable(line);
         self.log(execution_id, line);
         if self.quiet {
             return;
@@ -52,16 +57,17 @@ impl Progress {
     }
 
     fn log(&self, execution_id: &str, line: &str) {
+        let line = printable(line);
         let mut logs = self
             .logs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !logs.contains_key(execution_id) {
             let opened = std::fs::create_dir_all(&self.logs_dir).and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(self.logs_dir.join(format!("{execution_id}.log")))
+                open_private(
+                    &self.logs_dir.join(format!("{execution_id}.log")),
+                    Existing::Append,
+                )
             });
             match opened {
                 Ok(file) => {

@@ -3,7 +3,9 @@
 
 use host::engine::Engine;
 use host::engine::start::PreparedStart;
+use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
+use pipeline_core::text::printable;
 use pipeline_core::{Event, StageKind, StageStatus, template};
 use serde_json::{Value, json};
 
@@ -164,7 +166,7 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
     if let Some(progress) = status["progress"].as_object() {
         println!(
             "  Stage:    {} ({}/{})",
-            progress["title"].as_str().unwrap_or_default(),
+            printable(progress["title"].as_str().unwrap_or_default()),
             progress["completed"],
             progress["total"]
         );
@@ -228,7 +230,7 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
         println!(
             "  Last error: [{}] {}",
             error["stage"].as_str().unwrap_or("-"),
-            error["message"].as_str().unwrap_or_default()
+            printable(error["message"].as_str().unwrap_or_default())
         );
     }
     Ok(())
@@ -241,13 +243,16 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
     let subject = &status["approval"]["subject"];
     println!("\nExecution {id} is waiting for approval of this outline:\n");
     print_outline(subject);
-    let pending = context.data_dir.root().join("pending");
+    let pending = context.data_dir.pending_dir();
     let path = pending.join(format!("{id}-outline.json"));
     std::fs::create_dir_all(&pending)
-        .and_then(|()| {
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(subject).unwrap_or_default(),
+        .and_then(|()| open_private(&path, Existing::Replace))
+        .and_then(|mut file| {
+            use std::io::Write as _;
+            file.write_all(
+                serde_json::to_string_pretty(subject)
+                    .unwrap_or_default()
+                    .as_bytes(),
             )
         })
         .map_err(|error| {
@@ -268,10 +273,10 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
 
 fn print_outline(subject: &Value) {
     if let Some(title) = subject["title"].as_str() {
-        println!("  {title}");
+        println!("  {}", printable(title));
     }
     if let Some(summary) = subject["summary"].as_str() {
-        println!("  {summary}\n");
+        println!("  {}\n", printable(summary));
     }
     match subject["segments"].as_array() {
         Some(segments) => {
@@ -279,17 +284,17 @@ fn print_outline(subject: &Value) {
                 println!(
                     "  {}. {}",
                     index + 1,
-                    segment["title"].as_str().unwrap_or("(untitled)")
+                    printable(segment["title"].as_str().unwrap_or("(untitled)"))
                 );
                 if let Some(summary) = segment["summary"].as_str() {
-                    println!("     {summary}");
+                    println!("     {}", printable(summary));
                 }
                 for point in segment["key_points"]
                     .as_array()
                     .cloned()
                     .unwrap_or_default()
                 {
-                    println!("     - {}", point.as_str().unwrap_or_default());
+                    println!("     - {}", printable(point.as_str().unwrap_or_default()));
                 }
             }
         }

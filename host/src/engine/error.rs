@@ -4,6 +4,7 @@ use pipeline_core::Diagnostic;
 use pipeline_core::replay::ReplayError;
 use pipeline_core::show::ShowError;
 use pipeline_core::state::FoldError;
+use pipeline_core::text::{abbreviate, printable};
 
 use crate::blob_store::BlobError;
 use crate::history::{HistoryError, LeaseHolder};
@@ -18,7 +19,7 @@ pub enum EngineError {
     /// The request does not fit (bad inputs, unknown service, bad id).
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("no execution with id `{0}`; `host list` shows the executions")]
+    #[error("no execution with id `{}`; `host list` shows the executions", printable(&abbreviate(.0, 80)))]
     UnknownExecution(String),
     /// A signal that does not fit the execution; nothing was recorded.
     #[error("signal refused: {0}")]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use pipeline_core::show::ShowBlueprint;
 use pipeline_core::template;
+use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::workflow::load_bundle;
 use pipeline_core::{Definition, Event, ExecutionId, ExecutionState, PluginPin};
 use serde_json::{Value, json};
@@ -45,7 +46,9 @@ impl Engine {
         let execution_id = match &request.execution_id {
             Some(id) if !ExecutionId::is_valid(id) => {
                 return Err(EngineError::InvalidRequest(format!(
-                    "`{id}` cannot be an execution id: use letters, digits, `-`, `_` and `.`"
+                    "`{}` cannot be an execution id: use letters, digits, `-`, `_` and `.`, at most {} of them, not starting with `-` or `.`",
+                    printable(&abbreviate(id, 40)),
+                    ExecutionId::MAX_LENGTH
                 )));
             }
             Some(id) => ExecutionId(id.clone()),
@@ -103,6 +106,16 @@ impl Engine {
                 .ok_or_else(|| {
                     EngineError::InvalidRequest(format!("no provider for service `{service_name}`"))
                 })?;
+            if plugin_name.contains(std::path::MAIN_SEPARATOR) || plugin_name.ends_with(".wasm") {
+                // Executions pin plugins by name and look them up again at every call (and on
+                // resume, perhaps from another directory); a path would not resolve the same.
+                return Err(EngineError::InvalidRequest(format!(
+                    "provider `{plugin_name}` for service `{service_name}` is a path; plugins are named, not given by path: copy the component into the plugins directory as <name>.wasm (or point --plugins-dir at its folder) and use `{service_name}={}`",
+                    Path::new(plugin_name.as_str())
+                        .file_stem()
+                        .map_or_else(|| "<name>".into(), |stem| stem.to_string_lossy())
+                )));
+            }
             let service = Service::from_name(&service_name).ok_or_else(|| {
                 EngineError::InvalidRequest(format!("unknown service `{service_name}`"))
             })?;
@@ -155,12 +168,11 @@ impl Engine {
                 "show name {name} must be letters, digits, `-` and `_` (it names shows/<name>.toml)"
             )));
         };
-        let path = workflow
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("shows")
-            .join(format!("{slug}.toml"));
-        let blueprint = ShowBlueprint::load(&path)?;
+        let folder = match workflow.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let blueprint = ShowBlueprint::load(folder, slug)?;
         let mut covered = Vec::new();
         let mut episodes = 0;
         for row in self.store.executions_of_show(slug)? {

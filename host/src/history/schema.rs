@@ -65,11 +65,14 @@ const MIGRATIONS: &[&str] = &[
 pub const WAL_AUTOCHECKPOINT_VARIABLE: &str = "HOST_WAL_AUTOCHECKPOINT";
 
 pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, HistoryError> {
-    let database_error = |error: rusqlite::Error| HistoryError::Database {
+    create_private(path).map_err(|error| HistoryError::Database {
         path: path.to_path_buf(),
-        message: error.to_string(),
-    };
-    let mut connection = Connection::open(path).map_err(database_error)?;
+        message: format!("cannot create the database file: {error}{WRITABLE_HINT}"),
+    })?;
+    let mut connection = Connection::open(path).map_err(|error| HistoryError::Database {
+        path: path.to_path_buf(),
+        message: format!("{error}{WRITABLE_HINT}"),
+    })?;
     // WAL lets readers run beside the one writer; busy_timeout covers the moments another
     // process holds the write lock; foreign keys are off by default in SQLite.
     let synchronous = match durability {
@@ -90,34 +93,72 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
          PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = {autocheckpoint_pages};"
         ))
-        .map_err(database_error)?;
-    match migrate(&mut connection).map_err(database_error)? {
-        Ok(()) => Ok(connection),
-        Err(version) => Err(HistoryError::Database {
+        .map_err(|error| HistoryError::Database {
             path: path.to_path_buf(),
-            message: format!(
-                "schema version {version} is newer than this host understands ({}); upgrade the host",
-                MIGRATIONS.len()
-            ),
-        }),
+            message: format!("{error}{WRITABLE_HINT}"),
+        })?;
+    migrate(&mut connection).map_err(|message| HistoryError::Database {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(connection)
+}
+
+/// Added to the messages of failures to open or set up the database, which SQLite words
+/// without saying what to check.
+const WRITABLE_HINT: &str =
+    " (check that the data directory exists and that this user may write to it and its files)";
+
+/// Creates the database file readable and writable by its owner only, since histories hold
+/// inputs and answers; SQLite gives its WAL and shared-memory files the same permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
-/// Runs the migrations not yet applied. The inner error is the schema version of a database
-/// written by a newer host, which must not be touched.
-fn migrate(connection: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
-    let transaction =
-        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let applied: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if applied as usize > MIGRATIONS.len() {
-        return Ok(Err(applied));
+/// Runs the migrations not yet applied, refusing a database written by a newer host and one
+/// whose recorded schema version contradicts its tables.
+fn migrate(connection: &mut Connection) -> Result<(), String> {
+    let sqlite = |error: rusqlite::Error| format!("{error}{WRITABLE_HINT}");
+    let transaction = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite)?;
+    let applied: i64 = transaction
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(sqlite)?;
+    if applied < 0 || applied as usize > MIGRATIONS.len() {
+        return Err(format!(
+            "schema version {applied} is not one this host understands (it knows 0 to {}); a newer host wrote it, or it was edited: upgrade the host or restore the database from a backup",
+            MIGRATIONS.len()
+        ));
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        transaction.execute_batch(migration)?;
-        transaction.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        transaction.execute_batch(migration).map_err(|error| {
+            // SQLite's own wording without the migration's SQL, which means nothing to a user.
+            let reason = match &error {
+                rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+                rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+                other => other.to_string(),
+            };
+            format!(
+                "schema version {applied} says migration {} has not run, but it cannot run ({reason}); the version was edited or the file is damaged: restore the database from a backup",
+                index + 1
+            )
+        })?;
+        transaction
+            .execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+            .map_err(sqlite)?;
     }
-    transaction.commit()?;
-    Ok(Ok(()))
+    transaction.commit().map_err(sqlite)
 }
 
 /// Every stored event of one execution, in sequence order, unverified.

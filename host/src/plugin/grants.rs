@@ -42,6 +42,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pipeline_core::files::{FileError, limits, read_text};
+use pipeline_core::workflow::looks_like_secret;
+
 pub use super::network::{InvalidOrigin, Origin};
 
 /// Memory a plugin may use unless configured otherwise.
@@ -129,11 +132,8 @@ pub struct HostConfig {
 /// Why the configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}")]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read the configuration file: {0}")]
+    Unreadable(FileError),
     #[error("invalid configuration file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -141,17 +141,14 @@ pub enum ConfigError {
 impl HostConfig {
     /// Reads the configuration file; a missing file means the defaults.
     pub fn load(path: &Path) -> Result<HostConfig, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_text(path, limits::WORKFLOW_FILE_BYTES) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(FileError::Unreadable { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return Ok(HostConfig::default());
             }
-            Err(source) => {
-                return Err(ConfigError::Unreadable {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+            Err(error) => return Err(ConfigError::Unreadable(error)),
         };
         toml::from_str(&text).map_err(|error| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -194,11 +191,8 @@ fn provider_defaults(plugin: &str, environment: &[(String, String)]) -> Option<P
         .filter(|name| name.starts_with(prefix))
         .collect();
     names.sort();
-    let (secrets, settings): (Vec<&String>, Vec<&String>) = names.into_iter().partition(|name| {
-        ["_KEY", "_TOKEN", "_SECRET", "_PASSWORD"]
-            .iter()
-            .any(|suffix| name.ends_with(suffix))
-    });
+    let (secrets, settings): (Vec<&String>, Vec<&String>) =
+        names.into_iter().partition(|name| looks_like_secret(name));
     let mut allowed_hosts = vec![Origin::parse(api).expect("built-in API origins are valid")];
     let base_url = format!("{prefix}BASE_URL");
     // A malformed base URL grants nothing; the plugin's request to it is then refused with a

@@ -3,6 +3,7 @@
 //! classified [`CallError`], with granted secrets redacted from every text taken from the
 //! plugin.
 
+use pipeline_core::text::{printable, printable_lines};
 use wasmtime::{Store, Trap};
 
 use super::bindings::types::{ErrorKind, ProviderError};
@@ -23,7 +24,7 @@ pub(crate) fn settle<T>(
     let redactor = &store.data().redactor;
     let stderr = redactor.redact(&String::from_utf8_lossy(&store.data().stderr.contents()));
     if !stderr.trim().is_empty() {
-        tracing::debug!(plugin = %plugin.name, stderr = %stderr.trim_end(), "plugin wrote to stderr");
+        tracing::debug!(plugin = %plugin.name, stderr = %printable_lines(stderr.trim_end()), "plugin wrote to stderr");
     }
     if let Some(reason) = store
         .data()
@@ -42,10 +43,9 @@ pub(crate) fn settle<T>(
     if let Some(origin) = store.data().network.refused.first() {
         // What the plugin made of the denial helps tell a plugin bug from a missing grant.
         let reported = match &outcome {
-            Ok(Ok(Err(error))) => format!(
-                " (the plugin reported: {})",
-                redactor.redact(&error.message)
-            ),
+            Ok(Ok(Err(error))) => {
+                format!(" (the plugin reported: {})", redactor.clean(&error.message))
+            }
             _ => String::new(),
         };
         return Err(CallError::Provider {
@@ -71,7 +71,7 @@ pub(crate) fn settle<T>(
         Err(_elapsed) => return Err(deadline_exceeded()),
         Ok(Ok(Ok(value))) => return Ok(value),
         Ok(Ok(Err(mut error))) => {
-            error.message = redactor.redact(&error.message);
+            error.message = redactor.clean(&error.message);
             return Err(CallError::Provider {
                 plugin: plugin.name.clone(),
                 error,
@@ -101,7 +101,7 @@ pub(crate) fn settle<T>(
     }
     // What is left are failures to lift the plugin's answer into host values (invalid UTF-8,
     // out-of-bounds pointers, unknown enum cases): the plugin broke the calling convention.
-    Err(malformed(plugin, redactor.redact(&format!("{error:#}"))))
+    Err(malformed(plugin, redactor.clean(&format!("{error:#}"))))
 }
 
 pub(crate) fn require<'a, P>(
@@ -133,5 +133,5 @@ fn last_lines(stderr: &str) -> Option<String> {
         return None;
     }
     let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-    Some(tail.chars().take(600).collect())
+    Some(printable(&tail).chars().take(600).collect())
 }

@@ -377,10 +377,14 @@ impl PluginHost {
                 llm.call_generate(store, request).await
             })
             .await?;
-        // The answer is recorded in the history as the stage's output.
-        response.text = store.data().redactor.redact(&response.text);
+        // The answer is recorded in the history as the stage's output. A JSON answer is
+        // checked first and redacted inside its strings, so redaction cannot break it.
+        let redactor = &store.data().redactor;
         if request.json_schema.is_some() {
             validate::check_json(&response.text).map_err(|problem| malformed(plugin, problem))?;
+            response.text = redactor.redact_json(&response.text);
+        } else {
+            response.text = redactor.redact(&response.text);
         }
         Ok(response)
     }

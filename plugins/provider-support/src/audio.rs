@@ -80,19 +80,17 @@ pub fn from_wav(provider: &str, bytes: &[u8]) -> Result<Speech, ProviderError> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(bad("no RIFF WAVE header"));
     }
-    let mut position = 12;
+    // Sizes are the provider's claims: all arithmetic on them is checked, since a chunk
+    // claiming 4 GiB overflows a 32-bit `usize` inside the sandbox.
+    let mut position: usize = 12;
     let mut format = None;
-    while position + 8 <= bytes.len() {
-        let id = &bytes[position..position + 4];
-        let size = u32::from_le_bytes(
-            bytes[position + 4..position + 8]
-                .try_into()
-                .unwrap_or_default(),
-        ) as usize;
+    while let Some(header) = bytes.get(position..position.saturating_add(8)) {
+        let id = &header[0..4];
+        let size = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default()) as u64;
         let body = position + 8;
         if id == b"fmt " {
             let fmt = bytes
-                .get(body..body + 16)
+                .get(body..body.saturating_add(16))
                 .ok_or_else(|| bad("fmt chunk cut short"))?;
             let field = |at: usize| u16::from_le_bytes([fmt[at], fmt[at + 1]]);
             let sample_rate = u32::from_le_bytes(fmt[4..8].try_into().unwrap_or_default());
@@ -101,10 +99,9 @@ pub fn from_wav(provider: &str, bytes: &[u8]) -> Result<Speech, ProviderError> {
             let (encoding, channels, sample_rate, bits) =
                 format.ok_or_else(|| bad("data before fmt"))?;
             // Streaming writers leave the size at 0 or 0xFFFFFFFF: the data runs to the end.
-            let end = if size == 0 || body + size > bytes.len() {
-                bytes.len()
-            } else {
-                body + size
+            let end = match usize::try_from(body as u64 + size) {
+                Ok(end) if size != 0 && end <= bytes.len() => end,
+                _ => bytes.len(),
             };
             if channels == 0 || sample_rate == 0 {
                 return Err(bad("zero channels or sample rate"));
@@ -116,7 +113,11 @@ pub fn from_wav(provider: &str, bytes: &[u8]) -> Result<Speech, ProviderError> {
             })?;
             return from_pcm16(provider, &pcm, sample_rate, channels);
         }
-        position = body.saturating_add(size + (size & 1));
+        // A chunk claiming to run past the end leaves nothing after it to read.
+        position = match usize::try_from(body as u64 + size + (size & 1)) {
+            Ok(next) => next,
+            Err(_) => break,
+        };
     }
     Err(bad("no data chunk"))
 }
@@ -186,5 +187,18 @@ mod tests {
         assert_eq!(i16::from_le_bytes([speech.wav[44], speech.wav[45]]), 16384);
 
         assert!(from_wav("OpenAI", b"ID3 not a wav").is_err());
+    }
+
+    #[test]
+    fn chunks_claiming_gigabytes_are_refused_as_malformed_not_a_panic() {
+        let mut huge_list = b"RIFF\0\0\0\0WAVELIST".to_vec();
+        huge_list.extend_from_slice(&u32::MAX.to_le_bytes());
+        huge_list.extend_from_slice(&[0; 16]);
+        let error = from_wav("OpenAI", &huge_list).unwrap_err();
+        assert!(error.retryable);
+        assert!(error.message.contains("no data chunk"), "{}", error.message);
+        let mut huge_fmt = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        huge_fmt.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(from_wav("OpenAI", &huge_fmt).unwrap_err().retryable);
     }
 }

@@ -1,8 +1,9 @@
 //! A deliberately misbehaving LLM plugin for the sandbox tests. The first word of the last
 //! message picks the misbehaviour: `loop`, `allocate`, `read-file <path>`, `read-env <name>`,
 //! `connect <address>`,
-//! `trap`, `not-json`, `invalid-utf8`; anything else is answered normally (`echo: ...`) to show
-//! the host still serves calls after a bad one.
+//! `trap`, `not-json`, `invalid-utf8`, `say <text>` (answers the text exactly, to feed the host
+//! a chosen answer); anything else is answered normally (`echo: ...`) to show the host still
+//! serves calls after a bad one.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "llm-provider" });
 
@@ -31,6 +32,7 @@ impl Guest for HostilePlugin {
                 .map_err(|error| refused(format!("cannot connect to {argument}: {error}")))?,
             "trap" => panic!("hostile plugin panics on purpose"),
             "not-json" => "this is { not json".to_string(),
+            "say" => argument.to_string(),
             // SAFETY: deliberately breaks the String invariant; the host must refuse to lift it.
             "invalid-utf8" => unsafe { String::from_utf8_unchecked(vec![0xff, 0xfe, 0x41]) },
             _ => format!("echo: {prompt}"),
