@@ -416,3 +416,43 @@ fn every_command_has_help_with_examples_and_the_top_level_lists_exit_codes() {
         .collect();
     assert_eq!(listed_codes, documented, "{codes}");
 }
+
+#[test]
+fn the_readme_plugins_list_and_provider_count_match_the_binary() {
+    let sandbox = Sandbox::new();
+    let listed = sandbox.host(&["plugins", "list"]);
+    assert_success(&listed);
+    // Each row without its digest, which changes with every build of a plugin.
+    let rows = |lines: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+        lines
+            .map(|line| {
+                line.split_whitespace()
+                    .filter(|word| !word.starts_with("sha256:"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|line| !line.is_empty())
+            .collect()
+    };
+    let actual = rows(&mut text(&listed.stdout).lines());
+    let readme = readme::text();
+    let section = readme::section(&readme, "## Plugins");
+    let block = readme::first_code_block(&section);
+    let documented = rows(
+        &mut block
+            .iter()
+            .copied()
+            .skip_while(|line| *line != "$ host plugins list")
+            .skip(1)
+            .take_while(|line| !line.is_empty()),
+    );
+    assert_eq!(documented, actual, "README's `host plugins list` sample");
+
+    // "Five built-in plugins call real APIs": the built-ins granted a host by default.
+    let real = actual.iter().filter(|row| row.contains(" hosts ")).count();
+    let words = [
+        "no", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight",
+    ];
+    let sentence = format!("{} built-in plugins call real APIs", words[real]);
+    assert!(readme.contains(&sentence), "README should say `{sentence}`");
+}

@@ -1,7 +1,7 @@
 //! Commands that change executions: `run`, `signal`, `resume`, `worker`, `cancel`, `reset`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -142,7 +142,7 @@ fn run_batch(
     context: &Context,
     engine: &Engine,
     request: StartRequest,
-    batch: &PathBuf,
+    batch: &Path,
     arguments: &RunArguments,
 ) -> Result<(), Failure> {
     let text = files::read_text(batch, limits::BATCH_FILE_BYTES)
