@@ -5,6 +5,7 @@
 
 pub mod decide;
 pub mod duration;
+pub mod error_kind;
 pub mod event;
 pub mod ids;
 pub mod json_schema;
@@ -18,6 +19,7 @@ pub mod template;
 pub mod workflow;
 
 pub use decide::{Decision, WaitReason, decide};
+pub use error_kind::ErrorKind;
 pub use event::{ActivityError, BlobRef, Cost, Event, PluginPin, Signal, TimerPurpose};
 pub use ids::{ActivityId, ExecutionId, StageId};
 pub use state::{ActivityStatus, ExecutionState, ExecutionStatus, StageStatus};

@@ -380,7 +380,10 @@ impl PluginHost {
         // The answer is recorded in the history as the stage's output.
         response.text = store.data().redactor.redact(&response.text);
         if request.json_schema.is_some() {
-            validate::check_json(&response.text).map_err(|problem| malformed(plugin, problem))?;
+            validate::check_json(&response.text).map_err(|problem| CallError::MalformedAnswer {
+                plugin: plugin.name.clone(),
+                problem,
+            })?;
         }
         Ok(response)
     }
