@@ -39,7 +39,7 @@ fn failures(sandbox: &Sandbox, id: &str) -> Vec<(u32, String)> {
         .history(id)
         .into_iter()
         .filter_map(|(event, _)| match event {
-            Event::ActivityFailed { attempt, error, .. } => Some((attempt, error.kind)),
+            Event::ActivityFailed { attempt, error, .. } => Some((attempt, error.kind.to_string())),
             _ => None,
         })
         .collect()
@@ -125,7 +125,9 @@ fn a_stage_past_its_limit_fails_without_waiting_for_its_calls() {
     );
     let history = sandbox.history("bounded");
     let failed = history.iter().find_map(|(event, _)| match event {
-        Event::StageFailed { stage, error, .. } if stage.0 == "bounded" => Some(error.kind.clone()),
+        Event::StageFailed { stage, error, .. } if stage.0 == "bounded" => {
+            Some(error.kind.to_string())
+        }
         _ => None,
     });
     assert_eq!(failed.as_deref(), Some("stage-timeout"));

@@ -249,11 +249,14 @@ async fn malformed_results_are_refused() {
         .generate_text(&plugin, &request("not-json", Some(r#"{"type":"object"}"#)))
         .await
         .unwrap_err();
+    // Text that is not JSON is the model's mistake, worth another attempt; a result that
+    // breaks the calling convention is the plugin's bug, which repeats.
     assert!(
-        matches!(error, CallError::MalformedResult { .. }),
+        matches!(error, CallError::MalformedAnswer { .. }),
         "{error}"
     );
     assert!(error.to_string().contains("not JSON"), "{error}");
+    assert!(error.is_retryable());
 
     let error = ask(&host, "invalid-utf8").await.unwrap_err();
     assert!(
@@ -264,6 +267,7 @@ async fn malformed_results_are_refused() {
         error.to_string().to_lowercase().contains("utf-8"),
         "{error}"
     );
+    assert!(!error.is_retryable());
     assert_still_serving(&host).await;
 }
 

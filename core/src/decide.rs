@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::error_kind::ErrorKind;
 use crate::event::{ActivityError, Event, Signal, TimerPurpose};
 use crate::ids::{ActivityId, StageId};
 use crate::state::{ActivityState, ActivityStatus, ExecutionState, StageStatus};
@@ -53,8 +54,8 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
     {
         return Decision::Record(vec![Event::ExecutionFailed {
             stage: None,
-            error: error(
-                "execution-timeout",
+            error: ActivityError::new(
+                ErrorKind::ExecutionTimeout,
                 format!(
                     "the execution ran longer than its limit of {}",
                     crate::duration::format_duration(std::time::Duration::from_millis(limit))
@@ -146,7 +147,10 @@ fn start_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision {
             Err(problem) => {
                 return fail_stage_at_start(
                     stage,
-                    error("template", format!("when `{condition}`: {problem}")),
+                    ActivityError::new(
+                        ErrorKind::Template,
+                        format!("when `{condition}`: {problem}"),
+                    ),
                 );
             }
         }
@@ -191,8 +195,8 @@ fn schedule_activities(
             Ok(other) => {
                 return fail_stage_at_start(
                     stage,
-                    error(
-                        "template",
+                    ActivityError::new(
+                        ErrorKind::Template,
                         format!(
                             "for_each `{expression}` gave {} instead of a list",
                             kind_of(&other)
@@ -203,7 +207,10 @@ fn schedule_activities(
             Err(problem) => {
                 return fail_stage_at_start(
                     stage,
-                    error("template", format!("for_each `{expression}`: {problem}")),
+                    ActivityError::new(
+                        ErrorKind::Template,
+                        format!("for_each `{expression}`: {problem}"),
+                    ),
                 );
             }
         },
@@ -229,8 +236,8 @@ fn schedule_activities(
                     .unwrap_or_default();
                 return fail_stage_at_start(
                     stage,
-                    error(
-                        "template",
+                    ActivityError::new(
+                        ErrorKind::Template,
                         format!("input of stage {}{at}: {problem}", stage.id),
                     ),
                 );
@@ -368,8 +375,8 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
     {
         return finish_failed_stage(
             stage,
-            error(
-                "stage-timeout",
+            ActivityError::new(
+                ErrorKind::StageTimeout,
                 format!(
                     "stage {} ran longer than its limit of {}",
                     stage.id,
@@ -382,12 +389,7 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
     let mut events = Vec::new();
     for (id, activity) in &activities {
         if let ActivityStatus::AttemptFailed { attempt, error } = &activity.status
-            && let Some(delay) = stage.retry.next_delay_ms(
-                *attempt,
-                &error.kind,
-                error.retryable,
-                error.retry_after_ms,
-            )
+            && let Some(delay) = stage.retry.next_delay_ms(*attempt, error)
         {
             events.push(Event::TimerStarted {
                 timer: format!("retry:{id}:{}", attempt + 1),
@@ -554,15 +556,6 @@ fn bound_by_execution_deadline(
             reason,
         },
         (decision, _) => decision,
-    }
-}
-
-fn error(kind: &str, message: String) -> ActivityError {
-    ActivityError {
-        kind: kind.to_string(),
-        message,
-        retryable: false,
-        retry_after_ms: None,
     }
 }
 

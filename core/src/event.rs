@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error_kind::ErrorKind;
 use crate::ids::{ActivityId, ExecutionId, StageId};
 use crate::workflow::DefinitionBundle;
 
@@ -42,12 +43,26 @@ pub struct PluginPin {
 /// Why an activity attempt (or a stage) failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityError {
-    /// A short kind such as `rate-limited`, `deadline-exceeded`, `trapped`, `schema-violation`.
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
+    /// Recorded as decided when the attempt failed, so replay never asks again: a build that
+    /// changes its mind about a kind still replays old histories exactly.
     pub retryable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+}
+
+impl ActivityError {
+    /// A failure the host or the engine classifies: retryable as [`ErrorKind::is_retryable`]
+    /// says.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ActivityError {
+        ActivityError {
+            retryable: kind.is_retryable(),
+            kind,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
 }
 
 /// Why a timer was started.

@@ -5,6 +5,7 @@
 
 pub mod decide;
 pub mod duration;
+pub mod error_kind;
 pub mod event;
 pub mod files;
 pub mod ids;
@@ -20,6 +21,7 @@ pub mod text;
 pub mod workflow;
 
 pub use decide::{Decision, WaitReason, decide};
+pub use error_kind::ErrorKind;
 pub use event::{ActivityError, BlobRef, Cost, Event, PluginPin, Signal, TimerPurpose};
 pub use ids::{ActivityId, ExecutionId, StageId};
 pub use state::{ActivityStatus, ExecutionState, ExecutionStatus, StageStatus};

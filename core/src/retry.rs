@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::ActivityError;
+
 /// When and how often a failed activity is tried again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetryPolicy {
@@ -33,25 +35,26 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The wait after failed attempt `attempt` (1-based), or `None` when no attempt is left or
-    /// the error must not be retried. A provider's `retry_after_ms` hint is honoured when
-    /// longer than the policy's wait, within the maximum interval.
-    pub fn next_delay_ms(
-        &self,
-        attempt: u32,
-        error_kind: &str,
-        retryable: bool,
-        retry_after_ms: Option<u64>,
-    ) -> Option<u64> {
-        if !retryable
+    /// the error must not be retried: its recorded `retryable` flag is false or the policy
+    /// lists its kind. A provider's `retry_after_ms` hint is honoured when longer than the
+    /// policy's wait, within the maximum interval.
+    pub fn next_delay_ms(&self, attempt: u32, error: &ActivityError) -> Option<u64> {
+        if !error.retryable
             || attempt >= self.max_attempts
-            || self.non_retryable.iter().any(|kind| kind == error_kind)
+            || self
+                .non_retryable
+                .iter()
+                .any(|kind| error.kind == kind.as_str())
         {
             return None;
         }
         let exponent = attempt.saturating_sub(1).min(62) as i32;
         let computed = self.initial_interval_ms as f64 * self.backoff_coefficient.powi(exponent);
         let capped = computed.min(self.maximum_interval_ms as f64).max(0.0) as u64;
-        let hinted = retry_after_ms.unwrap_or(0).min(self.maximum_interval_ms);
+        let hinted = error
+            .retry_after_ms
+            .unwrap_or(0)
+            .min(self.maximum_interval_ms);
         Some(capped.max(hinted))
     }
 }
@@ -59,6 +62,16 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error_kind::ErrorKind;
+
+    fn failure(kind: &str, retryable: bool, retry_after_ms: Option<u64>) -> ActivityError {
+        ActivityError {
+            kind: ErrorKind::parse(kind),
+            message: "failed".into(),
+            retryable,
+            retry_after_ms,
+        }
+    }
 
     #[test]
     fn waits_grow_then_cap_then_stop() {
@@ -68,7 +81,7 @@ mod tests {
             ..RetryPolicy::default()
         };
         let waits: Vec<_> = (1..=5)
-            .map(|attempt| policy.next_delay_ms(attempt, "unavailable", true, None))
+            .map(|attempt| policy.next_delay_ms(attempt, &failure("unavailable", true, None)))
             .collect();
         assert_eq!(
             waits,
@@ -83,12 +96,12 @@ mod tests {
             ..RetryPolicy::default()
         };
         assert_eq!(
-            policy.next_delay_ms(1, "invalid-request", false, None),
+            policy.next_delay_ms(1, &failure("invalid-request", false, None)),
             None
         );
-        assert_eq!(policy.next_delay_ms(1, "quota", true, None), None);
+        assert_eq!(policy.next_delay_ms(1, &failure("quota", true, None)), None);
         assert_eq!(
-            policy.next_delay_ms(1, "rate-limited", true, Some(5_000)),
+            policy.next_delay_ms(1, &failure("rate-limited", true, Some(5_000))),
             Some(5_000)
         );
     }

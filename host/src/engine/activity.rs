@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pipeline_core::workflow::GrantSpec;
-use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, Event, PluginPin};
+use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
 
 use super::Engine;
 use super::publish::PUBLISH_CALL;
 use crate::plugin::types::{Cost as WitCost, Usage};
 use crate::plugin::{
-    AudioInput, CallError, LoadedPlugin, PluginHost, Service, image, kind_name, llm, mixer, tts,
+    AudioInput, CallError, LoadedPlugin, PluginHost, Service, image, llm, mixer, tts,
 };
 
 /// One attempt to run.
@@ -80,10 +80,8 @@ impl Engine {
         let now_ms = self.clock.now_ms();
         if let Some((message, remaining)) = self.breakers.refusal(&pin.name, now_ms) {
             return Err(ActivityError {
-                kind: "circuit-open".into(),
-                message,
-                retryable: true,
                 retry_after_ms: Some(remaining),
+                ..ActivityError::new(ErrorKind::CircuitOpen, message)
             });
         }
         let (service_name, _) = job.call.split_once('.').unwrap_or((job.call.as_str(), ""));
@@ -92,48 +90,35 @@ impl Engine {
         let plugin = self
             .plugins
             .load_for(&pin.name, service)
-            .map_err(|error| ActivityError {
-                kind: "plugin-unavailable".into(),
-                message: error.to_string(),
-                retryable: false,
-                retry_after_ms: None,
-            })?;
+            .map_err(|error| ActivityError::new(ErrorKind::PluginUnavailable, error.to_string()))?;
         if plugin.digest != pin.digest {
-            return Err(ActivityError {
-                kind: "plugin-changed".into(),
-                message: format!(
+            return Err(ActivityError::new(
+                ErrorKind::PluginChanged,
+                format!(
                     "plugin `{}` is now {} but this execution pinned {}; restore that build of the plugin to continue",
                     pin.name, plugin.digest, pin.digest
                 ),
-                retryable: false,
-                retry_after_ms: None,
-            });
+            ));
         }
         let plugin = match &job.grants {
             Some(grants) => PluginHost::with_workflow_grants(&plugin, grants).map_err(|error| {
-                ActivityError {
-                    kind: "plugin-unavailable".into(),
-                    message: error.to_string(),
-                    retryable: false,
-                    retry_after_ms: None,
-                }
+                ActivityError::new(ErrorKind::PluginUnavailable, error.to_string())
             })?,
             None => plugin,
         };
         let call = self.dispatch(service, &plugin, job);
         let result = match tokio::time::timeout(job.timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(ActivityError {
-                kind: "deadline-exceeded".into(),
-                message: format!(
+            Err(_) => Err(ActivityError::new(
+                ErrorKind::DeadlineExceeded,
+                format!(
                     "the attempt did not finish within the stage's {}s timeout",
                     job.timeout.as_secs_f64()
                 ),
-                retryable: true,
-                retry_after_ms: None,
-            }),
+            )),
         };
-        let reached_provider = !matches!(&result, Err(error) if error.kind == "invalid-input");
+        let reached_provider =
+            !matches!(&result, Err(error) if error.kind == ErrorKind::InvalidInput);
         if reached_provider {
             self.breakers.record(
                 &pin.name,
@@ -179,22 +164,16 @@ impl Engine {
                     Some(schema) => {
                         let answer: Value =
                             serde_json::from_str(&response.text).map_err(|error| {
-                                ActivityError {
-                                    kind: "malformed-result".into(),
-                                    message: format!("the answer is not JSON: {error}"),
-                                    retryable: true,
-                                    retry_after_ms: None,
-                                }
+                                ActivityError::new(
+                                    ErrorKind::MalformedAnswer,
+                                    format!("the answer is not JSON: {error}"),
+                                )
                             })?;
                         pipeline_core::json_schema::check(schema, &answer).map_err(|problems| {
-                            ActivityError {
-                                kind: "schema-violation".into(),
-                                message: format!(
-                                    "the answer does not match the stage's schema: {problems}"
-                                ),
-                                retryable: true,
-                                retry_after_ms: None,
-                            }
+                            ActivityError::new(
+                                ErrorKind::SchemaViolation,
+                                format!("the answer does not match the stage's schema: {problems}"),
+                            )
                         })?;
                         answer
                     }
@@ -384,12 +363,9 @@ impl Engine {
                 "{what} is not an {field} result (expected {{\"{field}\": {{\"digest\": ...}}}})"
             ))
         })?;
-        self.blobs.verify(&blob).map_err(|error| ActivityError {
-            kind: "blob-corrupt".into(),
-            message: error.to_string(),
-            retryable: false,
-            retry_after_ms: None,
-        })
+        self.blobs
+            .verify(&blob)
+            .map_err(|error| ActivityError::new(ErrorKind::BlobCorrupt, error.to_string()))
     }
 }
 
@@ -449,39 +425,22 @@ fn cost(cost: &WitCost) -> Cost {
 }
 
 fn call_error(error: CallError) -> ActivityError {
-    let retryable = error.is_retryable();
-    let (kind, retry_after_ms) = match &error {
-        CallError::Provider { error, .. } => {
-            (kind_name(error.kind).to_string(), error.retry_after_ms)
-        }
-        CallError::DeadlineExceeded { .. } => ("deadline-exceeded".into(), None),
-        CallError::MemoryLimitExceeded { .. } => ("memory-limit".into(), None),
-        CallError::Trapped { .. } => ("trapped".into(), None),
-        CallError::MalformedResult { .. } => ("malformed-result".into(), None),
-        CallError::Host { .. } => ("host".into(), None),
+    let retry_after_ms = match &error {
+        CallError::Provider { error, .. } => error.retry_after_ms,
+        _ => None,
     };
     ActivityError {
-        kind,
+        kind: error.kind(),
+        retryable: error.is_retryable(),
         message: error.to_string(),
-        retryable,
         retry_after_ms,
     }
 }
 
 pub(super) fn invalid_input(message: String) -> ActivityError {
-    ActivityError {
-        kind: "invalid-input".into(),
-        message,
-        retryable: false,
-        retry_after_ms: None,
-    }
+    ActivityError::new(ErrorKind::InvalidInput, message)
 }
 
 pub(super) fn host_error(message: String) -> ActivityError {
-    ActivityError {
-        kind: "host".into(),
-        message,
-        retryable: true,
-        retry_after_ms: None,
-    }
+    ActivityError::new(ErrorKind::Host, message)
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Engine;
 use super::activity::{ActivityJob, invalid_input};
-use pipeline_core::ActivityError;
+use pipeline_core::{ActivityError, ErrorKind};
 
 /// The call name workflows use for this function.
 pub(super) const PUBLISH_CALL: &str = "episode.publish";
@@ -137,15 +137,8 @@ impl Engine {
         };
         let directory = self.episodes_dir.join(&job.execution_id);
         let manifest_extra = job.manifest_extra.clone().unwrap_or(Value::Null);
-        let artifacts =
-            episode_publish::publish(&directory, &episode, &manifest_extra).map_err(|error| {
-                ActivityError {
-                    kind: "publish".into(),
-                    message: error.to_string(),
-                    retryable: true,
-                    retry_after_ms: None,
-                }
-            })?;
+        let artifacts = episode_publish::publish(&directory, &episode, &manifest_extra)
+            .map_err(|error| ActivityError::new(ErrorKind::Publish, error.to_string()))?;
         Ok(json!({
             "directory": directory.display().to_string(),
             "duration_ms": episode_end,

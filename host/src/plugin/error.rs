@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pipeline_core::ErrorKind as FailureKind;
+
 use super::bindings::types::{ErrorKind, ProviderError};
 
 /// Why a plugin could not be found, compiled or prepared for calls.
@@ -64,7 +66,7 @@ pub enum LoadError {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The plugin ran and reported a provider failure.
-    #[error("plugin `{plugin}` reported {kind} error: {message}", kind = kind_name(error.kind), message = error.message)]
+    #[error("plugin `{plugin}` reported {kind} error: {message}", kind = provider_kind(error.kind), message = error.message)]
     Provider {
         plugin: String,
         error: ProviderError,
@@ -84,40 +86,53 @@ pub enum CallError {
     /// The plugin crashed (a WebAssembly trap, usually a panic in the plugin).
     #[error("plugin `{plugin}` crashed: {reason}")]
     Trapped { plugin: String, reason: String },
-    /// The plugin returned something that breaks its contract.
+    /// The plugin returned something that breaks its WIT contract: a bug in the plugin.
     #[error("plugin `{plugin}` returned a malformed result: {problem}")]
     MalformedResult { plugin: String, problem: String },
+    /// An LLM answered with text that is not JSON although JSON was asked for: the model's
+    /// mistake, not the plugin's.
+    #[error("plugin `{plugin}` gave an answer that is not JSON: {problem}")]
+    MalformedAnswer { plugin: String, problem: String },
     /// The host could not prepare or feed the call (for example an unreadable input clip).
     #[error("plugin `{plugin}` could not be called: {reason}")]
     Host { plugin: String, reason: String },
 }
 
 impl CallError {
-    /// Whether calling again with the same request can succeed. Deadlines are retryable because
-    /// a slow provider may answer next time; traps and malformed results are bugs that repeat.
+    /// The kind recorded in the history: the one mapping from call failures to kinds.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            CallError::Provider { error, .. } => provider_kind(error.kind),
+            CallError::DeadlineExceeded { .. } => FailureKind::DeadlineExceeded,
+            CallError::MemoryLimitExceeded { .. } => FailureKind::MemoryLimit,
+            CallError::Trapped { .. } => FailureKind::Trapped,
+            CallError::MalformedResult { .. } => FailureKind::MalformedResult,
+            CallError::MalformedAnswer { .. } => FailureKind::MalformedAnswer,
+            CallError::Host { .. } => FailureKind::Host,
+        }
+    }
+
+    /// Whether calling again can succeed: the provider's own flag for its errors, otherwise
+    /// what [`FailureKind::is_retryable`] says of the kind.
     pub fn is_retryable(&self) -> bool {
         match self {
             CallError::Provider { error, .. } => error.retryable,
-            CallError::DeadlineExceeded { .. } => true,
-            CallError::MemoryLimitExceeded { .. }
-            | CallError::Trapped { .. }
-            | CallError::MalformedResult { .. }
-            | CallError::Host { .. } => false,
+            other => other.kind().is_retryable(),
         }
     }
 }
 
-/// The WIT spelling of a provider error kind, as users see it in configuration and logs.
-pub fn kind_name(kind: ErrorKind) -> &'static str {
+/// The engine's kind for a provider's WIT error kind.
+fn provider_kind(kind: ErrorKind) -> FailureKind {
     match kind {
-        ErrorKind::InvalidRequest => "invalid-request",
-        ErrorKind::Unauthorized => "unauthorized",
-        ErrorKind::RateLimited => "rate-limited",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::ContentRefused => "content-refused",
-        ErrorKind::MalformedResponse => "malformed-response",
-        ErrorKind::Internal => "internal",
+        ErrorKind::InvalidRequest => FailureKind::InvalidRequest,
+        ErrorKind::Unauthorized => FailureKind::Unauthorized,
+        ErrorKind::RateLimited => FailureKind::RateLimited,
+        ErrorKind::Unavailable => FailureKind::Unavailable,
+        ErrorKind::Timeout => FailureKind::Timeout,
+        ErrorKind::ContentRefused => FailureKind::ContentRefused,
+        ErrorKind::MalformedResponse => FailureKind::MalformedResponse,
+        ErrorKind::Internal => FailureKind::Internal,
     }
 }
 

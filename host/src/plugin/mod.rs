@@ -22,7 +22,7 @@ pub use audio_io::AudioInput;
 pub use bindings::{image, llm, mixer, tts, types};
 pub use catalog::{Catalog, PluginBytes, PluginOrigin, PluginSource};
 pub use compile_cache::CacheOutcome;
-pub use error::{CallError, LoadError, kind_name};
+pub use error::{CallError, LoadError};
 pub use grants::{
     ConfigError, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT_MIB, DirectoryGrant, HostConfig,
     InvalidOrigin, Origin, PluginGrants,

@@ -381,7 +381,10 @@ impl PluginHost {
         // checked first and redacted inside its strings, so redaction cannot break it.
         let redactor = &store.data().redactor;
         if request.json_schema.is_some() {
-            validate::check_json(&response.text).map_err(|problem| malformed(plugin, problem))?;
+            validate::check_json(&response.text).map_err(|problem| CallError::MalformedAnswer {
+                plugin: plugin.name.clone(),
+                problem,
+            })?;
             response.text = redactor.redact_json(&response.text);
         } else {
             response.text = redactor.redact(&response.text);

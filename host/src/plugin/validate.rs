@@ -1,6 +1,7 @@
 //! Checks that a plugin's answer keeps its contract before anything downstream trusts it: the
 //! audio is the WAV it claims to be, the image is a PNG of the stated size, structured text is
-//! JSON. A failed check fails the call as a malformed result.
+//! JSON. A failed check fails the call as a malformed result, except text that is not JSON,
+//! which is the model's mistake (a malformed answer, worth another attempt).
 
 use super::bindings::types::{AudioEncoding, AudioFormat};
 

@@ -3,7 +3,12 @@
 //! `fail-until-attempt=N` fails (retryably) every attempt before the N-th, `fail-always` fails
 //! permanently, `sleep-ms=N` takes that long, and `count-calls` makes the answer depend on how
 //! many calls came before (a non-deterministic plugin). The answer is `echo: <prompt>`, as a
-//! JSON string when the request asks for JSON.
+//! JSON string when the request asks for JSON. Two more words imitate a careless model:
+//! `not-json-until-attempt=N` answers plain text where JSON was asked for before the N-th
+//! attempt, and `lines-by=A,B` answers `{"lines": [{"speaker": "A", "text": ...}, ...]}`, one
+//! line per name, except that a name a later message of the conversation mentions (feedback on
+//! an earlier answer) is replaced by the first name, as a model that listens would. Words are
+//! read from the whole conversation; the prompt echoed is its last message.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "llm-provider" });
 
@@ -21,6 +26,12 @@ impl Guest for CounterPlugin {
             .last()
             .map(|message| message.content.clone())
             .unwrap_or_default();
+        let conversation: Vec<&str> = request
+            .messages
+            .iter()
+            .map(|message| message.content.as_str())
+            .collect();
+        let words = conversation.join("\n");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -38,7 +49,7 @@ impl Guest for CounterPlugin {
                 ));
             }
         }
-        if let Some(milliseconds) = number_after(&prompt, "sleep-ms=") {
+        if let Some(milliseconds) = number_after(&words, "sleep-ms=") {
             std::thread::sleep(std::time::Duration::from_millis(milliseconds));
         }
         let attempt = request
@@ -47,7 +58,7 @@ impl Guest for CounterPlugin {
             .next()
             .and_then(|text| text.parse::<u64>().ok())
             .unwrap_or(1);
-        if let Some(needed) = number_after(&prompt, "fail-until-attempt=")
+        if let Some(needed) = number_after(&words, "fail-until-attempt=")
             && attempt < needed
         {
             return Err(failure(
@@ -56,7 +67,7 @@ impl Guest for CounterPlugin {
                 format!("attempt {attempt} fails on purpose"),
             ));
         }
-        if prompt.contains("fail-always") {
+        if words.contains("fail-always") {
             return Err(failure(
                 ErrorKind::InvalidRequest,
                 false,
@@ -64,20 +75,19 @@ impl Guest for CounterPlugin {
             ));
         }
         let mut text = format!("echo: {}", prompt.trim());
-        if prompt.contains("count-calls") {
+        if words.contains("count-calls") {
             let calls = std::fs::read_to_string("/work/calls.log")
                 .map(|log| log.lines().count())
                 .unwrap_or(0);
             text.push_str(&format!(" after {calls} calls"));
         }
-        if request.json_schema.is_some() {
+        let careless =
+            number_after(&words, "not-json-until-attempt=").is_some_and(|needed| attempt < needed);
+        if let Some(lines) = script_lines(&conversation, &text) {
+            text = lines;
+        } else if request.json_schema.is_some() && !careless {
             // Asked for JSON: the answer becomes a JSON string.
-            text = format!(
-                "\"{}\"",
-                text.replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', "\\n")
-            );
+            text = format!("\"{}\"", escape(&text));
         }
         let tokens = Quantity {
             amount: prompt.len() as u64,
@@ -97,6 +107,42 @@ impl Guest for CounterPlugin {
             },
         })
     }
+}
+
+/// The `lines-by=A,B` answer, or none without that word. A name mentioned after the message
+/// holding the word is replaced by the first name.
+fn script_lines(conversation: &[&str], echo: &str) -> Option<String> {
+    let marker = "lines-by=";
+    let position = conversation
+        .iter()
+        .position(|message| message.contains(marker))?;
+    let message = conversation[position];
+    let names: Vec<&str> = message[message.find(marker)? + marker.len()..]
+        .split(|character: char| character.is_whitespace())
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .collect();
+    let first = *names.first()?;
+    let later = conversation[position + 1..].join("\n");
+    let lines: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let speaker = if later.contains(name) { first } else { name };
+            format!(
+                "{{\"speaker\":\"{speaker}\",\"text\":\"{}\"}}",
+                escape(echo)
+            )
+        })
+        .collect();
+    Some(format!("{{\"lines\":[{}]}}", lines.join(",")))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn number_after(text: &str, marker: &str) -> Option<u64> {
