@@ -2,8 +2,8 @@
 //! a workflow, prompt, outline, inputs or batch file belongs; workflows naming files outside
 //! their folder or copying secrets into their text; symlinks planted in the data directory;
 //! plugins given by path; terminal control sequences from a provider; odd ids and durations;
-//! an unusable or edited database. Each is refused with one line naming the problem, and
-//! nothing is recorded that should not be.
+//! an unusable or edited database; a blob store that cannot be written. Each is refused with one
+//! line naming the problem, and nothing is recorded that should not be.
 
 mod support;
 
@@ -369,4 +369,34 @@ fn redaction_keeps_json_answers_intact_and_ignores_short_values() {
         outputs["answer"],
         serde_json::json!({"title": null, "note": "uses [redacted LONG_KEY]"})
     );
+}
+
+#[test]
+fn a_blob_store_that_cannot_be_written_stops_the_drive_resumably_instead_of_failing_the_step() {
+    let sandbox = Sandbox::new();
+    let workflow = sandbox.workflow("approval");
+    std::fs::write(
+        &workflow,
+        "name = \"speech\"\n[providers]\ntts = \"mock-tts\"\n[[stages]]\nid = \"speech\"\ncall = \"tts.synthesize\"\ninput = { text = \"Hello there.\", voice = \"aria\" }\n",
+    )
+    .unwrap();
+    // A file where the blob directory belongs: every write into it fails, even for root.
+    std::fs::write(sandbox.data().join("blobs"), "not a directory").unwrap();
+    let run = sandbox.host(&["run", path_str(&workflow), "--id", "full-disk"]);
+    assert_exit(&run, 4, "a blob store that cannot be written");
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("could not store the result of speech#0")
+            && stderr.contains("host resume full-disk"),
+        "{stderr}"
+    );
+    let failed = sandbox.history("full-disk").into_iter().any(|(event, _)| {
+        matches!(event, pipeline_core::Event::ActivityFailed { .. })
+    });
+    assert!(!failed, "the host's disk is no failure of the step");
+
+    std::fs::remove_file(sandbox.data().join("blobs")).unwrap();
+    assert_success(&sandbox.host(&["resume", "full-disk"]));
+    let outputs = sandbox.stage_outputs("full-disk");
+    assert!(outputs["speech"]["audio"]["digest"].is_string(), "{outputs}");
 }

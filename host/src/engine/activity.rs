@@ -9,7 +9,7 @@ use pipeline_core::workflow::GrantSpec;
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
 
-use super::Engine;
+use super::{Engine, EngineError};
 use super::publish::PUBLISH_CALL;
 use crate::plugin::types::{Cost as WitCost, Usage};
 use crate::plugin::{
@@ -44,9 +44,32 @@ struct Produced {
     cost: Option<Cost>,
 }
 
+/// Why an attempt ended without a result.
+pub(super) enum AttemptError {
+    /// The call failed; recorded as `ActivityFailed`, and retried or not by its kind.
+    Failed(ActivityError),
+    /// The host's own storage failed (a full disk, a permission) while keeping the result.
+    /// Neither the provider nor the activity is at fault, so nothing is recorded: the drive
+    /// stops and a resume runs the attempt again once the disk is fixed.
+    Storage(String),
+}
+
+impl From<ActivityError> for AttemptError {
+    fn from(error: ActivityError) -> AttemptError {
+        AttemptError::Failed(error)
+    }
+}
+
+impl From<crate::blob_store::BlobError> for AttemptError {
+    fn from(error: crate::blob_store::BlobError) -> AttemptError {
+        AttemptError::Storage(error.to_string())
+    }
+}
+
 impl Engine {
-    /// Runs the attempt and returns `ActivityCompleted` or `ActivityFailed`.
-    pub(super) async fn run_activity(&self, job: ActivityJob) -> Event {
+    /// Runs the attempt and returns `ActivityCompleted` or `ActivityFailed`, or the failure
+    /// of the host's own storage, which is not an outcome of the activity.
+    pub(super) async fn run_activity(&self, job: ActivityJob) -> Result<Event, EngineError> {
         let started = Instant::now();
         let outcome = match &job.plugin {
             Some(pin) => self.call_plugin(&job, pin).await,
@@ -54,7 +77,7 @@ impl Engine {
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         match outcome {
-            Ok(produced) => Event::ActivityCompleted {
+            Ok(produced) => Ok(Event::ActivityCompleted {
                 activity: job.activity,
                 attempt: job.attempt,
                 output: produced.output,
@@ -62,13 +85,18 @@ impl Engine {
                 cost: produced.cost,
                 plugin: job.plugin,
                 duration_ms,
-            },
-            Err(error) => Event::ActivityFailed {
+            }),
+            Err(AttemptError::Failed(error)) => Ok(Event::ActivityFailed {
                 activity: job.activity,
                 attempt: job.attempt,
                 error,
                 plugin: job.plugin,
-            },
+            }),
+            Err(AttemptError::Storage(message)) => Err(EngineError::Storage {
+                execution_id: job.execution_id,
+                activity: job.activity.0,
+                message,
+            }),
         }
     }
 
@@ -76,13 +104,14 @@ impl Engine {
         &self,
         job: &ActivityJob,
         pin: &PluginPin,
-    ) -> Result<Produced, ActivityError> {
+    ) -> Result<Produced, AttemptError> {
         let now_ms = self.clock.now_ms();
         if let Some((message, remaining)) = self.breakers.refusal(&pin.name, now_ms) {
             return Err(ActivityError {
                 retry_after_ms: Some(remaining),
                 ..ActivityError::new(ErrorKind::CircuitOpen, message)
-            });
+            }
+            .into());
         }
         let (service_name, _) = job.call.split_once('.').unwrap_or((job.call.as_str(), ""));
         let service = Service::from_name(service_name)
@@ -98,7 +127,8 @@ impl Engine {
                     "plugin `{}` is now {} but this execution pinned {}; restore that build of the plugin to continue",
                     pin.name, plugin.digest, pin.digest
                 ),
-            ));
+            )
+            .into());
         }
         let plugin = match &job.grants {
             Some(grants) => PluginHost::with_workflow_grants(&plugin, grants).map_err(|error| {
@@ -115,16 +145,18 @@ impl Engine {
                     "the attempt did not finish within the stage's {}s timeout",
                     job.timeout.as_secs_f64()
                 ),
-            )),
+            )
+            .into()),
         };
-        let reached_provider =
-            !matches!(&result, Err(error) if error.kind == ErrorKind::InvalidInput);
-        if reached_provider {
-            self.breakers.record(
-                &pin.name,
-                result.is_ok() || !result.as_ref().err().is_some_and(|error| error.retryable),
-                self.clock.now_ms(),
-            );
+        // The breaker counts what the provider did: a bad input never reached it, and the
+        // host's storage failing after it answered is no failure of the provider.
+        let provider_failed = match &result {
+            Ok(_) | Err(AttemptError::Storage(_)) => Some(false),
+            Err(AttemptError::Failed(error)) if error.kind == ErrorKind::InvalidInput => None,
+            Err(AttemptError::Failed(error)) => Some(error.retryable),
+        };
+        if let Some(failed) = provider_failed {
+            self.breakers.record(&pin.name, !failed, self.clock.now_ms());
         }
         result
     }
@@ -134,7 +166,7 @@ impl Engine {
         service: Service,
         plugin: &Arc<LoadedPlugin>,
         job: &ActivityJob,
-    ) -> Result<Produced, ActivityError> {
+    ) -> Result<Produced, AttemptError> {
         let input = &job.input;
         let key = job.idempotency_key.clone();
         match service {
@@ -235,7 +267,7 @@ impl Engine {
         &self,
         plugin: &Arc<LoadedPlugin>,
         job: &ActivityJob,
-    ) -> Result<Produced, ActivityError> {
+    ) -> Result<Produced, AttemptError> {
         let input = &job.input;
         let clips = input
             .get("clips")
@@ -285,25 +317,23 @@ impl Engine {
                 true_peak_dbtp: number(input, "true_peak_dbtp", -1.0),
             },
         };
-        let scratch = self
-            .blobs
-            .scratch_path()
-            .map_err(|error| host_error(error.to_string()))?;
+        let scratch = self.blobs.scratch_path()?;
         let result = self
             .plugins
             .mix_audio(plugin, &request, &sources, &scratch)
             .await;
         let response = match result {
             Ok(response) => response,
+            Err(CallError::OutputNotWritten { reason, .. }) => {
+                let _ = std::fs::remove_file(&scratch);
+                return Err(AttemptError::Storage(reason));
+            }
             Err(error) => {
                 let _ = std::fs::remove_file(&scratch);
-                return Err(call_error(error));
+                return Err(call_error(error).into());
             }
         };
-        let audio = self
-            .blobs
-            .put_file(&scratch, "audio/wav")
-            .map_err(|error| host_error(error.to_string()));
+        let audio = self.blobs.put_file(&scratch, "audio/wav");
         let _ = std::fs::remove_file(&scratch);
         let placements: Vec<Value> = response
             .placements
@@ -323,7 +353,7 @@ impl Engine {
         })
     }
 
-    async fn run_builtin(&self, job: &ActivityJob) -> Result<Produced, ActivityError> {
+    async fn run_builtin(&self, job: &ActivityJob) -> Result<Produced, AttemptError> {
         match job.call.as_str() {
             PUBLISH_CALL => {
                 let engine = self.clone();
@@ -337,15 +367,12 @@ impl Engine {
                     cost: None,
                 })
             }
-            other => Err(invalid_input(format!("unknown host function `{other}`"))),
+            other => Err(invalid_input(format!("unknown host function `{other}`")).into()),
         }
     }
 
-    fn put_blob(&self, bytes: &[u8], media_type: &str) -> Result<Value, ActivityError> {
-        let blob = self
-            .blobs
-            .put(bytes, media_type)
-            .map_err(|error| host_error(error.to_string()))?;
+    fn put_blob(&self, bytes: &[u8], media_type: &str) -> Result<Value, AttemptError> {
+        let blob = self.blobs.put(bytes, media_type)?;
         Ok(serde_json::to_value(blob).expect("a blob reference is plain data"))
     }
 

@@ -49,7 +49,7 @@ impl DriveOutcome {
     }
 }
 
-type Running = JoinSet<(ActivityId, u32, Event)>;
+type Running = JoinSet<(ActivityId, u32, Result<Event, EngineError>)>;
 
 impl Engine {
     /// Drives an execution as far as it can go now. Refuses when another live process drives it.
@@ -238,6 +238,13 @@ impl Engine {
                                 }
                             };
                             in_flight.remove(&activity);
+                            let event = match event {
+                                Ok(event) => event,
+                                Err(error) => {
+                                    running.abort_all();
+                                    return Err(error);
+                                }
+                            };
                             state = self.record_outcome(&definition, state, &activity, attempt, event, observer).await?;
                             drop_unneeded(&state, &mut in_flight);
                         }

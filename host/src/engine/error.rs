@@ -62,6 +62,16 @@ pub enum EngineError {
         context: String,
         source: std::io::Error,
     },
+    /// The host's own storage failed while keeping an activity's result (a full disk, a
+    /// permission); nothing was recorded and the execution is resumable once it is fixed.
+    #[error(
+        "execution {execution_id} stopped: the host could not store the result of {activity}: {message}; nothing was recorded, so once the disk has space (or the permissions are fixed) `host resume {execution_id}` runs that step again"
+    )]
+    Storage {
+        execution_id: String,
+        activity: String,
+        message: String,
+    },
     /// Stopped on request (Ctrl-C); the execution is resumable.
     #[error("interrupted; the execution can be resumed with `host resume`")]
     Interrupted,

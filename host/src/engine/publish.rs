@@ -7,14 +7,15 @@ use episode_publish::{Chapter, Episode, Line};
 use serde_json::{Value, json};
 
 use super::Engine;
-use super::activity::{ActivityJob, invalid_input};
+use super::activity::{ActivityJob, AttemptError, invalid_input};
+use episode_publish::PublishError;
 use pipeline_core::{ActivityError, ErrorKind};
 
 /// The call name workflows use for this function.
 pub(super) const PUBLISH_CALL: &str = "episode.publish";
 
 impl Engine {
-    pub(super) fn publish_episode(&self, job: &ActivityJob) -> Result<Value, ActivityError> {
+    pub(super) fn publish_episode(&self, job: &ActivityJob) -> Result<Value, AttemptError> {
         let input = &job.input;
         let text = |field: &str| {
             input
@@ -103,7 +104,8 @@ impl Engine {
                 "the segments hold {} lines but there are {} speech clips",
                 lines.len(),
                 clips.len()
-            )));
+            ))
+            .into());
         }
         // Chapters run until the next one starts, the last until the end of the episode.
         let episode_end = mix
@@ -138,7 +140,13 @@ impl Engine {
         let directory = self.episodes_dir.join(&job.execution_id);
         let manifest_extra = job.manifest_extra.clone().unwrap_or(Value::Null);
         let artifacts = episode_publish::publish(&directory, &episode, &manifest_extra)
-            .map_err(|error| ActivityError::new(ErrorKind::Publish, error.to_string()))?;
+            .map_err(|error| match &error {
+                // Writing the episode's files failed: the host's disk, not the episode.
+                PublishError::CreateDirectory { source, .. } | PublishError::Write { source, .. } => {
+                    AttemptError::Storage(format!("{error}: {source}"))
+                }
+                _ => ActivityError::new(ErrorKind::Publish, error.to_string()).into(),
+            })?;
         Ok(json!({
             "directory": directory.display().to_string(),
             "duration_ms": episode_end,

@@ -96,6 +96,10 @@ pub enum CallError {
     /// The host could not prepare or feed the call (for example an unreadable input clip).
     #[error("plugin `{plugin}` could not be called: {reason}")]
     Host { plugin: String, reason: String },
+    /// The host could not write what the plugin produced (the mixer's episode) to its own
+    /// disk: a fault of the host's storage, not of the plugin or the provider.
+    #[error("the host could not write the output of plugin `{plugin}`: {reason}")]
+    OutputNotWritten { plugin: String, reason: String },
 }
 
 impl CallError {
@@ -108,7 +112,7 @@ impl CallError {
             CallError::Trapped { .. } => FailureKind::Trapped,
             CallError::MalformedResult { .. } => FailureKind::MalformedResult,
             CallError::MalformedAnswer { .. } => FailureKind::MalformedAnswer,
-            CallError::Host { .. } => FailureKind::Host,
+            CallError::Host { .. } | CallError::OutputNotWritten { .. } => FailureKind::Host,
         }
     }
 

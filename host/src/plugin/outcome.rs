@@ -32,7 +32,7 @@ pub(crate) fn settle<T>(
         .as_ref()
         .and_then(|io| io.write_error.clone())
     {
-        return Err(CallError::Host {
+        return Err(CallError::OutputNotWritten {
             plugin: plugin.name.clone(),
             reason,
         });
