@@ -456,3 +456,41 @@ fn the_readme_plugins_list_and_provider_count_match_the_binary() {
     let sentence = format!("{} built-in plugins call real APIs", words[real]);
     assert!(readme.contains(&sentence), "README should say `{sentence}`");
 }
+
+#[test]
+fn plugins_inspect_says_what_each_import_gets_under_the_grants() {
+    let sandbox = Sandbox::new();
+    let inspect = sandbox
+        .command()
+        .args(["plugins", "inspect", "openai-llm", "--json"])
+        .env("OPENAI_LLM_MODEL", "gpt-test")
+        .output()
+        .unwrap();
+    assert_success(&inspect);
+    let report: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let access = report["access"].as_array().expect("an access list");
+    assert_eq!(access.len(), report["imports"].as_array().unwrap().len());
+    let gets = |prefix: &str| -> String {
+        access
+            .iter()
+            .find(|entry| entry["import"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} import in {access:?}"))["gets"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        gets("wasi:http/outgoing-handler"),
+        "requests to https://api.openai.com only"
+    );
+    assert!(
+        gets("wasi:cli/environment").contains("OPENAI_LLM_MODEL"),
+        "{access:?}"
+    );
+    let text = text(&sandbox.host(&["plugins", "inspect", "openai-llm"]).stdout);
+    assert!(
+        text.contains("wasi:http/outgoing-handler")
+            && text.contains("— requests to https://api.openai.com only"),
+        "{text}"
+    );
+}

@@ -390,13 +390,17 @@ fn a_blob_store_that_cannot_be_written_stops_the_drive_resumably_instead_of_fail
             && stderr.contains("host resume full-disk"),
         "{stderr}"
     );
-    let failed = sandbox.history("full-disk").into_iter().any(|(event, _)| {
-        matches!(event, pipeline_core::Event::ActivityFailed { .. })
-    });
+    let failed = sandbox
+        .history("full-disk")
+        .into_iter()
+        .any(|(event, _)| matches!(event, pipeline_core::Event::ActivityFailed { .. }));
     assert!(!failed, "the host's disk is no failure of the step");
 
     std::fs::remove_file(sandbox.data().join("blobs")).unwrap();
     assert_success(&sandbox.host(&["resume", "full-disk"]));
     let outputs = sandbox.stage_outputs("full-disk");
-    assert!(outputs["speech"]["audio"]["digest"].is_string(), "{outputs}");
+    assert!(
+        outputs["speech"]["audio"]["digest"].is_string(),
+        "{outputs}"
+    );
 }

@@ -196,15 +196,9 @@ async fn a_plugin_granted_no_host_reaches_nothing() {
     let error = fetch(&host, &format!("GET {}/", server.url()))
         .await
         .unwrap_err();
-    let message = error.to_string();
-    assert!(matches!(error, CallError::Host { .. }), "{message}");
-    assert!(!error.is_retryable());
-    assert!(message.contains("plugin `fetcher`"), "{message}");
-    assert!(message.contains("granted no hosts"), "{message}");
-    assert!(
-        message.contains("allowed_hosts = [\"https://api.example.com\"]"),
-        "{message}"
-    );
+    // Importing wasi:http is not intent: the plugin loads and runs, and its request is
+    // refused by the gate like any request to an origin it is not granted.
+    assert_refused(Err(error), &server.url());
     assert!(server.requests().is_empty());
 }
 

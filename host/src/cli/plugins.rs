@@ -37,6 +37,13 @@ pub enum PluginsCommand {
     },
 }
 
+/// One import of a plugin and what the host gives it.
+#[derive(Debug, Serialize)]
+struct ImportAccess {
+    import: String,
+    gets: String,
+}
+
 /// What `--json` prints for one plugin. Field names are stable.
 #[derive(Debug, Serialize)]
 struct PluginReport {
@@ -50,6 +57,8 @@ struct PluginReport {
     worlds: Vec<String>,
     exports: Vec<String>,
     imports: Vec<String>,
+    /// What each import gets under the plugin's grants, in the order of `imports`.
+    access: Vec<ImportAccess>,
     grants: Option<host::plugin::PluginGrants>,
     /// Why the plugin cannot be used, when it cannot.
     error: Option<String>,
@@ -108,6 +117,14 @@ fn report_loaded(plugin: &Arc<LoadedPlugin>) -> PluginReport {
             .collect(),
         exports: plugin.exports.clone(),
         imports: plugin.imports.clone(),
+        access: plugin
+            .imports
+            .iter()
+            .map(|import| ImportAccess {
+                import: import.clone(),
+                gets: plugin.grants.access_for(import),
+            })
+            .collect(),
         grants: Some(plugin.grants.clone()),
         error: None,
     }
@@ -123,6 +140,7 @@ fn report_broken(source: &PluginSource, error: String) -> PluginReport {
         worlds: Vec::new(),
         exports: Vec::new(),
         imports: Vec::new(),
+        access: Vec::new(),
         grants: None,
         error: Some(error),
     }
@@ -179,14 +197,13 @@ fn print_details(report: &PluginReport) {
     println!("size:     {} bytes", report.size_bytes);
     println!("worlds:   {}", report.worlds.join(", "));
     println!("exports:  {}", report.exports.join(", "));
-    println!(
-        "imports:  {}",
-        if report.imports.is_empty() {
-            "none".to_string()
-        } else {
-            report.imports.join(", ")
-        }
-    );
+    if report.access.is_empty() {
+        println!("imports:  none");
+    }
+    for (index, access) in report.access.iter().enumerate() {
+        let label = if index == 0 { "imports:" } else { "" };
+        println!("{label:<9} {} — {}", access.import, access.gets);
+    }
     if let Some(grants) = &report.grants {
         println!("grants:   {}", describe_grants(grants));
     }

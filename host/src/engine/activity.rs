@@ -9,8 +9,8 @@ use pipeline_core::workflow::GrantSpec;
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
 
-use super::{Engine, EngineError};
 use super::publish::PUBLISH_CALL;
+use super::{Engine, EngineError};
 use crate::plugin::types::{Cost as WitCost, Usage};
 use crate::plugin::{
     AudioInput, CallError, LoadedPlugin, PluginHost, Service, image, llm, mixer, tts,
@@ -156,7 +156,8 @@ impl Engine {
             Err(AttemptError::Failed(error)) => Some(error.retryable),
         };
         if let Some(failed) = provider_failed {
-            self.breakers.record(&pin.name, !failed, self.clock.now_ms());
+            self.breakers
+                .record(&pin.name, !failed, self.clock.now_ms());
         }
         result
     }

@@ -139,13 +139,16 @@ impl Engine {
         };
         let directory = self.episodes_dir.join(&job.execution_id);
         let manifest_extra = job.manifest_extra.clone().unwrap_or(Value::Null);
-        let artifacts = episode_publish::publish(&directory, &episode, &manifest_extra)
-            .map_err(|error| match &error {
-                // Writing the episode's files failed: the host's disk, not the episode.
-                PublishError::CreateDirectory { source, .. } | PublishError::Write { source, .. } => {
-                    AttemptError::Storage(format!("{error}: {source}"))
+        let artifacts =
+            episode_publish::publish(&directory, &episode, &manifest_extra).map_err(|error| {
+                match &error {
+                    // Writing the episode's files failed: the host's disk, not the episode.
+                    PublishError::CreateDirectory { source, .. }
+                    | PublishError::Write { source, .. } => {
+                        AttemptError::Storage(format!("{error}: {source}"))
+                    }
+                    _ => ActivityError::new(ErrorKind::Publish, error.to_string()).into(),
                 }
-                _ => ActivityError::new(ErrorKind::Publish, error.to_string()).into(),
             })?;
         Ok(json!({
             "directory": directory.display().to_string(),

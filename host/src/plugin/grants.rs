@@ -111,6 +111,65 @@ impl Default for PluginGrants {
 }
 
 impl PluginGrants {
+    /// What a plugin importing `import` (for example `wasi:http/outgoing-handler@0.2.6`) gets
+    /// from the host under these grants, in words, for `plugins inspect`: an import says what a
+    /// component could ask for, the grants say what it is given.
+    pub fn access_for(&self, import: &str) -> String {
+        let interface = import.split('@').next().unwrap_or(import);
+        let listed = |items: Vec<String>| items.join(", ");
+        match interface {
+            _ if interface.starts_with("wasi:http/") => {
+                if self.allowed_hosts.is_empty() {
+                    "no host granted: every request is refused".to_string()
+                } else {
+                    let hosts = self.allowed_hosts.iter().map(ToString::to_string).collect();
+                    format!("requests to {} only", listed(hosts))
+                }
+            }
+            _ if interface.starts_with("wasi:filesystem/") => {
+                if self.directories.is_empty() {
+                    "no directory granted: an empty filesystem".to_string()
+                } else {
+                    let directories = self
+                        .directories
+                        .iter()
+                        .map(|directory| {
+                            let mode = if directory.writable { "rw" } else { "ro" };
+                            format!("{} ({mode})", directory.guest)
+                        })
+                        .collect();
+                    format!("the granted directories {} only", listed(directories))
+                }
+            }
+            "wasi:cli/environment" => {
+                let names: Vec<String> = [&self.env, &self.env_if_set, &self.settings]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                if names.is_empty() {
+                    "no variables".to_string()
+                } else {
+                    format!("the granted variables {} only", listed(names))
+                }
+            }
+            _ if interface.starts_with("wasi:sockets/") => {
+                "disabled: TCP, UDP and name lookups are refused".to_string()
+            }
+            "wasi:cli/stdin" => "closed".to_string(),
+            "wasi:cli/stdout" => "discarded".to_string(),
+            "wasi:cli/stderr" => "captured; its last lines explain a crash".to_string(),
+            _ if interface.starts_with("wasi:clocks/") || interface.starts_with("wasi:random/") => {
+                "provided".to_string()
+            }
+            _ if interface.starts_with("wasi:") => "provided (WASI 0.2)".to_string(),
+            _ if interface.starts_with("pipeline:services/") => {
+                "provided by the host (shared types, the mixer's audio streams)".to_string()
+            }
+            _ => "not provided by the host: the plugin cannot be linked".to_string(),
+        }
+    }
+
     pub fn call_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.call_timeout_secs.max(0.0))
     }

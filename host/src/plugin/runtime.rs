@@ -226,14 +226,6 @@ impl PluginHost {
         Ok(Arc::new(granted))
     }
 
-    /// Whether the plugin imports wasi:http, which it may use only to reach granted hosts.
-    pub fn uses_network(plugin: &LoadedPlugin) -> bool {
-        plugin
-            .imports
-            .iter()
-            .any(|import| import.starts_with("wasi:http/"))
-    }
-
     /// Loads a plugin that must implement `service`.
     pub fn load_for(
         &self,
@@ -501,7 +493,6 @@ impl PluginHost {
         mixer_io: Option<MixerIo>,
         call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<Result<T, ProviderError>>,
     ) -> Result<(T, Store<StoreState>), CallError> {
-        check_network_grant(plugin)?;
         let mut store =
             new_store(&self.engine, &plugin.name, &plugin.grants, mixer_io).map_err(|error| {
                 CallError::Host {
@@ -521,23 +512,6 @@ impl PluginHost {
         let value = settle(plugin, &store, outcome)?;
         Ok((value, store))
     }
-}
-
-/// A plugin that imports wasi:http but is granted no host could only have every request
-/// refused; saying so before it runs tells the operator what to configure.
-fn check_network_grant(plugin: &LoadedPlugin) -> Result<(), CallError> {
-    if PluginHost::uses_network(plugin) && plugin.grants.allowed_hosts.is_empty() {
-        return Err(CallError::Host {
-            plugin: plugin.name.clone(),
-            reason: format!(
-                "it uses the network (it imports wasi:http) but is granted no hosts; grant the \
-                 origins it may reach with `allowed_hosts = [\"https://api.example.com\"]` under \
-                 [plugins.{0}] in <data-dir>/config.toml or in the workflow file",
-                plugin.name
-            ),
-        });
-    }
-    Ok(())
 }
 
 fn read_prefix(path: &Path, length: usize) -> Result<Vec<u8>, String> {
