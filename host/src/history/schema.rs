@@ -66,7 +66,7 @@ pub const WAL_AUTOCHECKPOINT_VARIABLE: &str = "HOST_WAL_AUTOCHECKPOINT";
 
 pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, HistoryError> {
     let database_error = |error: rusqlite::Error| HistoryError::Database {
-        path: path.to_path_buf(),
+        database: path.display().to_string(),
         message: error.to_string(),
     };
     let mut connection = Connection::open(path).map_err(database_error)?;
@@ -94,7 +94,7 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
     match migrate(&mut connection).map_err(database_error)? {
         Ok(()) => Ok(connection),
         Err(version) => Err(HistoryError::Database {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
             message: format!(
                 "schema version {version} is newer than this host understands ({}); upgrade the host",
                 MIGRATIONS.len()
