@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use host::history::{Durability, HistoryError, HistoryStore, NewEvent};
+use host::history::{Durability, HistoryError, HistoryStore, NewEvent, SqliteStore};
 
 fn event(event_type: &str, payload: &str, at: i64) -> NewEvent {
     NewEvent {
@@ -31,7 +31,7 @@ async fn appended_events_survive_reopening_in_order() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("history.db");
     {
-        let store = HistoryStore::open(&path, Durability::Full).unwrap();
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
         let stored = store.append("ep-1", 1, three_events()).await.unwrap();
         assert_eq!(
             stored
@@ -45,7 +45,7 @@ async fn appended_events_survive_reopening_in_order() {
             .await
             .unwrap();
     }
-    let store = HistoryStore::open(&path, Durability::Full).unwrap();
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
     let events = store.read("ep-1").unwrap();
     assert_eq!(events.len(), 4);
     assert_eq!(events[0].event_type, "ExecutionStarted");
@@ -59,7 +59,7 @@ async fn appended_events_survive_reopening_in_order() {
 async fn an_append_that_does_not_follow_the_history_is_refused_and_changes_nothing() {
     let directory = tempfile::tempdir().unwrap();
     let store =
-        HistoryStore::open(&directory.path().join("history.db"), Durability::Normal).unwrap();
+        SqliteStore::open(&directory.path().join("history.db"), Durability::Normal).unwrap();
     store.append("ep-1", 1, three_events()).await.unwrap();
     for wrong in [1, 3, 5] {
         let error = store
@@ -78,7 +78,7 @@ async fn an_append_that_does_not_follow_the_history_is_refused_and_changes_nothi
 async fn concurrent_appends_share_commits() {
     let directory = tempfile::tempdir().unwrap();
     let store = Arc::new(
-        HistoryStore::open(&directory.path().join("history.db"), Durability::Full).unwrap(),
+        SqliteStore::open(&directory.path().join("history.db"), Durability::Full).unwrap(),
     );
     let executions = 200;
     let tasks: Vec<_> = (0..executions)
@@ -120,7 +120,7 @@ fn tamper(path: &std::path::Path, sql: &str) {
 }
 
 fn assert_corrupt_at(store_path: &std::path::Path, expected_sequence: u64) {
-    let store = HistoryStore::open(store_path, Durability::Full).unwrap();
+    let store = SqliteStore::open(store_path, Durability::Full).unwrap();
     match store.read("ep-1") {
         Err(HistoryError::Corrupt {
             execution_id,
@@ -135,7 +135,7 @@ fn assert_corrupt_at(store_path: &std::path::Path, expected_sequence: u64) {
 }
 
 async fn history_with_three_events(path: &std::path::Path) {
-    let store = HistoryStore::open(path, Durability::Full).unwrap();
+    let store = SqliteStore::open(path, Durability::Full).unwrap();
     store.append("ep-1", 1, three_events()).await.unwrap();
 }
 
@@ -186,9 +186,11 @@ async fn a_truncated_or_foreign_file_is_refused_with_its_path() {
     tamper(&path, "PRAGMA wal_checkpoint(TRUNCATE);");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
-    let outcome = HistoryStore::open(&path, Durability::Full).and_then(|store| store.read("ep-1"));
+    let outcome = SqliteStore::open(&path, Durability::Full).and_then(|store| store.read("ep-1"));
     match outcome {
-        Err(HistoryError::Database { path: reported, .. }) => assert_eq!(reported, path),
+        Err(HistoryError::Database { database, .. }) => {
+            assert_eq!(database, path.display().to_string())
+        }
         Err(HistoryError::Corrupt { .. }) => {}
         other => panic!("a truncated database was read as {other:?}"),
     }
@@ -199,9 +201,7 @@ async fn a_truncated_or_foreign_file_is_refused_with_its_path() {
         "these are not the droids you are looking for, repeated ".repeat(100),
     )
     .unwrap();
-    let error = HistoryStore::open(&foreign, Durability::Full)
-        .err()
-        .unwrap();
+    let error = SqliteStore::open(&foreign, Durability::Full).err().unwrap();
     assert!(error.to_string().contains("notes.db"), "{error}");
 }
 
@@ -210,7 +210,7 @@ async fn a_driver_whose_lease_was_taken_over_cannot_append() {
     use host::history::LeaseOwner;
     let directory = tempfile::tempdir().unwrap();
     let store =
-        HistoryStore::open(&directory.path().join("history.db"), Durability::Normal).unwrap();
+        SqliteStore::open(&directory.path().join("history.db"), Durability::Normal).unwrap();
     // Owners on another "machine", so only expiry (not a missing pid) frees a lease.
     let owner = |id: &str| LeaseOwner {
         id: id.to_string(),

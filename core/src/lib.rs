@@ -1,7 +1,8 @@
 //! The engine's domain, free of storage and WebAssembly: workflow definitions and their
-//! validation, the history's events, the fold of events into an execution's state, and the
-//! pure decision of what happens next. The host crate stores events in SQLite and runs
-//! activities in plugins; everything that must replay identically lives here.
+//! validation, the history's events, the fold of events into an execution's state, the pure
+//! decision of what happens next, and the `HistoryStore` trait a history database implements.
+//! The host crate stores events in SQLite and runs activities in plugins; everything that must
+//! replay identically lives here.
 
 pub mod decide;
 pub mod duration;
@@ -16,6 +17,7 @@ pub mod retry;
 pub mod show;
 pub mod signals;
 pub mod state;
+pub mod store;
 pub mod template;
 pub mod text;
 pub mod workflow;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use host::history::{Durability, HistoryStore, NewEvent};
+use host::history::{Durability, HistoryStore, NewEvent, SqliteStore};
 
 const SEQUENTIAL_EVENTS: u64 = 1_000;
 const EXECUTIONS: u64 = 500;
@@ -36,7 +36,7 @@ fn main() {
             SEQUENTIAL_EVENTS,
         );
 
-        let store = HistoryStore::open(&directory.path().join("sequential.db"), durability)
+        let store = SqliteStore::open(&directory.path().join("sequential.db"), durability)
             .expect("open store");
         let started = Instant::now();
         runtime.block_on(async {
@@ -56,7 +56,7 @@ fn main() {
         );
 
         let store = Arc::new(
-            HistoryStore::open(&directory.path().join("concurrent.db"), durability)
+            SqliteStore::open(&directory.path().join("concurrent.db"), durability)
                 .expect("open store"),
         );
         let started = Instant::now();

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host::history::{Durability, HistoryStore};
+use host::history::{Durability, HistoryStore, SqliteStore};
 use host::plugin::{AudioInput, Service, mixer, types};
-use pipeline_core::Signal;
+use pipeline_core::{ExecutionStatus, Signal};
 use support::{Scratch, format_duration, percentile, runtime};
 
 const HOST: &str = env!("CARGO_BIN_EXE_host");
@@ -74,13 +74,13 @@ fn waiting_executions() {
     assert!(status.success(), "the batch failed");
     let to_gate = started.elapsed();
 
-    let store = HistoryStore::open(&scratch.data_dir().history_file(), Durability::Normal)
+    let store = SqliteStore::open(&scratch.data_dir().history_file(), Durability::Normal)
         .expect("history store");
     let waiting: Vec<String> = store
         .executions()
         .expect("list executions")
         .into_iter()
-        .filter(|row| row.summary.status == "waiting_for_approval")
+        .filter(|row| row.summary.status == ExecutionStatus::WaitingForApproval)
         .map(|row| row.execution_id)
         .collect();
     assert_eq!(waiting.len(), WAITING);
@@ -112,7 +112,7 @@ fn waiting_executions() {
     while latencies.len() < WAITING {
         worker_peak = worker_peak.max(rss_kib(&worker));
         for row in store.executions().expect("list executions") {
-            if row.summary.status == "completed"
+            if row.summary.status == ExecutionStatus::Completed
                 && let Some(signalled) = signalled_at.remove(&row.execution_id)
             {
                 latencies.push(signalled.elapsed());

@@ -3,7 +3,8 @@
 //!
 //! - [`blob_store`]: large results (audio, images) on disk, named by content.
 //! - [`engine`]: starting, driving and signalling durable executions.
-//! - [`history`]: the append-only, hash-chained event log of every execution (SQLite).
+//! - [`history`]: the append-only, hash-chained event log of every execution in SQLite, the
+//!   implementation of `pipeline_core::store::HistoryStore` the engine runs on.
 //! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.
 //! - [`settings`]: where the host keeps its data and how it is configured.
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use host::engine::decode_history;
-use host::history::{Durability, HistoryStore};
+use host::history::{Durability, HistoryStore, SqliteStore};
 use pipeline_core::replay::replay;
 use pipeline_core::{Definition, Event, ExecutionState};
 
@@ -137,7 +137,7 @@ impl Sandbox {
 
     /// Whether the history database has an execution with this id yet.
     pub fn execution_exists(&self, execution_id: &str) -> bool {
-        let store = HistoryStore::open(&self.data().join("history.db"), Durability::Normal)
+        let store = SqliteStore::open(&self.data().join("history.db"), Durability::Normal)
             .expect("history opens");
         store
             .execution(execution_id)
@@ -147,7 +147,7 @@ impl Sandbox {
 
     /// The decoded history of an execution, with recording times.
     pub fn history(&self, execution_id: &str) -> Vec<(Event, i64)> {
-        let store = HistoryStore::open(&self.data().join("history.db"), Durability::Normal)
+        let store = SqliteStore::open(&self.data().join("history.db"), Durability::Normal)
             .expect("history opens");
         let stored = store.read(execution_id).expect("history verifies");
         decode_history(execution_id, &stored).expect("history decodes")
@@ -163,7 +163,7 @@ impl Drop for Sandbox {
         if !database.exists() {
             return;
         }
-        let store = HistoryStore::open(&database, Durability::Normal).expect("history opens");
+        let store = SqliteStore::open(&database, Durability::Normal).expect("history opens");
         for row in store.executions().expect("executions list") {
             let id = row.execution_id;
             let stored = store

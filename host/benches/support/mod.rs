@@ -5,10 +5,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use host::engine::Engine;
-use host::history::{Durability, HistoryStore};
+use host::history::{Durability, SqliteStore};
 use host::plugin::PluginHost;
 use host::settings::DataDir;
 
@@ -51,8 +52,8 @@ impl Scratch {
     pub fn engine(&self, durability: Durability) -> Engine {
         let data = self.data_dir();
         std::fs::create_dir_all(data.root()).expect("data directory");
-        let store = HistoryStore::open(&data.history_file(), durability).expect("history store");
-        Engine::open(&data, store, Scratch::plugin_host_at(data.root())).expect("engine")
+        let store = SqliteStore::open(&data.history_file(), durability).expect("history store");
+        Engine::open(&data, Arc::new(store), Scratch::plugin_host_at(data.root())).expect("engine")
     }
 
     /// A plugin host over the data directory `root`, as the `host` binary opens one.

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use clap::Args;
 use host::engine::{CRASH_AFTER_EVENTS_VARIABLE, decode_history};
-use host::history::{Durability, HistoryStore};
+use host::history::{Durability, HistoryStore, SqliteStore};
 use pipeline_core::replay::replay;
 use pipeline_core::{ActivityId, Definition, Event, ExecutionState};
 use serde::Serialize;
@@ -339,7 +339,7 @@ impl Tester<'_> {
 
     /// The verified, decoded history of the execution in `data`, checked to replay.
     fn history(&self, data: &Path) -> Result<(Vec<(Event, i64)>, ExecutionState), String> {
-        let store = HistoryStore::open(&data.join("history.db"), Durability::Normal)
+        let store = SqliteStore::open(&data.join("history.db"), Durability::Normal)
             .map_err(|error| error.to_string())?;
         let stored = store
             .read(EXECUTION_ID)

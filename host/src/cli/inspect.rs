@@ -117,7 +117,7 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
             arguments
                 .status
                 .as_ref()
-                .is_none_or(|status| &row.summary.status == status)
+                .is_none_or(|status| row.summary.status.as_str() == status)
         })
         .filter(|row| {
             arguments
@@ -129,7 +129,7 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
     if arguments.json {
         let list: Vec<Value> = rows
             .iter()
-            .map(|row| json!({ "id": row.execution_id, "workflow": row.summary.workflow, "status": row.summary.status, "stage": row.summary.stage, "show": row.summary.show, "created_at_ms": row.summary.created_at_ms, "updated_at_ms": row.summary.updated_at_ms }))
+            .map(|row| json!({ "id": row.execution_id, "workflow": row.summary.workflow, "status": row.summary.status.as_str(), "stage": row.summary.stage, "show": row.summary.show, "created_at_ms": row.summary.created_at_ms, "updated_at_ms": row.summary.updated_at_ms }))
             .collect();
         return print_json(&list);
     }
@@ -143,7 +143,7 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
             "{:<36} {:<10} {:<22} {}",
             row.execution_id,
             row.summary.workflow,
-            row.summary.status,
+            row.summary.status.as_str(),
             row.summary.stage.unwrap_or_default()
         );
     }
@@ -261,7 +261,7 @@ pub fn shows(context: &Context, arguments: ShowsArguments) -> Result<(), Failure
             continue;
         };
         let state = engine.load_state(&row.execution_id)?;
-        shows.entry(show).or_default().push(json!({ "id": row.execution_id, "status": row.summary.status, "covered_concepts": state.covered_concepts }));
+        shows.entry(show).or_default().push(json!({ "id": row.execution_id, "status": row.summary.status.as_str(), "covered_concepts": state.covered_concepts }));
     }
     if arguments.json {
         let list: Vec<Value> = shows

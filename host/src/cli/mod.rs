@@ -9,10 +9,11 @@ mod report;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use host::engine::{Engine, EngineError};
-use host::history::{Durability, HistoryStore};
+use host::history::{Durability, SqliteStore};
 use host::plugin::PluginHost;
 use host::settings::DataDir;
 
@@ -225,14 +226,14 @@ impl Context {
                 self.data_dir.root().display()
             ))
         })?;
-        let store = HistoryStore::open(&self.data_dir.history_file(), self.durability)
+        let store = SqliteStore::open(&self.data_dir.history_file(), self.durability)
             .map_err(|error| Failure::from(EngineError::from(error)))?;
         let settings = self
             .data_dir
             .plugin_host_settings()
             .map_err(Failure::invalid_input)?;
         let plugins = PluginHost::new(settings).map_err(Failure::internal)?;
-        Ok(Engine::open(&self.data_dir, store, plugins)?)
+        Ok(Engine::open(&self.data_dir, Arc::new(store), plugins)?)
     }
 }
 

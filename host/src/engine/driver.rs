@@ -8,6 +8,7 @@ use std::time::Duration;
 use pipeline_core::decide::{Decision, decide};
 use pipeline_core::replay::replay;
 use pipeline_core::signals::check_signal;
+use pipeline_core::store::HistoryError;
 use pipeline_core::{
     ActivityId, ActivityStatus, Definition, Event, ExecutionState, Signal, StageId, StageKind,
     StageStatus,
@@ -20,7 +21,6 @@ use super::activity::ActivityJob;
 use super::publish::PUBLISH_CALL;
 use super::store::apply;
 use super::{Engine, EngineError, LEASE_TTL_MS, Observer};
-use crate::history::HistoryError;
 
 /// How often a driver looks for events other processes appended (signals, cancel).
 const POLL_INTERVAL_MS: i64 = 250;

@@ -4,10 +4,10 @@ use pipeline_core::Diagnostic;
 use pipeline_core::replay::ReplayError;
 use pipeline_core::show::ShowError;
 use pipeline_core::state::FoldError;
+use pipeline_core::store::{HistoryError, LeaseHolder};
 use pipeline_core::text::{abbreviate, printable};
 
 use crate::blob_store::BlobError;
-use crate::history::{HistoryError, LeaseHolder};
 use crate::plugin::LoadError;
 
 /// Why the engine could not do what it was asked.

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use pipeline_core::store::{HistoryStore, LeaseOwner};
+
 pub use clock::{Clock, SystemClock};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
@@ -25,7 +27,6 @@ pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
 
 use crate::blob_store::BlobStore;
-use crate::history::{HistoryStore, LeaseOwner};
 use crate::plugin::PluginHost;
 use crate::settings::DataDir;
 use breaker::CircuitBreakers;
@@ -40,7 +41,8 @@ pub const LEASE_TTL_MS: i64 = 15_000;
 /// Everything an engine needs; cheap to clone (shared parts are behind `Arc`).
 #[derive(Clone)]
 pub struct Engine {
-    pub store: Arc<HistoryStore>,
+    /// The history database, behind the storage trait: the engine works the same on any.
+    pub store: Arc<dyn HistoryStore>,
     pub blobs: Arc<BlobStore>,
     pub plugins: Arc<PluginHost>,
     pub clock: Arc<dyn Clock>,
@@ -52,10 +54,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the engine over a data directory: its history database, blob store and plugins.
+    /// Opens the engine over a data directory's blob store and plugins, with `store` holding
+    /// the histories.
     pub fn open(
         data: &DataDir,
-        store: HistoryStore,
+        store: Arc<dyn HistoryStore>,
         plugins: PluginHost,
     ) -> Result<Engine, EngineError> {
         let crash_after_events = match std::env::var(CRASH_AFTER_EVENTS_VARIABLE) {
@@ -76,7 +79,7 @@ impl Engine {
             hostname,
         };
         Ok(Engine {
-            store: Arc::new(store),
+            store,
             blobs: Arc::new(BlobStore::new(data.blobs_dir())),
             plugins: Arc::new(plugins),
             clock: Arc::new(SystemClock),

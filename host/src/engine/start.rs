@@ -8,7 +8,7 @@ use pipeline_core::show::ShowBlueprint;
 use pipeline_core::template;
 use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::workflow::load_bundle;
-use pipeline_core::{Definition, Event, ExecutionId, ExecutionState, PluginPin};
+use pipeline_core::{Definition, Event, ExecutionId, ExecutionState, ExecutionStatus, PluginPin};
 use serde_json::{Value, json};
 
 use super::{Engine, EngineError, clock};
@@ -176,7 +176,7 @@ impl Engine {
         let mut covered = Vec::new();
         let mut episodes = 0;
         for row in self.store.executions_of_show(slug)? {
-            if row.summary.status != "completed" {
+            if row.summary.status != ExecutionStatus::Completed {
                 continue;
             }
             let state = self.load_state(&row.execution_id)?;

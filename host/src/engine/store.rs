@@ -3,10 +3,10 @@
 
 use std::sync::atomic::Ordering;
 
+use pipeline_core::store::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
 use pipeline_core::{Definition, Event, ExecutionState};
 
 use super::{Engine, EngineError};
-use crate::history::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
 
 /// An execution read back from the store and folded.
 pub struct LoadedExecution {
@@ -81,7 +81,7 @@ pub fn summary_of(
     };
     ExecutionSummary {
         workflow: state.workflow.clone(),
-        status: state.status.as_str().to_string(),
+        status: state.status,
         stage,
         show: state
             .show

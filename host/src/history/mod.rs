@@ -1,84 +1,32 @@
-//! The history store: an append-only log of events per execution in SQLite, each event chained
-//! to the previous one by a SHA-256 hash so that corruption or tampering is detected on read.
+//! The SQLite history store: an append-only log of events per execution, each event chained to
+//! the previous one by a SHA-256 hash so that corruption or tampering is detected on read. It
+//! implements `pipeline_core::store::HistoryStore`, whose types are re-exported here.
 //!
 //! Writes go through one writer thread that folds the appends of many concurrent executions
 //! into one transaction (group commit) and acknowledges each caller only after the commit that
 //! holds its events. Events here are untyped (a type name and a JSON payload); the engine's
 //! typed events are layered on top.
 
-mod chain;
 mod executions;
 mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, OptionalExtension as _};
+use pipeline_core::store::{AppendFuture, chain};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
-pub use executions::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner};
+pub use pipeline_core::store::{
+    ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseHolder, LeaseOwner, NewEvent,
+    StoredEvent,
+};
 pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE};
 
-/// An event to append.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    /// The event's kind, for example `ActivityCompleted`.
-    pub event_type: String,
-    /// The event's body as JSON text; stored and hashed byte for byte.
-    pub payload: String,
-    /// When the event was recorded, in milliseconds since the Unix epoch (from the engine's
-    /// injected clock, never read here).
-    pub recorded_at_ms: i64,
-}
-
-/// An event as stored, with its place in the log and its chained hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent {
-    pub execution_id: String,
-    /// 1 for the first event of an execution, then consecutive.
-    pub sequence: u64,
-    pub event_type: String,
-    pub payload: String,
-    pub recorded_at_ms: i64,
-    /// SHA-256 over the previous event's hash and this event's fields.
-    pub hash: [u8; 32],
-}
-
-/// What went wrong with the history.
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    /// Another writer appended first; reload the history and decide again.
-    #[error(
-        "execution {execution_id}: expected to append event {expected} but the history ends at {actual}"
-    )]
-    Conflict {
-        execution_id: String,
-        expected: u64,
-        actual: u64,
-    },
-    /// The stored history does not verify; it must not be replayed.
-    #[error("history of execution {execution_id} is corrupt at event {sequence}: {reason}")]
-    Corrupt {
-        execution_id: String,
-        sequence: u64,
-        reason: String,
-    },
-    #[error("history database {path}: {message}")]
-    Database { path: PathBuf, message: String },
-    #[error("history writer has stopped")]
-    WriterStopped,
-    /// Another process took over the execution; this one must stop driving it.
-    #[error("execution {execution_id} is now driven by {holder}; this process stopped driving it")]
-    LeaseLost {
-        execution_id: String,
-        holder: String,
-    },
-}
-
 /// The event log of every execution, in one SQLite database.
-pub struct HistoryStore {
+pub struct SqliteStore {
     path: PathBuf,
     requests: Option<mpsc::Sender<writer::AppendRequest>>,
     writer_thread: Option<JoinHandle<()>>,
@@ -90,9 +38,9 @@ pub struct HistoryStore {
     commits: Arc<AtomicU64>,
 }
 
-impl HistoryStore {
+impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and starts its writer.
-    pub fn open(path: &Path, durability: Durability) -> Result<HistoryStore, HistoryError> {
+    pub fn open(path: &Path, durability: Durability) -> Result<SqliteStore, HistoryError> {
         let writer_connection = schema::open(path, durability)?;
         let reader = schema::open(path, durability)?;
         let control = schema::open(path, durability)?;
@@ -105,10 +53,10 @@ impl HistoryStore {
             commits.clone(),
         )
         .map_err(|error| HistoryError::Database {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
             message: format!("cannot start the writer thread: {error}"),
         })?;
-        Ok(HistoryStore {
+        Ok(SqliteStore {
             path: path.to_path_buf(),
             requests: Some(requests),
             writer_thread: Some(writer_thread),
@@ -118,85 +66,65 @@ impl HistoryStore {
         })
     }
 
-    /// Appends `events` to the history of `execution_id`, which must currently end just before
-    /// `first_sequence`. Returns once the events are committed; many concurrent appends share
-    /// one commit.
-    pub async fn append(
-        &self,
-        execution_id: &str,
-        first_sequence: u64,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<StoredEvent>, HistoryError> {
-        self.append_with(execution_id, first_sequence, events, None, None)
-            .await
+    /// A connection is only ever held for one statement or transaction, so a panic while it
+    /// was held cannot have left it in a state another caller must not see.
+    fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+        connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Like [`append`](Self::append), and in the same transaction updates the execution's row
-    /// from `summary` and, with `owner`, first checks that this owner still holds the lease.
-    pub async fn append_with(
-        &self,
-        execution_id: &str,
+    fn database_error(&self, error: rusqlite::Error) -> HistoryError {
+        HistoryError::Database {
+            database: self.path.display().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl HistoryStore for SqliteStore {
+    /// Queues the append for the writer thread; many concurrent appends share one commit.
+    fn append_with<'a>(
+        &'a self,
+        execution_id: &'a str,
         first_sequence: u64,
         events: Vec<NewEvent>,
         summary: Option<ExecutionSummary>,
         owner: Option<String>,
-    ) -> Result<Vec<StoredEvent>, HistoryError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let request = writer::AppendRequest {
-            execution_id: execution_id.to_string(),
-            first_sequence,
-            events,
-            summary,
-            owner,
-            reply,
-        };
-        self.requests
-            .as_ref()
-            .ok_or(HistoryError::WriterStopped)?
-            .send(request)
-            .map_err(|_| HistoryError::WriterStopped)?;
-        answer.await.map_err(|_| HistoryError::WriterStopped)?
+    ) -> AppendFuture<'a> {
+        Box::pin(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let request = writer::AppendRequest {
+                execution_id: execution_id.to_string(),
+                first_sequence,
+                events,
+                summary,
+                owner,
+                reply,
+            };
+            self.requests
+                .as_ref()
+                .ok_or(HistoryError::WriterStopped)?
+                .send(request)
+                .map_err(|_| HistoryError::WriterStopped)?;
+            answer.await.map_err(|_| HistoryError::WriterStopped)?
+        })
     }
 
-    /// The whole history of an execution, verified: sequences must run from 1 without gaps and
-    /// every hash must match. Blocking; call from `spawn_blocking` in async code.
-    pub fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError> {
-        let connection = self
-            .reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let database_error = |error: rusqlite::Error| HistoryError::Database {
-            path: self.path.clone(),
-            message: error.to_string(),
-        };
+    fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError> {
+        let connection = Self::lock(&self.reader);
         // The committed count is read first: each statement sees its own WAL snapshot, and a
         // commit landing between the two reads can only add events, never hide them.
-        let committed =
-            executions::committed_sequence(&connection, execution_id).map_err(database_error)?;
-        let events = schema::read_events(&connection, execution_id).map_err(database_error)?;
-        chain::verify(execution_id, &events)?;
-        let found = events.last().map_or(0, |event| event.sequence);
-        if let Some(committed) = committed
-            && committed > found
-        {
-            return Err(HistoryError::Corrupt {
-                execution_id: execution_id.to_string(),
-                sequence: found + 1,
-                reason: format!(
-                    "the history ends at event {found} but {committed} events were committed (it was truncated)"
-                ),
-            });
-        }
+        let committed = executions::committed_sequence(&connection, execution_id)
+            .map_err(|error| self.database_error(error))?;
+        let events = schema::read_events(&connection, execution_id)
+            .map_err(|error| self.database_error(error))?;
+        chain::verify(execution_id, &events, committed)?;
         Ok(events)
     }
 
-    /// The sequence number of the last event of an execution, 0 when it has none.
-    pub fn last_sequence(&self, execution_id: &str) -> Result<u64, HistoryError> {
-        let connection = self
-            .reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        connection
+    fn last_sequence(&self, execution_id: &str) -> Result<u64, HistoryError> {
+        Self::lock(&self.reader)
             .query_row(
                 "SELECT max(sequence) FROM events WHERE execution_id = ?1",
                 [execution_id],
@@ -204,20 +132,91 @@ impl HistoryStore {
             )
             .optional()
             .map(|found| found.flatten().unwrap_or(0) as u64)
-            .map_err(|error| HistoryError::Database {
-                path: self.path.clone(),
-                message: error.to_string(),
-            })
+            .map_err(|error| self.database_error(error))
     }
 
-    /// How many transactions the writer has committed; with group commit this grows more
-    /// slowly than the number of appends.
-    pub fn commit_count(&self) -> u64 {
+    fn acquire_lease(
+        &self,
+        execution_id: &str,
+        owner: &LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Result<(), LeaseHolder>, HistoryError> {
+        executions::acquire_lease(
+            &mut Self::lock(&self.control),
+            execution_id,
+            owner,
+            now_ms,
+            ttl_ms,
+        )
+        .map_err(|error| self.database_error(error))
+    }
+
+    fn release_lease(&self, execution_id: &str, owner: &LeaseOwner) -> Result<(), HistoryError> {
+        Self::lock(&self.control)
+            .execute(
+                "DELETE FROM leases WHERE execution_id = ?1 AND owner = ?2",
+                params![execution_id, owner.id],
+            )
+            .map(|_| ())
+            .map_err(|error| self.database_error(error))
+    }
+
+    fn lease_holder(
+        &self,
+        execution_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<LeaseHolder>, HistoryError> {
+        let holder = executions::read_lease(&Self::lock(&self.reader), execution_id)
+            .map_err(|error| self.database_error(error))?;
+        Ok(holder.filter(|holder| holder.expires_at_ms > now_ms))
+    }
+
+    fn execution(&self, execution_id: &str) -> Result<Option<ExecutionRow>, HistoryError> {
+        Ok(executions::query(
+            &Self::lock(&self.reader),
+            "WHERE execution_id = ?1",
+            params![execution_id],
+        )
+        .map_err(|error| self.database_error(error))?
+        .into_iter()
+        .next())
+    }
+
+    fn executions(&self) -> Result<Vec<ExecutionRow>, HistoryError> {
+        executions::query(
+            &Self::lock(&self.reader),
+            "ORDER BY created_at_ms DESC, execution_id",
+            params![],
+        )
+        .map_err(|error| self.database_error(error))
+    }
+
+    fn runnable(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError> {
+        executions::query(
+            &Self::lock(&self.reader),
+            "WHERE status = 'running' OR (status = 'waiting_for_approval' AND wake_at_ms <= ?1)
+             ORDER BY created_at_ms, execution_id",
+            params![now_ms],
+        )
+        .map_err(|error| self.database_error(error))
+    }
+
+    fn executions_of_show(&self, show: &str) -> Result<Vec<ExecutionRow>, HistoryError> {
+        executions::query(
+            &Self::lock(&self.reader),
+            "WHERE show = ?1 ORDER BY created_at_ms, execution_id",
+            params![show],
+        )
+        .map_err(|error| self.database_error(error))
+    }
+
+    fn commit_count(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
 }
 
-impl Drop for HistoryStore {
+impl Drop for SqliteStore {
     /// Closing the request channel lets the writer finish what is queued and exit.
     fn drop(&mut self) {
         drop(self.requests.take());

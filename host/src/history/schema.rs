@@ -66,11 +66,11 @@ pub const WAL_AUTOCHECKPOINT_VARIABLE: &str = "HOST_WAL_AUTOCHECKPOINT";
 
 pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, HistoryError> {
     create_private(path).map_err(|error| HistoryError::Database {
-        path: path.to_path_buf(),
+        database: path.display().to_string(),
         message: format!("cannot create the database file: {error}{WRITABLE_HINT}"),
     })?;
     let mut connection = Connection::open(path).map_err(|error| HistoryError::Database {
-        path: path.to_path_buf(),
+        database: path.display().to_string(),
         message: format!("{error}{WRITABLE_HINT}"),
     })?;
     // WAL lets readers run beside the one writer; busy_timeout covers the moments another
@@ -94,11 +94,11 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
          PRAGMA wal_autocheckpoint = {autocheckpoint_pages};"
         ))
         .map_err(|error| HistoryError::Database {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
             message: format!("{error}{WRITABLE_HINT}"),
         })?;
     migrate(&mut connection).map_err(|message| HistoryError::Database {
-        path: path.to_path_buf(),
+        database: path.display().to_string(),
         message,
     })?;
     Ok(connection)

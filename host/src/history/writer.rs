@@ -10,9 +10,10 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::chain::{GENESIS_HASH, event_hash};
-use super::executions::{self, ExecutionSummary};
-use super::{HistoryError, NewEvent, StoredEvent};
+use pipeline_core::store::chain::{GENESIS_HASH, chain};
+
+use super::executions;
+use super::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
 const MAX_BATCH: usize = 1024;
@@ -65,7 +66,7 @@ fn run(
                 // Nothing of the batch is committed; every caller learns why.
                 for request in batch {
                     let _ = request.reply.send(Err(HistoryError::Database {
-                        path: path.clone(),
+                        database: path.display().to_string(),
                         message: error.to_string(),
                     }));
                 }
@@ -105,7 +106,7 @@ fn append_one(
             Ok((row.get(0)?, row.get(1)?))
         })
         .optional()?;
-    let (last_sequence, mut previous) = match last {
+    let (last_sequence, previous) = match last {
         Some((sequence, hash)) => (sequence as u64, hash.try_into().unwrap_or(GENESIS_HASH)),
         None => (0, GENESIS_HASH),
     };
@@ -125,38 +126,25 @@ fn append_one(
             actual: last_sequence,
         }));
     }
+    let stored = chain(
+        previous,
+        &request.execution_id,
+        request.first_sequence,
+        &request.events,
+    );
     let mut insert = connection.prepare_cached(
         "INSERT INTO events (execution_id, sequence, event_type, payload, recorded_at_ms, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    let mut stored = Vec::with_capacity(request.events.len());
-    for (offset, event) in request.events.iter().enumerate() {
-        let sequence = request.first_sequence + offset as u64;
-        let hash = event_hash(
-            &previous,
-            &request.execution_id,
-            sequence,
-            &event.event_type,
-            &event.payload,
-            event.recorded_at_ms,
-        );
+    for event in &stored {
         insert.execute(params![
-            request.execution_id,
-            sequence as i64,
+            event.execution_id,
+            event.sequence as i64,
             event.event_type,
             event.payload,
             event.recorded_at_ms,
-            hash.as_slice(),
+            event.hash.as_slice(),
         ])?;
-        previous = hash;
-        stored.push(StoredEvent {
-            execution_id: request.execution_id.clone(),
-            sequence,
-            event_type: event.event_type.clone(),
-            payload: event.payload.clone(),
-            recorded_at_ms: event.recorded_at_ms,
-            hash,
-        });
     }
     if let Some(summary) = &request.summary {
         let last = (request.first_sequence + request.events.len() as u64).saturating_sub(1);

@@ -1,0 +1,96 @@
+//! What the engine needs from the database that holds its histories, whichever database that
+//! is: the `HistoryStore` trait, the rows it stores, its error, and the hash chain every store
+//! writes and verifies the same way. The SQLite store in `host` implements it; a store on
+//! another database builds on this module alone.
+
+pub mod chain;
+mod error;
+mod types;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use error::HistoryError;
+pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
+
+/// The future of an append: the stored events once their transaction has committed.
+pub type AppendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<StoredEvent>, HistoryError>> + Send + 'a>>;
+
+/// The event log of every execution, the executions table kept in step with it, and the
+/// leases that say which process drives an execution.
+///
+/// Appends are asynchronous: they wait for a commit, which a store may share between many
+/// callers. The other operations are short queries and block; async code calls them where a
+/// blocking moment is acceptable or from `spawn_blocking`. The trait is object safe, so the
+/// engine holds an `Arc<dyn HistoryStore>` and does not know which database it talks to.
+pub trait HistoryStore: Send + Sync {
+    /// Appends `events` to the history of `execution_id`, which must currently end just before
+    /// `first_sequence` (else [`HistoryError::Conflict`], having written nothing). In the same
+    /// transaction it writes the execution's row from `summary`, and with `owner` first checks
+    /// that no other owner holds the lease (else [`HistoryError::LeaseLost`]). Resolves only
+    /// once the transaction has committed; the events are hashed with [`chain::chain`].
+    fn append_with<'a>(
+        &'a self,
+        execution_id: &'a str,
+        first_sequence: u64,
+        events: Vec<NewEvent>,
+        summary: Option<ExecutionSummary>,
+        owner: Option<String>,
+    ) -> AppendFuture<'a>;
+
+    /// [`append_with`](Self::append_with) without a row update or a lease check.
+    fn append<'a>(
+        &'a self,
+        execution_id: &'a str,
+        first_sequence: u64,
+        events: Vec<NewEvent>,
+    ) -> AppendFuture<'a> {
+        self.append_with(execution_id, first_sequence, events, None, None)
+    }
+
+    /// The whole history of an execution, returned only after [`chain::verify`] passes
+    /// (against the `last_sequence` of its row); empty for an unknown execution.
+    fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError>;
+
+    /// The sequence number of the last event of an execution, 0 when it has none.
+    fn last_sequence(&self, execution_id: &str) -> Result<u64, HistoryError>;
+
+    /// Takes (or renews) the lease of `execution_id` for `owner` until `now_ms + ttl_ms`,
+    /// unless a live process holds it: then says who. A lease whose holder is gone (expired,
+    /// or a process on this machine that no longer exists) is taken over.
+    fn acquire_lease(
+        &self,
+        execution_id: &str,
+        owner: &LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Result<(), LeaseHolder>, HistoryError>;
+
+    /// Gives the lease up, if `owner` still holds it.
+    fn release_lease(&self, execution_id: &str, owner: &LeaseOwner) -> Result<(), HistoryError>;
+
+    /// Who holds the lease of an execution, if anyone does and has not let it expire.
+    fn lease_holder(
+        &self,
+        execution_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<LeaseHolder>, HistoryError>;
+
+    /// One execution's row.
+    fn execution(&self, execution_id: &str) -> Result<Option<ExecutionRow>, HistoryError>;
+
+    /// Every execution, newest first.
+    fn executions(&self) -> Result<Vec<ExecutionRow>, HistoryError>;
+
+    /// Executions that can make progress at `now_ms`, oldest first: running ones (their owner
+    /// may have died) and ones waiting for approval whose wake-up time is due.
+    fn runnable(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError>;
+
+    /// Executions of one show, oldest first.
+    fn executions_of_show(&self, show: &str) -> Result<Vec<ExecutionRow>, HistoryError>;
+
+    /// How many transactions this store has committed since it was opened; with group commit
+    /// this grows more slowly than the number of appends.
+    fn commit_count(&self) -> u64;
+}
