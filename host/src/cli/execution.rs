@@ -2,13 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use host::engine::{DriveOptions, DriveOutcome, Engine, EngineError, StartRequest};
+use host::engine::{
+    BatchOptions, DEFAULT_CONCURRENCY, DriveOptions, DriveOutcome, Driven, Engine, EngineError,
+    StartRequest, Worker,
+};
 use pipeline_core::files::{self, limits};
 use pipeline_core::{ExecutionStatus, Signal};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::progress::Progress;
@@ -96,7 +100,7 @@ pub struct WorkerArguments {
     #[arg(long)]
     pub follow: bool,
     /// How many executions to drive at once (at least 1).
-    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = at_least_one())]
     pub concurrency: usize,
 }
 
@@ -129,11 +133,11 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
         if !arguments.json {
             eprintln!("Started {id}");
         }
+        let stop = ctrl_c_watch();
         if arguments.auto_approve {
-            let progress = Progress::new(&context.data_dir.logs_dir(), arguments.json);
-            drive_approving(&engine, &id, &progress, !arguments.json).await?;
+            drive_approving(context, &engine, &id, &stop, arguments.json).await?;
         }
-        drive_and_report(context, &engine, &id, arguments.json).await
+        drive_and_report(context, &engine, &id, &stop, arguments.json).await
     })
 }
 
@@ -182,57 +186,51 @@ fn run_batch(
             .map_or(Ok(()), |first| report::print_plan(first, arguments.json));
     }
     runtime()?.block_on(async {
-        let progress = std::sync::Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
-        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(arguments.concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for one in prepared {
-            let (engine, progress, limit, auto_approve) = (
-                engine.clone(),
-                progress.clone(),
-                limit.clone(),
-                arguments.auto_approve,
-            );
-            tasks.spawn(async move {
-                let _slot = limit.acquire_owned().await;
-                let state = engine.start(one).await?;
-                let id = state.execution_id.0.clone();
-                let outcome = if auto_approve {
-                    drive_approving(&engine, &id, progress.as_ref(), false).await
-                } else {
-                    engine
-                        .drive(&id, progress.as_ref(), DriveOptions::default())
-                        .await
-                };
-                outcome.map(|outcome| (id, outcome.state().status))
-            });
-        }
-        let mut failed = 0;
-        let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok((id, status))) => {
-                    failed += usize::from(matches!(
-                        status,
-                        ExecutionStatus::Failed | ExecutionStatus::Cancelled
-                    ));
-                    results.push(serde_json::json!({ "id": id, "status": status.as_str() }));
-                    if !arguments.json {
-                        println!("{id}: {}", status.as_str());
+        let options = BatchOptions {
+            concurrency: arguments.concurrency,
+            auto_approve: arguments.auto_approve,
+            // As it always has, only an auto-approving batch listens for Ctrl-C and stops its
+            // drives cleanly; otherwise Ctrl-C ends the process at once. Either way every
+            // execution stays resumable.
+            stop: arguments.auto_approve.then(ctrl_c_watch),
+        };
+        let progress = Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
+        let results = engine
+            .run_batch(prepared, options, progress, |driven| {
+                match &driven.outcome {
+                    Ok(outcome) if !arguments.json => {
+                        println!(
+                            "{}: {}",
+                            driven.execution_id,
+                            outcome.state().status.as_str()
+                        );
                     }
+                    Ok(_) => {}
+                    Err(error) => eprintln!("error: {error}"),
                 }
-                Ok(Err(error)) => {
-                    failed += 1;
-                    eprintln!("error: {error}");
-                }
-                Err(error) => {
-                    return Err(Failure::internal(format!("a batch task stopped: {error}")));
-                }
-            }
-        }
+            })
+            .await?;
+        let failed = results
+            .iter()
+            .filter(|driven| match &driven.outcome {
+                Ok(outcome) => matches!(
+                    outcome.state().status,
+                    ExecutionStatus::Failed | ExecutionStatus::Cancelled
+                ),
+                Err(_) => true,
+            })
+            .count();
         if arguments.json {
+            let finished: Vec<Value> = results
+                .iter()
+                .filter_map(|driven| {
+                    let status = driven.outcome.as_ref().ok()?.state().status;
+                    Some(json!({ "id": driven.execution_id, "status": status.as_str() }))
+                })
+                .collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&results).unwrap_or_default()
+                serde_json::to_string_pretty(&finished).unwrap_or_default()
             );
         }
         if failed > 0 {
@@ -243,42 +241,6 @@ fn run_batch(
         }
         Ok(())
     })
-}
-
-/// Drives an execution, approving each gate it reaches, until it ends.
-async fn drive_approving(
-    engine: &Engine,
-    id: &str,
-    progress: &Progress,
-    announce: bool,
-) -> Result<DriveOutcome, EngineError> {
-    loop {
-        let outcome = engine
-            .drive(
-                id,
-                progress,
-                DriveOptions {
-                    stop: Some(ctrl_c_watch()),
-                },
-            )
-            .await?;
-        if !matches!(outcome, DriveOutcome::WaitingForApproval(_)) {
-            return Ok(outcome);
-        }
-        let feedback = Some("approved automatically (--auto-approve)".to_string());
-        engine
-            .signal(
-                id,
-                Signal::Approve {
-                    replacement: None,
-                    feedback,
-                },
-            )
-            .await?;
-        if announce {
-            eprintln!("Approved automatically");
-        }
-    }
 }
 
 pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> {
@@ -332,7 +294,7 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
             eprintln!("Signal recorded for {id}");
         }
         if wait {
-            drive_and_report(context, &engine, &id, json).await
+            drive_and_report(context, &engine, &id, &ctrl_c_watch(), json).await
         } else {
             Ok(())
         }
@@ -342,16 +304,11 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
 pub fn resume(context: &Context, id: &str, auto_approve: bool, json: bool) -> Result<(), Failure> {
     let engine = context.engine()?;
     runtime()?.block_on(async {
+        let stop = ctrl_c_watch();
         if auto_approve {
-            drive_approving(
-                &engine,
-                id,
-                &Progress::new(&context.data_dir.logs_dir(), json),
-                !json,
-            )
-            .await?;
+            drive_approving(context, &engine, id, &stop, json).await?;
         }
-        drive_and_report(context, &engine, id, json).await
+        drive_and_report(context, &engine, id, &stop, json).await
     })
 }
 
@@ -397,63 +354,64 @@ pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
     runtime()?.block_on(async {
         engine.reset(id, stage).await?;
         eprintln!("Reset {id} to stage {stage}");
-        drive_and_report(context, &engine, id, false).await
+        drive_and_report(context, &engine, id, &ctrl_c_watch(), false).await
     })
 }
 
 pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
     runtime()?.block_on(async {
-        let stop = ctrl_c_watch();
+        let progress = Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
+        let worker = Worker::new(engine)
+            .with_concurrency(arguments.concurrency)
+            .with_observer(progress.clone())
+            .with_stop(ctrl_c_watch());
         // Executions that could not be driven (a corrupt history, say): the others still run.
-        let mut errors = 0;
-        loop {
-            let now = engine.clock.now_ms();
-            let runnable = engine.store.runnable(now).map_err(EngineError::from)?;
-            let mut tasks = tokio::task::JoinSet::new();
-            let limit =
-                std::sync::Arc::new(tokio::sync::Semaphore::new(arguments.concurrency.max(1)));
-            let progress = std::sync::Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
-            for row in runnable {
-                let engine = engine.clone();
-                let progress = progress.clone();
-                let options = DriveOptions {
-                    stop: Some(stop.clone()),
-                };
-                let limit = limit.clone();
-                tasks.spawn(async move {
-                    let _slot = limit.acquire_owned().await;
-                    let outcome = engine
-                        .drive(&row.execution_id, progress.as_ref(), options)
-                        .await;
-                    (row.execution_id, outcome)
-                });
+        let mut print = |driven: Driven| {
+            progress.close_log(&driven.execution_id);
+            match driven.outcome {
+                Ok(outcome) => println!(
+                    "{}: {}",
+                    driven.execution_id,
+                    outcome.state().status.as_str()
+                ),
+                Err(error) => eprintln!("{}: {error}", driven.execution_id),
             }
-            while let Some(joined) = tasks.join_next().await {
-                let Ok((id, outcome)) = joined else { continue };
-                match outcome {
-                    Ok(outcome) => println!("{id}: {}", outcome.state().status.as_str()),
-                    Err(EngineError::Owned { .. }) => {}
-                    Err(EngineError::Interrupted) => {
-                        return Err(Failure::from(EngineError::Interrupted));
-                    }
-                    Err(error) => {
-                        errors += 1;
-                        eprintln!("{id}: {error}");
-                    }
-                }
-            }
-            if !arguments.follow || *stop.borrow() {
-                return match errors {
-                    0 => Ok(()),
-                    count => Err(Failure::internal(format!(
-                        "{count} execution(s) could not be driven; see the errors above"
-                    ))),
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let summary = if arguments.follow {
+            worker.follow(&mut print).await?
+        } else {
+            worker.drive_runnable(&mut print).await?
+        };
+        match summary.errors {
+            0 => Ok(()),
+            count => Err(Failure::internal(format!(
+                "{count} execution(s) could not be driven; see the errors above"
+            ))),
         }
     })
+}
+
+/// Drives an execution through every approval gate it reaches, saying so unless `json`.
+async fn drive_approving(
+    context: &Context,
+    engine: &Engine,
+    id: &str,
+    stop: &watch::Receiver<bool>,
+    json: bool,
+) -> Result<DriveOutcome, EngineError> {
+    let options = DriveOptions {
+        stop: Some(stop.clone()),
+    };
+    let progress = Progress::new(&context.data_dir.logs_dir(), json);
+    let mut announce = || {
+        if !json {
+            eprintln!("Approved automatically");
+        }
+    };
+    engine
+        .drive_approving(id, &progress, options, &mut announce)
+        .await
 }
 
 /// Drives an execution with progress, prints where it ended, and maps that to an exit code.
@@ -461,10 +419,11 @@ async fn drive_and_report(
     context: &Context,
     engine: &Engine,
     id: &str,
+    stop: &watch::Receiver<bool>,
     json: bool,
 ) -> Result<(), Failure> {
     let options = DriveOptions {
-        stop: Some(ctrl_c_watch()),
+        stop: Some(stop.clone()),
     };
     let outcome = engine
         .drive(
@@ -475,11 +434,11 @@ async fn drive_and_report(
         .await?;
     let state = outcome.state();
     if json {
-        report::print_status_json(context, engine, id)?;
+        report::print_status_json(engine, id)?;
     } else if let DriveOutcome::WaitingForApproval(_) = &outcome {
         report::print_approval_request(context, engine, id)?;
     } else {
-        report::print_status_text(context, engine, id)?;
+        report::print_status_text(engine, id)?;
     }
     match state.status {
         ExecutionStatus::Failed | ExecutionStatus::Cancelled => Err(Failure::with_code(

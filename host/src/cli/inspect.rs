@@ -100,9 +100,9 @@ pub struct ShowsArguments {
 pub fn status(context: &Context, arguments: StatusArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
     if arguments.json {
-        report::print_status_json(context, &engine, &arguments.id)
+        report::print_status_json(&engine, &arguments.id)
     } else {
-        report::print_status_text(context, &engine, &arguments.id)
+        report::print_status_text(&engine, &arguments.id)
     }
 }
 

@@ -38,6 +38,15 @@ impl Progress {
         }
     }
 
+    /// Closes an execution's log file; a later line opens it again and appends. A following
+    /// worker calls this after each drive, so it holds files only for the drives in flight.
+    pub fn close_log(&self, execution_id: &str) {
+        self.logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(execution_id);
+    }
+
     fn line(&self, execution_id: &str, line: &str) {
         // Lines quote plugin and provider text (errors, feedback): escape control characters
         // before they reach the terminal or the log.

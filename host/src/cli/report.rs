@@ -6,7 +6,7 @@ use host::engine::start::PreparedStart;
 use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
 use pipeline_core::text::printable;
-use pipeline_core::{Event, StageKind, StageStatus, template};
+use pipeline_core::{Event, StageKind, template};
 use serde_json::{Value, json};
 
 use super::inspect::print_json;
@@ -97,105 +97,41 @@ pub fn print_plan(prepared: &PreparedStart, as_json: bool) -> Result<(), Failure
     Ok(())
 }
 
-/// What `status --json` (and `run --json`) prints. Field names are stable.
-pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
-    let loaded = engine.load(id)?;
-    let (state, definition) = (&loaded.state, &loaded.definition);
-    let now = engine.clock.now_ms();
-    let current = pipeline_core::decide::current_stage(definition, state);
-    let progress = current.map(|stage| {
-        let (done, total) = state.stage_progress(&stage.id);
-        json!({ "stage": stage.id, "title": stage.title, "completed": done, "total": total })
-    });
-    // A gate stays waiting in the fold when the execution ends there (rejected, cancelled);
-    // only a live execution has a pending approval.
-    let mut live_stages = definition
-        .stages
-        .iter()
-        .filter(|_| !state.status.is_terminal());
-    let approval = live_stages.find_map(|stage| match &state.stage(&stage.id).status {
-        StageStatus::WaitingForApproval { subject, requested_at_ms, reminded } => {
-            let (requested_at_ms, reminded) = (*requested_at_ms, *reminded);
-            let reminder_after = match stage.kind {
-                StageKind::Approval { reminder_after_ms, .. } => reminder_after_ms as i64,
-                StageKind::Call(_) => i64::MAX,
-            };
-            Some(json!({
-                "stage": stage.id, "pending_since_ms": requested_at_ms, "pending_ms": now - requested_at_ms,
-                "reminder": reminded || now - requested_at_ms >= reminder_after, "subject": subject,
-            }))
-        }
-        _ => None,
-    });
-    let by_stage = serde_json::to_value(&state.cost_by_stage).unwrap_or_default();
-    // The last stage, in workflow order, whose output names them (the publishing stage).
-    let published = |field: &str| {
-        definition
-            .stages
-            .iter()
-            .filter_map(|stage| state.stage(&stage.id).output.as_ref()?.get(field).cloned())
-            .next_back()
-    };
-    let artifacts = published("artifacts").unwrap_or(json!([]));
-    let directory = published("directory");
-    let error = state.last_error.as_ref().map(|last| json!({ "stage": last.stage, "activity": last.activity, "attempt": last.attempt, "kind": last.error.kind, "message": last.error.message }));
-    Ok(json!({
-        "id": state.execution_id, "workflow": state.workflow, "status": state.status.as_str(),
-        "stage": current.map(|stage| stage.id.clone()), "progress": progress,
-        "cost": { "by_stage": by_stage, "total_micros": state.total_cost() },
-        "approval": approval, "artifacts": artifacts, "episode_directory": directory, "error": error,
-        "feedback": state.feedback, "events": state.last_sequence,
-    }))
+/// `status --json` (and `run --json`): the library's report as it serializes.
+pub fn print_status_json(engine: &Engine, id: &str) -> Result<(), Failure> {
+    print_json(&engine.status_report(id)?)
 }
 
-pub fn print_status_json(_context: &Context, engine: &Engine, id: &str) -> Result<(), Failure> {
-    print_json(&status_json(engine, id)?)
-}
-
-pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Result<(), Failure> {
-    let status = status_json(engine, id)?;
-    println!(
-        "Execution {} ({})",
-        id,
-        status["workflow"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  Status:   {}",
-        status["status"].as_str().unwrap_or_default()
-    );
-    if let Some(progress) = status["progress"].as_object() {
+pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
+    let status = engine.status_report(id)?;
+    println!("Execution {} ({})", id, status.workflow);
+    println!("  Status:   {}", status.status.as_str());
+    if let Some(progress) = &status.progress {
         println!(
             "  Stage:    {} ({}/{})",
-            printable(progress["title"].as_str().unwrap_or_default()),
-            progress["completed"],
-            progress["total"]
+            printable(&progress.title),
+            progress.completed,
+            progress.total
         );
     }
-    if let Some(approval) = status["approval"].as_object() {
+    if let Some(approval) = &status.approval {
         let pending = format_duration(std::time::Duration::from_millis(
-            approval["pending_ms"].as_i64().unwrap_or(0).max(0) as u64,
+            approval.pending_ms.max(0) as u64
         ));
         println!(
             "  Approval: pending for {pending}{}",
-            if approval["reminder"] == true {
+            if approval.reminder {
                 " — WARNING: waiting longer than the reminder period"
             } else {
                 ""
             }
         );
     }
-    let totals = status["cost"]["total_micros"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let total: Vec<String> = totals
+    let total: Vec<String> = status
+        .cost
+        .total_micros
         .iter()
-        .map(|(currency, micros)| {
-            format!(
-                "{:.6} {currency}",
-                micros.as_u64().unwrap_or(0) as f64 / 1e6
-            )
-        })
+        .map(|(currency, micros)| format!("{:.6} {currency}", *micros as f64 / 1e6))
         .collect();
     println!(
         "  Cost:     {}",
@@ -205,20 +141,16 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
             total.join(", ")
         }
     );
-    for (stage, cost) in status["cost"]["by_stage"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
-    {
+    for (stage, cost) in &status.cost.by_stage {
         println!(
             "            {stage}: {:.6} {}",
-            cost["amount_micros"].as_u64().unwrap_or(0) as f64 / 1e6,
-            cost["currency"].as_str().unwrap_or_default()
+            cost.amount_micros as f64 / 1e6,
+            cost.currency
         );
     }
-    if let Some(directory) = status["episode_directory"].as_str() {
+    if let Some(directory) = status.episode_directory.as_ref().and_then(Value::as_str) {
         println!("  Episode:  {directory}");
-        for artifact in status["artifacts"].as_array().cloned().unwrap_or_default() {
+        for artifact in status.artifacts.as_array().into_iter().flatten() {
             println!(
                 "            {} ({} bytes)",
                 artifact["name"].as_str().unwrap_or_default(),
@@ -226,11 +158,11 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
             );
         }
     }
-    if let Some(error) = status["error"].as_object() {
+    if let Some(error) = &status.error {
         println!(
             "  Last error: [{}] {}",
-            error["stage"].as_str().unwrap_or("-"),
-            printable(error["message"].as_str().unwrap_or_default())
+            error.stage.as_ref().map_or("-", |stage| stage.as_str()),
+            printable(&error.message)
         );
     }
     Ok(())
@@ -239,10 +171,12 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
 /// At the approval gate: the outline in readable form, saved to a file for editing, and the
 /// exact commands to go on.
 pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> Result<(), Failure> {
-    let status = status_json(engine, id)?;
-    let subject = &status["approval"]["subject"];
+    let subject = engine
+        .status_report(id)?
+        .approval
+        .map_or(Value::Null, |approval| approval.subject);
     println!("\nExecution {id} is waiting for approval of this outline:\n");
-    print_outline(subject);
+    print_outline(&subject);
     let pending = context.data_dir.pending_dir();
     let path = pending.join(format!("{id}-outline.json"));
     std::fs::create_dir_all(&pending)
@@ -250,7 +184,7 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
         .and_then(|mut file| {
             use std::io::Write as _;
             file.write_all(
-                serde_json::to_string_pretty(subject)
+                serde_json::to_string_pretty(&subject)
                     .unwrap_or_default()
                     .as_bytes(),
             )

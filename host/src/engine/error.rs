@@ -72,6 +72,9 @@ pub enum EngineError {
         activity: String,
         message: String,
     },
+    /// A task of a batch panicked (a bug in the host); its execution stays resumable.
+    #[error("a batch task stopped: {0}")]
+    BatchTask(String),
     /// Stopped on request (Ctrl-C); the execution is resumable.
     #[error("interrupted; the execution can be resumed with `host resume`")]
     Interrupted,

@@ -1,30 +1,37 @@
 //! The durable engine: starts executions, drives them (load the history, fold it into state,
 //! decide, record, run activities, record their outcomes) and accepts signals. Every state
 //! change is one committed append; nothing about an execution lives only in memory, so a
-//! process can die at any instant and another one continues from the history.
+//! process can die at any instant and another one continues from the history. Above single
+//! drives sit the worker (every runnable execution, once or following), batches of starts and
+//! the status report, so the command line and a server share them.
 
 mod activity;
+mod batch;
 mod breaker;
 mod clock;
 mod driver;
 mod error;
 mod observer;
 mod publish;
+mod report;
 pub mod start;
 mod store;
+mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use pipeline_core::store::{HistoryStore, LeaseOwner};
-
+pub use batch::{AUTO_APPROVAL_FEEDBACK, BatchOptions, Driven};
 pub use clock::{Clock, SystemClock};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
+use pipeline_core::store::{HistoryStore, LeaseOwner};
+pub use report::{CostReport, ErrorReport, PendingApproval, StageProgress, StatusReport};
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
+pub use worker::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, Worker, WorkerSummary, WorkerWaker};
 
 use crate::blob_store::BlobStore;
 use crate::plugin::PluginHost;

@@ -27,6 +27,8 @@ pub struct StartRequest {
 
 /// A workflow ready to start, as `--dry-run` shows it.
 pub struct PreparedStart {
+    /// The id the execution will have (also in `started`).
+    pub execution_id: ExecutionId,
     pub definition: Definition,
     pub started: Event,
 }
@@ -62,7 +64,7 @@ impl Engine {
             )));
         }
         let started = Event::ExecutionStarted {
-            execution_id,
+            execution_id: execution_id.clone(),
             workflow: definition.name.clone(),
             definition_hash: bundle.hash(),
             definition: bundle,
@@ -71,6 +73,7 @@ impl Engine {
             show,
         };
         Ok(PreparedStart {
+            execution_id,
             definition,
             started,
         })

@@ -1,0 +1,180 @@
+//! The status report of one execution: where it is, its progress, cost, pending approval,
+//! published files and last error. `host status --json` prints it as it serializes; a server
+//! returns the same value.
+
+use std::collections::BTreeMap;
+
+use pipeline_core::{
+    ActivityId, Cost, Definition, ErrorKind, ExecutionId, ExecutionState, ExecutionStatus, StageId,
+    StageKind, StageStatus,
+};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use super::{Engine, EngineError};
+
+/// Everything `host status` shows about one execution.
+///
+/// **API boundary:** serialized, this is `status --json`, whose field names and order scripts
+/// rely on. The fields of this struct and of the structs in it are declared in alphabetical
+/// order because that is the order the report has always had (it used to be built as a
+/// `serde_json` map, which sorts its keys); a new field goes in its alphabetical place.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The approval the execution is waiting for; only a live execution has one.
+    pub approval: Option<PendingApproval>,
+    /// The files the publishing stage wrote (its `artifacts` output), or an empty list.
+    pub artifacts: Value,
+    pub cost: CostReport,
+    /// Where the publishing stage wrote the episode (its `directory` output).
+    pub episode_directory: Option<Value>,
+    /// The most recent failure, even when a retry has since succeeded.
+    pub error: Option<ErrorReport>,
+    /// How many events the history holds.
+    pub events: u64,
+    /// Feedback given with approvals and rejections, oldest first.
+    pub feedback: Vec<String>,
+    pub id: ExecutionId,
+    /// The current stage's completed and total activities.
+    pub progress: Option<StageProgress>,
+    /// The current stage; none once the execution has ended.
+    pub stage: Option<StageId>,
+    #[serde(serialize_with = "status_name")]
+    pub status: ExecutionStatus,
+    pub workflow: String,
+}
+
+/// An approval gate waiting for a person.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingApproval {
+    /// How long it has been waiting, at the time of the report.
+    pub pending_ms: i64,
+    pub pending_since_ms: i64,
+    /// Whether it has waited longer than the gate's reminder period.
+    pub reminder: bool,
+    pub stage: StageId,
+    /// What is to be approved (the outline, for the podcast).
+    pub subject: Value,
+}
+
+/// What an execution has cost so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostReport {
+    pub by_stage: BTreeMap<StageId, Cost>,
+    /// Millionths, per currency.
+    pub total_micros: BTreeMap<String, u64>,
+}
+
+/// The most recent failure of an activity or stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorReport {
+    pub activity: Option<ActivityId>,
+    pub attempt: Option<u32>,
+    /// A short kind such as `rate-limited` or `deadline-exceeded`.
+    pub kind: ErrorKind,
+    pub message: String,
+    pub stage: Option<StageId>,
+}
+
+/// How far the current stage has got.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageProgress {
+    pub completed: usize,
+    pub stage: StageId,
+    pub title: String,
+    pub total: usize,
+}
+
+impl StatusReport {
+    /// The report of `state` at `now_ms` (which only the approval's waiting time depends on).
+    pub fn of(definition: &Definition, state: &ExecutionState, now_ms: i64) -> StatusReport {
+        let current = pipeline_core::decide::current_stage(definition, state);
+        let progress = current.map(|stage| {
+            let (completed, total) = state.stage_progress(&stage.id);
+            StageProgress {
+                completed,
+                stage: stage.id.clone(),
+                title: stage.title.clone(),
+                total,
+            }
+        });
+        // A gate stays waiting in the fold when the execution ends there (rejected, cancelled);
+        // only a live execution has a pending approval.
+        let approval = definition
+            .stages
+            .iter()
+            .filter(|_| !state.status.is_terminal())
+            .find_map(|stage| match &state.stage(&stage.id).status {
+                StageStatus::WaitingForApproval {
+                    subject,
+                    requested_at_ms,
+                    reminded,
+                } => {
+                    let reminder_after = match stage.kind {
+                        StageKind::Approval {
+                            reminder_after_ms, ..
+                        } => reminder_after_ms as i64,
+                        StageKind::Call(_) => i64::MAX,
+                    };
+                    let pending_ms = now_ms - requested_at_ms;
+                    Some(PendingApproval {
+                        pending_ms,
+                        pending_since_ms: *requested_at_ms,
+                        reminder: *reminded || pending_ms >= reminder_after,
+                        stage: stage.id.clone(),
+                        subject: subject.clone(),
+                    })
+                }
+                _ => None,
+            });
+        // The last stage, in workflow order, whose output names them (the publishing stage).
+        let published = |field: &str| {
+            definition
+                .stages
+                .iter()
+                .filter_map(|stage| state.stage(&stage.id).output.as_ref()?.get(field).cloned())
+                .next_back()
+        };
+        let error = state.last_error.as_ref().map(|last| ErrorReport {
+            activity: last.activity.clone(),
+            attempt: last.attempt,
+            kind: last.error.kind.clone(),
+            message: last.error.message.clone(),
+            stage: last.stage.clone(),
+        });
+        StatusReport {
+            approval,
+            artifacts: published("artifacts").unwrap_or(Value::Array(Vec::new())),
+            cost: CostReport {
+                by_stage: state.cost_by_stage.clone(),
+                total_micros: state.total_cost(),
+            },
+            episode_directory: published("directory"),
+            error,
+            events: state.last_sequence,
+            feedback: state.feedback.clone(),
+            id: state.execution_id.clone(),
+            progress,
+            stage: current.map(|stage| stage.id.clone()),
+            status: state.status,
+            workflow: state.workflow.clone(),
+        }
+    }
+}
+
+impl Engine {
+    /// The status report of an execution now.
+    pub fn status_report(&self, execution_id: &str) -> Result<StatusReport, EngineError> {
+        let loaded = self.load(execution_id)?;
+        Ok(StatusReport::of(
+            &loaded.definition,
+            &loaded.state,
+            self.clock.now_ms(),
+        ))
+    }
+}
+
+/// A status as `--json` and `host list --status` name it.
+fn status_name<S: Serializer>(status: &ExecutionStatus, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(status.as_str())
+}
