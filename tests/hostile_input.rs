@@ -404,3 +404,68 @@ fn a_blob_store_that_cannot_be_written_stops_the_drive_resumably_instead_of_fail
         "{outputs}"
     );
 }
+
+#[test]
+fn a_decision_recorded_but_not_acted_on_is_shown_and_a_second_one_names_resume() {
+    let sandbox = Sandbox::new();
+    at_the_gate(&sandbox, "decided");
+    // `--no-wait` leaves the state a kill right after recording the approval leaves.
+    assert_success(&sandbox.host(&["signal", "approve", "decided", "--no-wait"]));
+    let status = text(&sandbox.host(&["status", "decided"]).stdout);
+    assert!(
+        status.contains("approved after") && status.contains("run `host resume decided`"),
+        "{status}"
+    );
+    let report = sandbox.host(&["status", "decided", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["approval"]["decision"]["signal"], "approve", "{report}");
+    let second = sandbox.host(&["signal", "reject", "decided", "--feedback", "changed my mind"]);
+    assert_refused(&second, 3, "run `host resume decided` to act on it");
+    assert_success(&sandbox.host(&["resume", "decided"]));
+    sandbox.stage_outputs("decided");
+}
+
+#[test]
+fn sigterm_stops_a_drive_like_ctrl_c_leaving_it_resumable() {
+    let sandbox = Sandbox::new();
+    let plugins = sandbox.data().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(HOSTILE_WASM, plugins.join("hostile.wasm")).unwrap();
+    let workflow = sandbox.workflow("approval");
+    std::fs::write(
+        &workflow,
+        "name = \"busy\"\n[providers]\nllm = \"hostile\"\n[[stages]]\nid = \"spin\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\n",
+    )
+    .unwrap();
+    std::fs::write(workflow.parent().unwrap().join("draft.md"), "loop").unwrap();
+    let mut child = sandbox
+        .command()
+        .args(["run", path_str(&workflow), "--id", "terminated"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the attempt is running, so the stop interrupts a drive.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !sandbox.execution_exists("terminated")
+        || !sandbox.history("terminated").iter().any(|(event, _)| {
+            matches!(event, pipeline_core::Event::ActivityStarted { .. })
+        })
+    {
+        assert!(std::time::Instant::now() < deadline, "the attempt never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a pid this test spawned and has not reaped; it only sends a signal.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let exit = exit_within(&mut child, Duration::from_secs(20), "the terminated run");
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    assert_eq!(
+        stderr.matches("Stopping; the execution stays resumable").count(),
+        1,
+        "announced once:\n{stderr}"
+    );
+    assert!(stderr.contains("host resume"), "{stderr}");
+}

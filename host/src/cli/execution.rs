@@ -449,16 +449,36 @@ async fn drive_and_report(
     }
 }
 
-/// A watch that turns true on Ctrl-C.
+/// A watch that turns true on Ctrl-C or SIGTERM (a service manager stopping the host), both of
+/// which stop cleanly and leave the execution resumable. One listener per process, however
+/// many drives ask for it, so the stop is announced once.
 fn ctrl_c_watch() -> watch::Receiver<bool> {
-    let (sender, receiver) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+    static STOP: std::sync::OnceLock<watch::Receiver<bool>> = std::sync::OnceLock::new();
+    STOP.get_or_init(|| {
+        let (sender, receiver) = watch::channel(false);
+        tokio::spawn(async move {
+            let terminate = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut terminate) => {
+                        terminate.recv().await;
+                    }
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = tokio::signal::ctrl_c() => {
+                    if result.is_err() {
+                        return;
+                    }
+                }
+                () = terminate => {}
+            }
             eprintln!("Stopping; the execution stays resumable");
             let _ = sender.send(true);
-        }
-    });
-    receiver
+        });
+        receiver
+    })
+    .clone()
 }
 
 fn parse_inputs(

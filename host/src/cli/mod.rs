@@ -29,7 +29,7 @@ pub mod exit_code {
     pub const INTERNAL: u8 = 4;
     /// Another live process drives the execution.
     pub const BUSY: u8 = 5;
-    /// Stopped by Ctrl-C; the execution is resumable.
+    /// Stopped by Ctrl-C or SIGTERM; the execution is resumable.
     pub const INTERRUPTED: u8 = 130;
 }
 

@@ -6,7 +6,7 @@ use host::engine::start::PreparedStart;
 use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
 use pipeline_core::text::printable;
-use pipeline_core::{Event, StageKind, template};
+use pipeline_core::{Event, Signal, StageKind, template};
 use serde_json::{Value, json};
 
 use super::inspect::print_json;
@@ -118,14 +118,23 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
         let pending = format_duration(std::time::Duration::from_millis(
             approval.pending_ms.max(0) as u64
         ));
-        println!(
-            "  Approval: pending for {pending}{}",
-            if approval.reminder {
-                " — WARNING: waiting longer than the reminder period"
-            } else {
-                ""
-            }
-        );
+        match &approval.decision {
+            Some(decision) => println!(
+                "  Approval: {} after {pending}, recorded but not acted on yet; run `host resume {id}` to continue",
+                match decision {
+                    Signal::Reject { .. } => "rejected",
+                    _ => "approved",
+                }
+            ),
+            None => println!(
+                "  Approval: pending for {pending}{}",
+                if approval.reminder {
+                    " — WARNING: waiting longer than the reminder period"
+                } else {
+                    ""
+                }
+            ),
+        }
     }
     let total: Vec<String> = status
         .cost

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use pipeline_core::{
     ActivityId, Cost, Definition, ErrorKind, ExecutionId, ExecutionState, ExecutionStatus, StageId,
-    StageKind, StageStatus,
+    Signal, StageKind, StageStatus,
 };
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -47,6 +47,10 @@ pub struct StatusReport {
 /// An approval gate waiting for a person.
 #[derive(Debug, Clone, Serialize)]
 pub struct PendingApproval {
+    /// An approval or rejection already recorded but not yet acted on (the process that
+    /// recorded it stopped first, or it was sent with `--no-wait`): the gate needs no other
+    /// decision, only a drive (`host resume`).
+    pub decision: Option<Signal>,
     /// How long it has been waiting, at the time of the report.
     pub pending_ms: i64,
     pub pending_since_ms: i64,
@@ -117,7 +121,15 @@ impl StatusReport {
                         StageKind::Call(_) => i64::MAX,
                     };
                     let pending_ms = now_ms - requested_at_ms;
+                    let decision = state
+                        .pending_signals
+                        .iter()
+                        .find(|signal| {
+                            matches!(signal, Signal::Approve { .. } | Signal::Reject { .. })
+                        })
+                        .cloned();
                     Some(PendingApproval {
+                        decision,
                         pending_ms,
                         pending_since_ms: *requested_at_ms,
                         reminder: *reminded || pending_ms >= reminder_after,
