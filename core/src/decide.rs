@@ -294,7 +294,9 @@ pub fn render_call_input(call: &CallStage, context: &Value) -> Result<Value, Tem
         messages.push(json!({ "role": "user", "content": text }));
         input["messages"] = Value::Array(messages);
         if let Some(schema) = &call.schema {
-            input["json_schema"] = schema.schema.clone();
+            input["json_schema"] = schema
+                .render(context)
+                .map_err(|problem| in_file(&schema.path, problem))?;
         }
     }
     Ok(input)

@@ -3,6 +3,7 @@
 //! pure decision of what happens next. The host crate stores events in SQLite and runs
 //! activities in plugins; everything that must replay identically lives here.
 
+pub mod answers;
 pub mod decide;
 pub mod duration;
 pub mod error_kind;

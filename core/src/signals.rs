@@ -71,17 +71,28 @@ fn check_replacement(
     let Some(StageKind::Approval { subject, .. }) = waiting.map(|stage| &stage.kind) else {
         return Err("no approval gate is waiting".to_string());
     };
-    let schema = definition
+    let Some(path) = definition
         .stage(subject)
         .and_then(|stage| match &stage.kind {
-            StageKind::Call(call) => call.schema.as_ref(),
+            StageKind::Call(call) => call.schema.as_ref().map(|schema| &schema.path),
             StageKind::Approval { .. } => None,
-        });
-    let Some(schema) = schema else { return Ok(()) };
-    crate::json_schema::check(&schema.schema, replacement).map_err(|problems| {
-        format!(
-            "the replacement {subject} does not match schema {}: {problems}",
-            schema.path
-        )
+        })
+    else {
+        return Ok(());
+    };
+    // The schema the subject's answer was held to, as its activity recorded it: a templated
+    // schema is rendered when the stage starts, with that execution's show and outputs.
+    let recorded = state
+        .stage(subject)
+        .activities
+        .first()
+        .and_then(|activity| state.activities.get(activity))
+        .and_then(|activity| activity.input.get("json_schema"))
+        .filter(|schema| !schema.is_null());
+    let Some(schema) = recorded else {
+        return Ok(());
+    };
+    crate::json_schema::check(schema, replacement).map_err(|problems| {
+        format!("the replacement {subject} does not match schema {path}: {problems}")
     })
 }

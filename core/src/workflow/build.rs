@@ -90,6 +90,7 @@ impl Builder<'_> {
                 declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show: false,
+                has_output: false,
             };
             self.check_expression(show, &scope, "show");
         }
@@ -102,6 +103,7 @@ impl Builder<'_> {
                 declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show,
+                has_output: false,
             };
             if let Some(built) = self.stage(
                 stage,
@@ -127,6 +129,7 @@ impl Builder<'_> {
                 declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show,
+                has_output: false,
             };
             self.check_expression(covered, &scope, "covered_concepts");
         }
@@ -337,6 +340,12 @@ impl Builder<'_> {
                 if raw.for_each.is_some() {
                     self.error(approval.span(), "an approval stage cannot use for_each");
                 }
+                if let Some(check) = raw.checks.first() {
+                    self.error(
+                        check.span(),
+                        "checks apply to stages that call a function, not to approval stages",
+                    );
+                }
                 let reminder_after_ms = self.duration_or(
                     approval.get_ref().reminder_after.as_ref(),
                     DEFAULT_REMINDER_MS,
@@ -407,7 +416,12 @@ impl Builder<'_> {
         })
     }
 
-    fn check_expression(&mut self, expression: &Spanned<String>, scope: &Scope<'_>, field: &str) {
+    pub(super) fn check_expression(
+        &mut self,
+        expression: &Spanned<String>,
+        scope: &Scope<'_>,
+        field: &str,
+    ) {
         match template::expression_references(expression.get_ref()) {
             Ok(references) => self.check_references(&references, scope, expression.span(), field),
             Err(error) => self.error(

@@ -89,6 +89,16 @@ pub(super) struct RawStage {
     pub timeout: Option<Spanned<String>>,
     pub stage_timeout: Option<Spanned<String>>,
     pub on_error: Option<Spanned<String>>,
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCheck {
+    pub for_each: Option<Spanned<String>>,
+    pub that: Spanned<String>,
+    pub message: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

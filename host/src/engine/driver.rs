@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pipeline_core::decide::{Decision, decide};
+use pipeline_core::answers::attempt_input;
+use pipeline_core::decide::{Decision, context, decide};
 use pipeline_core::replay::replay;
 use pipeline_core::signals::check_signal;
 use pipeline_core::{
@@ -358,12 +359,23 @@ impl Engine {
                 .call
                 .split_once('.')
                 .map_or(activity.call.as_str(), |(service, _)| service);
+            let checks = match &stage.kind {
+                StageKind::Call(call) => call.checks.clone(),
+                StageKind::Approval { .. } => Vec::new(),
+            };
+            let check_context = if checks.is_empty() {
+                serde_json::Value::Null
+            } else {
+                context(state, &stage.reads, None)
+            };
             let job = ActivityJob {
                 activity: id.clone(),
                 attempt: *attempt,
                 idempotency_key: idempotency_key.clone(),
                 call: activity.call.clone(),
-                input: activity.input.clone(),
+                input: attempt_input(activity, *attempt),
+                checks,
+                check_context,
                 plugin: state.plugins.get(service).cloned(),
                 grants: state
                     .plugins
