@@ -4,12 +4,14 @@
 //! activities in plugins; everything that must replay identically lives here.
 
 pub mod answers;
+pub mod cost;
 pub mod decide;
 pub mod duration;
 pub mod error_kind;
 pub mod event;
 pub mod ids;
 pub mod json_schema;
+pub mod money;
 pub mod origin;
 pub mod replay;
 pub mod retry;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::event::Signal;
+use crate::money::format_amount;
 use crate::state::{ExecutionState, ExecutionStatus, StageStatus};
 use crate::workflow::{Definition, StageKind};
 
@@ -40,12 +41,31 @@ pub fn check_signal(
         }
         Signal::Reject { .. } => Ok(()),
         Signal::Approve {
-            replacement: None, ..
-        } => Ok(()),
-        Signal::Approve {
-            replacement: Some(replacement),
+            replacement,
+            budget_micros,
             ..
-        } => check_replacement(definition, state, replacement),
+        } => match (&state.budget_gate, budget_micros, replacement) {
+            (Some(gate), None, _) => Err(format!(
+                "execution {id} is paused because its cost ({} {}) reached its budget; approve with --budget AMOUNT (more than that) to go on, or reject it",
+                format_amount(gate.spent.amount_micros),
+                gate.spent.currency
+            )),
+            (Some(gate), Some(budget), _) if *budget <= gate.spent.amount_micros => Err(format!(
+                "a new budget of {} is not more than the {} {} already spent",
+                format_amount(*budget),
+                format_amount(gate.spent.amount_micros),
+                gate.spent.currency
+            )),
+            (Some(_), Some(_), Some(_)) => Err(format!(
+                "execution {id} is paused at its budget, not at an approval gate; --outline does not apply"
+            )),
+            (Some(_), Some(_), None) => Ok(()),
+            (None, Some(_), _) => Err(format!(
+                "execution {id} is waiting at an approval gate, not at its budget; --budget does not apply"
+            )),
+            (None, None, None) => Ok(()),
+            (None, None, Some(replacement)) => check_replacement(definition, state, replacement),
+        },
     }
 }
 

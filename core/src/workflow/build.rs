@@ -71,6 +71,7 @@ impl Builder<'_> {
             .execution_timeout
             .as_ref()
             .and_then(|text| self.duration(text));
+        let max_cost_micros = parsed.max_cost.as_ref().and_then(|cost| self.cost(cost));
         let stage_names: Vec<(String, Range<usize>)> = parsed
             .stages
             .iter()
@@ -142,6 +143,7 @@ impl Builder<'_> {
             providers,
             plugin_grants,
             execution_timeout_ms,
+            max_cost_micros,
             covered_concepts: parsed
                 .covered_concepts
                 .as_ref()
@@ -257,6 +259,20 @@ impl Builder<'_> {
                 None
             }
         }
+    }
+
+    /// A budget in units of the plugins' currency, as millionths.
+    fn cost(&mut self, cost: &Spanned<f64>) -> Option<u64> {
+        let amount = *cost.get_ref();
+        let micros = (amount * 1e6).round();
+        if !(1.0..1e15).contains(&micros) {
+            self.error(
+                cost.span(),
+                "max_cost must be a positive amount, at least 0.000001 (in the currency the plugins report)",
+            );
+            return None;
+        }
+        Some(micros as u64)
     }
 
     fn duration_or(&mut self, text: Option<&Spanned<String>>, default_ms: u64) -> u64 {

@@ -42,6 +42,8 @@ pub struct Definition {
     pub plugin_grants: BTreeMap<String, GrantSpec>,
     /// The whole execution fails once it has run this long (approval waits included).
     pub execution_timeout_ms: Option<u64>,
+    /// The budget, in millionths of the currency the plugins report, unless a run sets its own.
+    pub max_cost_micros: Option<u64>,
     /// Expression giving the concepts an episode covered, recorded for its show on completion.
     pub covered_concepts: Option<String>,
     pub stages: Vec<Stage>,

@@ -28,6 +28,7 @@ pub(super) struct RawWorkflow {
     #[serde(default)]
     pub defaults: RawDefaults,
     pub execution_timeout: Option<Spanned<String>>,
+    pub max_cost: Option<Spanned<f64>>,
     pub covered_concepts: Option<Spanned<String>>,
     #[serde(default)]
     pub stages: Vec<Spanned<RawStage>>,

@@ -4,6 +4,7 @@
 use host::engine::Engine;
 use host::engine::start::PreparedStart;
 use pipeline_core::duration::format_duration;
+use pipeline_core::money::format_amount;
 use pipeline_core::{Event, StageKind, StageStatus, template};
 use serde_json::{Value, json};
 
@@ -136,11 +137,20 @@ pub fn status_json(engine: &Engine, id: &str) -> Result<Value, Failure> {
     };
     let artifacts = published("artifacts").unwrap_or(json!([]));
     let directory = published("directory");
+    let spent = state.spent();
+    let budget = state.budget_micros.map(|limit| {
+        json!({
+            "limit_micros": limit,
+            "spent_micros": spent.as_ref().map_or(0, |cost| cost.amount_micros),
+            "currency": spent.as_ref().map(|cost| cost.currency.clone()),
+            "paused": state.budget_gate.is_some() && !state.status.is_terminal(),
+        })
+    });
     let error = state.last_error.as_ref().map(|last| json!({ "stage": last.stage, "activity": last.activity, "attempt": last.attempt, "kind": last.error.kind, "message": last.error.message }));
     Ok(json!({
         "id": state.execution_id, "workflow": state.workflow, "status": state.status.as_str(),
         "stage": current.map(|stage| stage.id.clone()), "progress": progress,
-        "cost": { "by_stage": by_stage, "total_micros": state.total_cost() },
+        "cost": { "by_stage": by_stage, "total_micros": state.total_cost() }, "budget": budget,
         "approval": approval, "artifacts": artifacts, "episode_directory": directory, "error": error,
         "feedback": state.feedback, "events": state.last_sequence,
     }))
@@ -214,6 +224,20 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
             cost["currency"].as_str().unwrap_or_default()
         );
     }
+    if let Some(budget) = status["budget"].as_object() {
+        let amount = |field: &str| format_amount(budget[field].as_u64().unwrap_or(0));
+        println!(
+            "  Budget:   {} of {} {}{}",
+            amount("spent_micros"),
+            amount("limit_micros"),
+            budget["currency"].as_str().unwrap_or_default(),
+            if budget["paused"] == true {
+                ", paused: nothing more is spent until the budget is raised"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(directory) = status["episode_directory"].as_str() {
         println!("  Episode:  {directory}");
         for artifact in status["artifacts"].as_array().cloned().unwrap_or_default() {
@@ -238,6 +262,19 @@ pub fn print_status_text(_context: &Context, engine: &Engine, id: &str) -> Resul
 /// exact commands to go on.
 pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> Result<(), Failure> {
     let status = status_json(engine, id)?;
+    let budget = &status["budget"];
+    if budget["paused"] == true {
+        let amount = |field: &str| format_amount(budget[field].as_u64().unwrap_or(0));
+        let currency = budget["currency"].as_str().unwrap_or_default();
+        println!(
+            "\nExecution {id} is paused: its cost ({} {currency}) reached its budget ({} {currency}).\nNothing more is spent until you decide.\n",
+            amount("spent_micros"),
+            amount("limit_micros")
+        );
+        println!("To go on with a higher budget: host signal approve {id} --budget AMOUNT");
+        println!("To end it:                     host signal reject {id} --feedback \"why\"");
+        return Ok(());
+    }
     let subject = &status["approval"]["subject"];
     println!("\nExecution {id} is waiting for approval of this outline:\n");
     print_outline(subject);

@@ -11,7 +11,7 @@ use pipeline_core::replay::replay;
 use pipeline_core::signals::check_signal;
 use pipeline_core::{
     ActivityId, ActivityStatus, Definition, Event, ExecutionState, Signal, StageId, StageKind,
-    StageStatus,
+    StageStatus, WaitReason,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -38,7 +38,7 @@ pub struct DriveOptions {
 pub enum DriveOutcome {
     /// It ended (completed, failed, rejected or cancelled).
     Finished(Box<ExecutionState>),
-    /// It waits for a person at an approval gate.
+    /// It waits for a person at an approval gate, or at its budget.
     WaitingForApproval(Box<ExecutionState>),
 }
 
@@ -209,7 +209,7 @@ impl Engine {
                 Decision::Wait { until_ms, reason } => {
                     self.spawn_due(&definition, &state, &mut running, &mut in_flight);
                     if in_flight.is_empty()
-                        && matches!(reason, pipeline_core::WaitReason::Approval { .. })
+                        && matches!(reason, WaitReason::Approval { .. } | WaitReason::Budget)
                     {
                         return Ok(DriveOutcome::WaitingForApproval(Box::new(state)));
                     }
@@ -461,6 +461,10 @@ fn manifest_extra(state: &ExecutionState) -> serde_json::Value {
         "definition_hash": state.definition_hash,
         "inputs": state.inputs,
         "plugins": state.plugins,
-        "cost": { "by_stage": cost_by_stage, "total_micros": state.total_cost() },
+        "cost": {
+            "by_stage": cost_by_stage,
+            "total_micros": state.total_cost(),
+            "budget_micros": state.budget_micros,
+        },
     })
 }

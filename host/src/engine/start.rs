@@ -22,6 +22,8 @@ pub struct StartRequest {
     pub execution_id: Option<String>,
     /// Service to plugin, over the workflow's `[providers]`.
     pub providers: BTreeMap<String, String>,
+    /// The budget in millionths, over the workflow's `max_cost`.
+    pub max_cost_micros: Option<u64>,
 }
 
 /// A workflow ready to start, as `--dry-run` shows it.
@@ -66,6 +68,7 @@ impl Engine {
             inputs,
             plugins,
             show,
+            budget_micros: request.max_cost_micros.or(definition.max_cost_micros),
         };
         Ok(PreparedStart {
             definition,
