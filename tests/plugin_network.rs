@@ -197,7 +197,7 @@ async fn a_plugin_granted_no_host_reaches_nothing() {
         .await
         .unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, CallError::Host { .. }), "{message}");
+    assert!(matches!(error, CallError::Unusable { .. }), "{message}");
     assert!(!error.is_retryable());
     assert!(message.contains("plugin `fetcher`"), "{message}");
     assert!(message.contains("granted no hosts"), "{message}");

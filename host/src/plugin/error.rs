@@ -93,9 +93,14 @@ pub enum CallError {
     /// mistake, not the plugin's.
     #[error("plugin `{plugin}` gave an answer that is not JSON: {problem}")]
     MalformedAnswer { plugin: String, problem: String },
-    /// The host could not prepare or feed the call (for example an unreadable input clip).
+    /// The host could not prepare or feed the call (for example an unreadable input clip, or
+    /// the mix it could not write): the host's failure, which may pass.
     #[error("plugin `{plugin}` could not be called: {reason}")]
     Host { plugin: String, reason: String },
+    /// The plugin cannot be called as configured (it uses the network but is granted no host,
+    /// or lacks the service's world): no retry helps until the configuration changes.
+    #[error("plugin `{plugin}` could not be called: {reason}")]
+    Unusable { plugin: String, reason: String },
 }
 
 impl CallError {
@@ -109,6 +114,7 @@ impl CallError {
             CallError::MalformedResult { .. } => FailureKind::MalformedResult,
             CallError::MalformedAnswer { .. } => FailureKind::MalformedAnswer,
             CallError::Host { .. } => FailureKind::Host,
+            CallError::Unusable { .. } => FailureKind::PluginUnavailable,
         }
     }
 

@@ -523,7 +523,7 @@ impl PluginHost {
 /// refused; saying so before it runs tells the operator what to configure.
 fn check_network_grant(plugin: &LoadedPlugin) -> Result<(), CallError> {
     if PluginHost::uses_network(plugin) && plugin.grants.allowed_hosts.is_empty() {
-        return Err(CallError::Host {
+        return Err(CallError::Unusable {
             plugin: plugin.name.clone(),
             reason: format!(
                 "it uses the network (it imports wasi:http) but is granted no hosts; grant the \
