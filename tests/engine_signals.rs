@@ -177,6 +177,7 @@ fn a_signal_is_recorded_durably_when_no_process_drives_the_execution() {
         &Signal::Approve {
             replacement: Some(serde_json::json!({ "title": "An edited title" })),
             feedback: Some("shorter, please".into()),
+            budget_micros: None,
         }
     );
     // Nothing was driven on: the signal waits in the history for whoever resumes.

@@ -132,6 +132,7 @@ async fn a_following_worker_acts_on_a_wake_up_and_ends_on_its_stop() {
     let approve = Signal::Approve {
         replacement: None,
         feedback: None,
+        budget_micros: None,
     };
     engine.signal("gated", approve).await.unwrap();
     waker.wake();

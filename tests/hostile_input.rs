@@ -418,8 +418,17 @@ fn a_decision_recorded_but_not_acted_on_is_shown_and_a_second_one_names_resume()
     );
     let report = sandbox.host(&["status", "decided", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
-    assert_eq!(report["approval"]["decision"]["signal"], "approve", "{report}");
-    let second = sandbox.host(&["signal", "reject", "decided", "--feedback", "changed my mind"]);
+    assert_eq!(
+        report["approval"]["decision"]["signal"], "approve",
+        "{report}"
+    );
+    let second = sandbox.host(&[
+        "signal",
+        "reject",
+        "decided",
+        "--feedback",
+        "changed my mind",
+    ]);
     assert_refused(&second, 3, "run `host resume decided` to act on it");
     assert_success(&sandbox.host(&["resume", "decided"]));
     sandbox.stage_outputs("decided");
@@ -448,11 +457,15 @@ fn sigterm_stops_a_drive_like_ctrl_c_leaving_it_resumable() {
     // Wait until the attempt is running, so the stop interrupts a drive.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !sandbox.execution_exists("terminated")
-        || !sandbox.history("terminated").iter().any(|(event, _)| {
-            matches!(event, pipeline_core::Event::ActivityStarted { .. })
-        })
+        || !sandbox
+            .history("terminated")
+            .iter()
+            .any(|(event, _)| matches!(event, pipeline_core::Event::ActivityStarted { .. }))
     {
-        assert!(std::time::Instant::now() < deadline, "the attempt never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attempt never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = libc::pid_t::try_from(child.id()).unwrap();
@@ -463,7 +476,9 @@ fn sigterm_stops_a_drive_like_ctrl_c_leaving_it_resumable() {
     let stderr = text(&output.stderr);
     assert_eq!(exit.code(), Some(130), "{stderr}");
     assert_eq!(
-        stderr.matches("Stopping; the execution stays resumable").count(),
+        stderr
+            .matches("Stopping; the execution stays resumable")
+            .count(),
         1,
         "announced once:\n{stderr}"
     );

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use pipeline_core::Event;
-use support::{Sandbox, assert_success, text};
+use support::{Sandbox, assert_success};
 
 const LLM: (&str, &str) = ("127.0.0.1:8081", "http://127.0.0.1:8081/v1");
 const TTS: (&str, &str) = ("127.0.0.1:5000", "http://127.0.0.1:5000");
@@ -47,8 +47,11 @@ fn a_podcast_is_made_on_local_servers_with_no_cloud() {
     }
     let sandbox = Sandbox::new();
     let workflows = sandbox.repository_workflows("workflows");
-    let mut command = command_for(&sandbox);
-    let mut output = command
+    // A 135M model sometimes gives a line to a speaker who is not one of the show's hosts. The
+    // script's schema names the hosts (llama.cpp's server turns it into a grammar) and its
+    // checks catch what gets through, so stage retries, told what was wrong, are enough: no
+    // reset.
+    let output = command_for(&sandbox)
         .args(["run", workflows.join("podcast.toml").to_str().unwrap()])
         .args([
             "--id",
@@ -66,24 +69,6 @@ fn a_podcast_is_made_on_local_servers_with_no_cloud() {
         ])
         .output()
         .expect("host runs");
-    // A 135M model sometimes gives a line to a speaker who is not one of the show's hosts,
-    // which fails the audio stage. The operator's remedy is the one used here: reset to the
-    // script and resume, which asks the model again.
-    for _ in 0..4 {
-        if output.status.success() || !text(&output.stdout).contains("is not one of the speakers") {
-            break;
-        }
-        assert_success(
-            &command_for(&sandbox)
-                .args(["reset", "local", "--to", "script_generation"])
-                .output()
-                .unwrap(),
-        );
-        output = command_for(&sandbox)
-            .args(["resume", "local", "--auto-approve"])
-            .output()
-            .unwrap();
-    }
     assert_success(&output);
     let outputs = sandbox.stage_outputs("local");
 

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::cost::{budget_step, hold_at_budget};
 use crate::error_kind::ErrorKind;
 use crate::event::{ActivityError, Event, Signal, TimerPurpose};
 use crate::ids::{ActivityId, StageId};
@@ -33,6 +34,8 @@ pub enum WaitReason {
     Activities,
     /// A person's approval at this stage.
     Approval { stage: StageId },
+    /// A person's decision to raise the budget or end the execution.
+    Budget,
 }
 
 /// Decides the next step of `state` at time `now_ms`.
@@ -63,6 +66,13 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
             ),
         }]);
     }
+    if let Some(gate) = &state.budget_gate {
+        return bound_by_execution_deadline(
+            budget_step(definition, state, &gate.stage),
+            definition,
+            state,
+        );
+    }
     let current = current_stage(definition, state);
     let Some(stage) = current else {
         return Decision::Record(vec![Event::ExecutionCompleted {
@@ -82,6 +92,7 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
         | StageStatus::Skipped { .. }
         | StageStatus::Failed { .. } => Decision::Finished,
     };
+    let decision = hold_at_budget(decision, state, stage);
     bound_by_execution_deadline(decision, definition, state)
 }
 
@@ -294,7 +305,9 @@ pub fn render_call_input(call: &CallStage, context: &Value) -> Result<Value, Tem
         messages.push(json!({ "role": "user", "content": text }));
         input["messages"] = Value::Array(messages);
         if let Some(schema) = &call.schema {
-            input["json_schema"] = schema.schema.clone();
+            input["json_schema"] = schema
+                .render(context)
+                .map_err(|problem| in_file(&schema.path, problem))?;
         }
     }
     Ok(input)
@@ -306,6 +319,7 @@ fn approval_step(state: &ExecutionState, stage: &Stage, subject: &Value, now_ms:
             Signal::Approve {
                 replacement,
                 feedback,
+                ..
             } => {
                 let output = json!({
                     "approved": replacement.clone().unwrap_or_else(|| subject.clone()),

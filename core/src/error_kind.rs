@@ -43,6 +43,8 @@ pub enum ErrorKind {
     MalformedAnswer,
     /// An LLM answer that does not fit the stage's schema.
     SchemaViolation,
+    /// An answer that fits the schema but fails one of the stage's `checks`.
+    CheckFailed,
     /// The plugin's circuit breaker is open after repeated failures.
     CircuitOpen,
     /// The plugin named by the execution cannot be loaded.
@@ -69,7 +71,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind this build assigns, for documentation and validation.
-    pub const KNOWN: [ErrorKind; 24] = [
+    pub const KNOWN: [ErrorKind; 25] = [
         ErrorKind::InvalidRequest,
         ErrorKind::Unauthorized,
         ErrorKind::RateLimited,
@@ -84,6 +86,7 @@ impl ErrorKind {
         ErrorKind::MalformedResult,
         ErrorKind::MalformedAnswer,
         ErrorKind::SchemaViolation,
+        ErrorKind::CheckFailed,
         ErrorKind::CircuitOpen,
         ErrorKind::PluginUnavailable,
         ErrorKind::PluginChanged,
@@ -113,6 +116,7 @@ impl ErrorKind {
             ErrorKind::MalformedResult => "malformed-result",
             ErrorKind::MalformedAnswer => "malformed-answer",
             ErrorKind::SchemaViolation => "schema-violation",
+            ErrorKind::CheckFailed => "check-failed",
             ErrorKind::CircuitOpen => "circuit-open",
             ErrorKind::PluginUnavailable => "plugin-unavailable",
             ErrorKind::PluginChanged => "plugin-changed",
@@ -139,8 +143,9 @@ impl ErrorKind {
     ///
     /// A provider's own report carries its `retryable` flag, which the WIT contract makes
     /// authoritative (a provider knows whether its `internal` error is passing); for those
-    /// kinds this is only the usual answer. Model mistakes (`malformed-answer`,
-    /// `schema-violation`) are retried, because the next attempt is told what was wrong;
+    /// kinds this is only the usual answer. Rejected answers (`malformed-answer`,
+    /// `schema-violation`, `check-failed`) are retried, because the next attempt is told what
+    /// was wrong;
     /// plugin bugs (`trapped`, `malformed-result`) and configuration problems are not.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -151,6 +156,7 @@ impl ErrorKind {
             | ErrorKind::DeadlineExceeded
             | ErrorKind::MalformedAnswer
             | ErrorKind::SchemaViolation
+            | ErrorKind::CheckFailed
             | ErrorKind::CircuitOpen
             | ErrorKind::Host
             | ErrorKind::Publish => true,
@@ -170,6 +176,15 @@ impl ErrorKind {
             | ErrorKind::ExecutionTimeout
             | ErrorKind::Other(_) => false,
         }
+    }
+
+    /// Whether this is an answer the stage did not accept (not JSON, not fitting the schema,
+    /// failing a check): the model's mistake, which the next attempt's request describes.
+    pub fn is_rejected_answer(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::MalformedAnswer | ErrorKind::SchemaViolation | ErrorKind::CheckFailed
+        )
     }
 }
 

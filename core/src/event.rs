@@ -83,12 +83,16 @@ pub enum TimerPurpose {
 #[serde(tag = "signal", rename_all = "snake_case")]
 pub enum Signal {
     /// Go on past the approval gate, optionally with a replacement for what was approved
-    /// (validated against the subject stage's schema before it is recorded).
+    /// (validated against the subject stage's schema before it is recorded); or, at the budget,
+    /// go on with a higher budget.
     Approve {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replacement: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         feedback: Option<String>,
+        /// The new budget, in millionths; only when the execution is paused at its budget.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_micros: Option<u64>,
     },
     /// End the execution as rejected.
     Reject { feedback: String },
@@ -117,6 +121,11 @@ pub enum Event {
         /// names a show.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         show: Option<Value>,
+        /// The most the execution may spend, in millionths of the currency its plugins report
+        /// (`host run --max-cost`, else the workflow's `max_cost`). Histories from before the
+        /// cost guard have none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget_micros: Option<u64>,
     },
     StageStarted {
         stage: StageId,
@@ -183,6 +192,17 @@ pub enum Event {
         #[serde(flatten)]
         signal: Signal,
     },
+    /// The recorded cost reached the budget when `stage` was about to call a plugin: nothing
+    /// more is started until the producer raises the budget or ends the execution.
+    BudgetReached {
+        stage: StageId,
+        spent: Cost,
+        budget_micros: u64,
+    },
+    /// The producer raised the budget; the execution goes on.
+    BudgetRaised {
+        budget_micros: u64,
+    },
     StageCompleted {
         stage: StageId,
         output: Value,
@@ -232,6 +252,8 @@ impl Event {
             Event::ApprovalRequested { .. } => "ApprovalRequested",
             Event::ApprovalReminder { .. } => "ApprovalReminder",
             Event::SignalReceived { .. } => "SignalReceived",
+            Event::BudgetReached { .. } => "BudgetReached",
+            Event::BudgetRaised { .. } => "BudgetRaised",
             Event::StageCompleted { .. } => "StageCompleted",
             Event::StageFailed { .. } => "StageFailed",
             Event::ExecutionCompleted { .. } => "ExecutionCompleted",

@@ -4,6 +4,8 @@
 //! The host crate stores events in SQLite and runs activities in plugins; everything that must
 //! replay identically lives here.
 
+pub mod answers;
+pub mod cost;
 pub mod decide;
 pub mod duration;
 pub mod error_kind;
@@ -11,6 +13,7 @@ pub mod event;
 pub mod files;
 pub mod ids;
 pub mod json_schema;
+pub mod money;
 pub mod origin;
 pub mod replay;
 pub mod retry;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::event::Signal;
+use crate::money::format_amount;
 use crate::state::{ExecutionState, ExecutionStatus, StageStatus};
 use crate::workflow::{Definition, StageKind};
 
@@ -40,12 +41,31 @@ pub fn check_signal(
         }
         Signal::Reject { .. } => Ok(()),
         Signal::Approve {
-            replacement: None, ..
-        } => Ok(()),
-        Signal::Approve {
-            replacement: Some(replacement),
+            replacement,
+            budget_micros,
             ..
-        } => check_replacement(definition, state, replacement),
+        } => match (&state.budget_gate, budget_micros, replacement) {
+            (Some(gate), None, _) => Err(format!(
+                "execution {id} is paused because its cost ({} {}) reached its budget; approve with --budget AMOUNT (more than that) to go on, or reject it",
+                format_amount(gate.spent.amount_micros),
+                gate.spent.currency
+            )),
+            (Some(gate), Some(budget), _) if *budget <= gate.spent.amount_micros => Err(format!(
+                "a new budget of {} is not more than the {} {} already spent",
+                format_amount(*budget),
+                format_amount(gate.spent.amount_micros),
+                gate.spent.currency
+            )),
+            (Some(_), Some(_), Some(_)) => Err(format!(
+                "execution {id} is paused at its budget, not at an approval gate; --outline does not apply"
+            )),
+            (Some(_), Some(_), None) => Ok(()),
+            (None, Some(_), _) => Err(format!(
+                "execution {id} is waiting at an approval gate, not at its budget; --budget does not apply"
+            )),
+            (None, None, None) => Ok(()),
+            (None, None, Some(replacement)) => check_replacement(definition, state, replacement),
+        },
     }
 }
 
@@ -71,17 +91,28 @@ fn check_replacement(
     let Some(StageKind::Approval { subject, .. }) = waiting.map(|stage| &stage.kind) else {
         return Err("no approval gate is waiting".to_string());
     };
-    let schema = definition
+    let Some(path) = definition
         .stage(subject)
         .and_then(|stage| match &stage.kind {
-            StageKind::Call(call) => call.schema.as_ref(),
+            StageKind::Call(call) => call.schema.as_ref().map(|schema| &schema.path),
             StageKind::Approval { .. } => None,
-        });
-    let Some(schema) = schema else { return Ok(()) };
-    crate::json_schema::check(&schema.schema, replacement).map_err(|problems| {
-        format!(
-            "the replacement {subject} does not match schema {}: {problems}",
-            schema.path
-        )
+        })
+    else {
+        return Ok(());
+    };
+    // The schema the subject's answer was held to, as its activity recorded it: a templated
+    // schema is rendered when the stage starts, with that execution's show and outputs.
+    let recorded = state
+        .stage(subject)
+        .activities
+        .first()
+        .and_then(|activity| state.activities.get(activity))
+        .and_then(|activity| activity.input.get("json_schema"))
+        .filter(|schema| !schema.is_null());
+    let Some(schema) = recorded else {
+        return Ok(());
+    };
+    crate::json_schema::check(schema, replacement).map_err(|problems| {
+        format!("the replacement {subject} does not match schema {path}: {problems}")
     })
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use crate::cost::BudgetGate;
 use crate::event::{ActivityError, Cost, Event, PluginPin, Signal, TimerPurpose};
 use crate::ids::{ActivityId, ExecutionId, StageId};
 use crate::workflow::DefinitionBundle;
@@ -162,6 +163,10 @@ pub struct ExecutionState {
     /// Signals received and not yet acted on.
     pub pending_signals: Vec<Signal>,
     pub cost_by_stage: BTreeMap<StageId, Cost>,
+    /// The most the execution may spend, in millionths; raised by each `BudgetRaised`.
+    pub budget_micros: Option<u64>,
+    /// Open while the execution is paused at its budget.
+    pub budget_gate: Option<BudgetGate>,
     pub last_error: Option<LastError>,
     pub covered_concepts: Vec<String>,
     pub feedback: Vec<String>,
@@ -189,6 +194,7 @@ impl ExecutionState {
             inputs,
             plugins,
             show,
+            budget_micros,
         } = event
         else {
             return Err(FoldError {
@@ -214,6 +220,8 @@ impl ExecutionState {
             timers: BTreeMap::new(),
             pending_signals: Vec::new(),
             cost_by_stage: BTreeMap::new(),
+            budget_micros: *budget_micros,
+            budget_gate: None,
             last_error: None,
             covered_concepts: Vec::new(),
             feedback: Vec::new(),
@@ -266,15 +274,6 @@ impl ExecutionState {
             })
             .count();
         (done, activities.len())
-    }
-
-    /// Total cost over all stages, per currency.
-    pub fn total_cost(&self) -> BTreeMap<String, u64> {
-        let mut totals = BTreeMap::new();
-        for cost in self.cost_by_stage.values() {
-            *totals.entry(cost.currency.clone()).or_insert(0) += cost.amount_micros;
-        }
-        totals
     }
 
     /// Applies the next event.
@@ -360,15 +359,9 @@ impl ExecutionState {
                     output: output.clone(),
                 };
                 state.plugin = plugin.clone();
+                let stage = state.stage.clone();
                 if let Some(cost) = cost {
-                    let total = self
-                        .cost_by_stage
-                        .entry(state.stage.clone())
-                        .or_insert(Cost {
-                            amount_micros: 0,
-                            currency: cost.currency.clone(),
-                        });
-                    total.amount_micros += cost.amount_micros;
+                    self.add_cost(stage, cost);
                 }
             }
             Event::ActivityFailed {
@@ -457,6 +450,12 @@ impl ExecutionState {
                 }
             }
             Event::SignalReceived { signal } => self.pending_signals.push(signal.clone()),
+            Event::BudgetReached {
+                stage,
+                spent,
+                budget_micros,
+            } => self.pause_at_budget(stage, spent, *budget_micros, at),
+            Event::BudgetRaised { budget_micros } => self.raise_budget(*budget_micros),
             Event::StageCompleted { stage, output } => {
                 let state = self
                     .stages
@@ -575,6 +574,7 @@ impl ExecutionState {
         }
         self.timers.clear();
         self.pending_signals.clear();
+        self.budget_gate = None;
         self.status = ExecutionStatus::Running;
     }
 

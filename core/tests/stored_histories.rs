@@ -1,5 +1,6 @@
-//! Histories recorded by earlier builds still load, fold and replay. The event enum is a stored
-//! format: a change that breaks these fixtures needs a migration, not a new fixture.
+//! Histories recorded by earlier builds still load, fold and replay: one from before the cost
+//! guard, one paused at its budget and raised. The event enum is a stored format: a change
+//! that breaks these fixtures needs a migration, not a new fixture.
 
 use std::path::Path;
 
@@ -30,6 +31,30 @@ fn a_completed_podcast_history_from_the_first_format_folds_and_replays() {
     let state = ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).unwrap();
     assert_eq!(state.status.as_str(), "completed");
     assert!(!state.covered_concepts.is_empty());
+    // From before the cost guard: no budget, never paused.
+    assert_eq!(state.budget_micros, None);
+    assert_eq!(state.budget_gate, None);
+    let definition = Definition::from_bundle(&state.bundle).expect("the pinned definition builds");
+    let replayed = replay(&definition, &events).expect("the history replays");
+    assert_eq!(replayed, state);
+}
+
+#[test]
+fn a_history_paused_at_its_budget_and_raised_folds_and_replays() {
+    // Recorded with `host run tests/workflows/budget/workflow.toml --max-cost 0.00002`, then
+    // `host signal approve <id> --budget 1`.
+    let events = load("budget-v1.jsonl");
+    let state = ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).unwrap();
+    assert_eq!(state.status.as_str(), "completed");
+    assert_eq!(state.budget_micros, Some(1_000_000));
+    assert_eq!(state.budget_gate, None);
+    assert!(events.iter().any(|(event, _)| matches!(
+        event,
+        Event::BudgetReached {
+            budget_micros: 20,
+            ..
+        }
+    )));
     let definition = Definition::from_bundle(&state.bundle).expect("the pinned definition builds");
     let replayed = replay(&definition, &events).expect("the history replays");
     assert_eq!(replayed, state);

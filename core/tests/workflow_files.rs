@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pipeline_core::answers::check_output;
 use pipeline_core::decide::render_call_input;
 use pipeline_core::show::ShowBlueprint;
 use pipeline_core::template;
-use pipeline_core::workflow::{StageKind, load_bundle};
+use pipeline_core::workflow::{CallStage, StageKind, load_bundle};
 use pipeline_core::{Definition, DefinitionBundle};
 use serde_json::{Value, json};
 
@@ -115,8 +116,7 @@ fn every_show_loads_with_mock_voices() {
     }
 }
 
-/// Checks `output` against the schema of LLM stage `stage`.
-fn assert_fits_schema(definition: &Definition, stage: &str, output: &Value) {
+fn call_stage<'d>(definition: &'d Definition, stage: &str) -> &'d CallStage {
     let stage = definition
         .stages
         .iter()
@@ -125,12 +125,19 @@ fn assert_fits_schema(definition: &Definition, stage: &str, output: &Value) {
     let StageKind::Call(call) = &stage.kind else {
         panic!("{} is not a call stage", stage.id)
     };
-    let schema = &call
+    call
+}
+
+/// Checks `output` against the schema of LLM stage `stage`, rendered with `context` (a
+/// schema may be a template over the show and earlier outputs).
+fn assert_fits_schema(definition: &Definition, stage: &str, output: &Value, context: &Value) {
+    let schema = call_stage(definition, stage)
         .schema
         .as_ref()
         .expect("an LLM stage with a schema")
-        .schema;
-    let validator = jsonschema::validator_for(schema).expect("a valid schema");
+        .render(context)
+        .unwrap_or_else(|error| panic!("schema of {stage}: {error}"));
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
     let problems: Vec<String> = validator
         .iter_errors(output)
         .map(|error| format!("{} at {}", error, error.instance_path()))
@@ -138,8 +145,38 @@ fn assert_fits_schema(definition: &Definition, stage: &str, output: &Value) {
     assert!(
         problems.is_empty(),
         "sample output of {} does not fit its schema:\n{}",
-        stage.id,
+        stage,
         problems.join("\n")
+    );
+}
+
+/// Asserts that `output` passes the checks of stage `stage`, and that an answer whose
+/// second line is spoken by someone else fails them, naming that line.
+fn assert_checks_speakers(
+    definition: &Definition,
+    stage: &str,
+    output: &Value,
+    context: &Value,
+    lines_of: &str,
+) {
+    let checks = &call_stage(definition, stage).checks;
+    assert!(!checks.is_empty(), "{stage} has no checks");
+    assert_eq!(check_output(checks, context, output), Ok(()), "{stage}");
+    let mut wrong = output.clone();
+    wrong[lines_of][0]["lines"][1]["speaker"] = json!("Nobody");
+    let error = check_output(checks, context, &wrong).expect_err(stage);
+    assert!(
+        error.message.contains("line 2 is spoken by \"Nobody\""),
+        "{stage}: {}",
+        error.message
+    );
+    let mut silent = output.clone();
+    silent[lines_of][0]["lines"][0]["text"] = json!("  ");
+    let error = check_output(checks, context, &silent).expect_err(stage);
+    assert!(
+        error.message.contains("line 1 (spoken by"),
+        "{stage}: {}",
+        error.message
     );
 }
 
@@ -301,10 +338,18 @@ fn podcast_stages_render_for_every_show() {
             match output.as_array() {
                 Some(items) => items
                     .iter()
-                    .for_each(|item| assert_fits_schema(&definition, stage, item)),
-                None => assert_fits_schema(&definition, stage, output),
+                    .for_each(|item| assert_fits_schema(&definition, stage, item, &context)),
+                None => assert_fits_schema(&definition, stage, output, &context),
             }
         }
+        let script = &context["stages"]["script_generation"]["output"];
+        assert_checks_speakers(
+            &definition,
+            "script_generation",
+            script,
+            &context,
+            "segments",
+        );
         let rendered = render_all(&definition, &context);
         for (stage, inputs) in &rendered {
             let Some(first) = inputs
@@ -372,10 +417,6 @@ fn story_stages_render() {
         {"title": "Storm", "lines": [line("Old Tam", "Hold on!"), line("Wren", "I have it.")]},
         {"title": "Dawn", "lines": [line("Wren", "Quiet now."), line("Old Tam", "Aye.")]}
     ]});
-    assert_fits_schema(&definition, "idea", &idea);
-    for stage in ["script", "revision", "enhancement"] {
-        assert_fits_schema(&definition, stage, &script);
-    }
     let context = json!({
         "inputs": {"premise": "a lighthouse keeper who collects sounds", "genre": "gentle fantasy",
             "audience": "all ages", "skip_mixing": false},
@@ -388,6 +429,11 @@ fn story_stages_render() {
         },
         "execution": {"id": "exec-2", "workflow": "story"}
     });
+    assert_fits_schema(&definition, "idea", &idea, &context);
+    for stage in ["script", "revision", "enhancement"] {
+        assert_fits_schema(&definition, stage, &script, &context);
+    }
+    assert_checks_speakers(&definition, "enhancement", &script, &context, "scenes");
     let rendered = render_all(&definition, &context);
     assert!(prompt_text(&rendered["revision"][0]).contains("\"draft\""));
     assert!(prompt_text(&rendered["revision"][0]).contains("Revise"));

@@ -86,6 +86,7 @@ fn request(workflow: &std::path::Path, id: String) -> StartRequest {
         inputs: BTreeMap::from([("topic".to_string(), json!("benchmark"))]),
         execution_id: Some(id),
         providers: BTreeMap::new(),
+        max_cost_micros: None,
     }
 }
 

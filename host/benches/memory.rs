@@ -100,6 +100,7 @@ fn waiting_executions() {
                     Signal::Approve {
                         replacement: None,
                         feedback: None,
+                        budget_micros: None,
                     },
                 )
                 .await

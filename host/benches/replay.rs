@@ -36,6 +36,7 @@ fn main() {
             inputs: BTreeMap::from([("items".to_string(), json!(items))]),
             execution_id: Some("long".into()),
             providers: BTreeMap::new(),
+            max_cost_micros: None,
         };
         runtime.block_on(async {
             let prepared = engine.prepare(&request).expect("prepare");

@@ -83,6 +83,7 @@ impl Builder<'_> {
             .execution_timeout
             .as_ref()
             .and_then(|text| self.duration(text));
+        let max_cost_micros = parsed.max_cost.as_ref().and_then(|cost| self.cost(cost));
         let stage_names: Vec<(String, Range<usize>)> = parsed
             .stages
             .iter()
@@ -102,6 +103,7 @@ impl Builder<'_> {
                 declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show: false,
+                has_output: false,
             };
             self.check_expression(show, &scope, "show");
         }
@@ -114,6 +116,7 @@ impl Builder<'_> {
                 declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show,
+                has_output: false,
             };
             if let Some(built) = self.stage(
                 stage,
@@ -139,6 +142,7 @@ impl Builder<'_> {
                 declared_inputs: &parsed.inputs,
                 inputs: &inputs,
                 has_show,
+                has_output: false,
             };
             self.check_expression(covered, &scope, "covered_concepts");
         }
@@ -151,6 +155,7 @@ impl Builder<'_> {
             providers,
             plugin_grants,
             execution_timeout_ms,
+            max_cost_micros,
             covered_concepts: parsed
                 .covered_concepts
                 .as_ref()
@@ -268,6 +273,20 @@ impl Builder<'_> {
         }
     }
 
+    /// A budget in units of the plugins' currency, as millionths.
+    fn cost(&mut self, cost: &Spanned<f64>) -> Option<u64> {
+        let amount = *cost.get_ref();
+        let micros = (amount * 1e6).round();
+        if !(1.0..1e15).contains(&micros) {
+            self.error(
+                cost.span(),
+                "max_cost must be a positive amount, at least 0.000001 (in the currency the plugins report)",
+            );
+            return None;
+        }
+        Some(micros as u64)
+    }
+
     fn duration_or(&mut self, text: Option<&Spanned<String>>, default_ms: u64) -> u64 {
         text.and_then(|text| self.duration(text))
             .unwrap_or(default_ms)
@@ -349,6 +368,12 @@ impl Builder<'_> {
                 if raw.for_each.is_some() {
                     self.error(approval.span(), "an approval stage cannot use for_each");
                 }
+                if let Some(check) = raw.checks.first() {
+                    self.error(
+                        check.span(),
+                        "checks apply to stages that call a function, not to approval stages",
+                    );
+                }
                 let reminder_after_ms = self.duration_or(
                     approval.get_ref().reminder_after.as_ref(),
                     DEFAULT_REMINDER_MS,
@@ -419,7 +444,12 @@ impl Builder<'_> {
         })
     }
 
-    fn check_expression(&mut self, expression: &Spanned<String>, scope: &Scope<'_>, field: &str) {
+    pub(super) fn check_expression(
+        &mut self,
+        expression: &Spanned<String>,
+        scope: &Scope<'_>,
+        field: &str,
+    ) {
         match template::expression_references(expression.get_ref()) {
             Ok(references) => self.check_references(&references, scope, expression.span(), field),
             Err(error) => self.error(

@@ -1,5 +1,6 @@
 //! The checks of a stage that calls a function: the function exists and has a provider, its
-//! input fields are the ones it takes, and its prompt, system and schema files are sound.
+//! input fields are the ones it takes, its prompt, system and schema files are sound, and its
+//! output checks read only what they may.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +10,10 @@ use toml::Spanned;
 use super::build::Builder;
 use super::calls::{BUILTIN_SERVICE, all_calls, call_spec};
 use super::diagnostics::Diagnostic;
-use super::raw::RawStage;
+use super::raw::{RawCheck, RawStage};
 use super::references::{Scope, reference_offset, reference_problem};
 use super::schema::check_schema;
-use super::{CallStage, SchemaFile, StageKind, TemplateFile};
+use super::{CallStage, OutputCheck, SchemaBody, SchemaFile, StageKind, TemplateFile};
 use crate::template::{self, TemplateError};
 
 impl Builder<'_> {
@@ -117,15 +118,24 @@ impl Builder<'_> {
             .system
             .as_ref()
             .and_then(|path| self.template_file(path, scope));
-        let schema = raw.schema.as_ref().and_then(|path| self.schema_file(path));
-        Some(StageKind::Call(CallStage {
+        let schema = raw
+            .schema
+            .as_ref()
+            .and_then(|path| self.schema_file(path, scope));
+        let checks = raw
+            .checks
+            .iter()
+            .map(|check| self.output_check(check.get_ref(), scope))
+            .collect();
+        Some(StageKind::Call(Box::new(CallStage {
             service: service.to_string(),
             function: function.to_string(),
             input,
             prompt,
             system,
             schema,
-        }))
+            checks,
+        })))
     }
 
     fn template_file(&mut self, path: &Spanned<String>, scope: &Scope<'_>) -> Option<TemplateFile> {
@@ -139,6 +149,16 @@ impl Builder<'_> {
             );
             return None;
         };
+        self.check_template_file(path, source, scope);
+        Some(TemplateFile {
+            path: path.get_ref().clone(),
+            source: source.clone(),
+        })
+    }
+
+    /// Reports, in the file, what a template file reads that it may not and why it does not
+    /// compile.
+    fn check_template_file(&mut self, path: &Spanned<String>, source: &str, scope: &Scope<'_>) {
         match template::template_references(source) {
             Ok(references) => {
                 for reference in &references {
@@ -161,23 +181,61 @@ impl Builder<'_> {
                 message: format!("template does not compile: {message}"),
             }),
         }
-        Some(TemplateFile {
-            path: path.get_ref().clone(),
-            source: source.clone(),
-        })
     }
 
-    fn schema_file(&mut self, path: &Spanned<String>) -> Option<SchemaFile> {
+    /// A schema file: checked as a JSON Schema now, or, when it is a template, checked for
+    /// what it reads; its rendering is checked when the stage starts.
+    fn schema_file(&mut self, path: &Spanned<String>, scope: &Scope<'_>) -> Option<SchemaFile> {
         let text = self.bundle.files.get(path.get_ref())?;
+        let schema = |body| SchemaFile {
+            path: path.get_ref().clone(),
+            body,
+        };
+        if SchemaFile::is_template(text) {
+            self.check_template_file(path, text, scope);
+            return Some(schema(SchemaBody::Template(text.clone())));
+        }
         match check_schema(path.get_ref(), text) {
-            Ok(schema) => Some(SchemaFile {
-                path: path.get_ref().clone(),
-                schema,
-            }),
+            Ok(parsed) => Some(schema(SchemaBody::Fixed(parsed))),
             Err(diagnostic) => {
                 self.diagnostics.push(diagnostic);
                 None
             }
+        }
+    }
+
+    /// One `[[stages.checks]]` entry. It reads what the stage's templates read, plus `output`;
+    /// `item` and `index` are its own `for_each`'s, not the stage's.
+    fn output_check(&mut self, check: &RawCheck, scope: &Scope<'_>) -> OutputCheck {
+        let list_scope = Scope {
+            has_item: false,
+            has_output: true,
+            ..*scope
+        };
+        if let Some(for_each) = &check.for_each {
+            self.check_expression(for_each, &list_scope, "check for_each");
+        }
+        let item_scope = Scope {
+            has_item: check.for_each.is_some(),
+            ..list_scope
+        };
+        self.check_expression(&check.that, &item_scope, "check `that`");
+        match template::template_references(check.message.get_ref()) {
+            Ok(references) => self.check_references(
+                &references,
+                &item_scope,
+                check.message.span(),
+                "check message",
+            ),
+            Err(error) => self.error(
+                check.message.span(),
+                format!("check message does not compile: {}", error.message),
+            ),
+        }
+        OutputCheck {
+            for_each: check.for_each.as_ref().map(|text| text.get_ref().clone()),
+            that: check.that.get_ref().clone(),
+            message: check.message.get_ref().clone(),
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Definition {
     pub plugin_grants: BTreeMap<String, GrantSpec>,
     /// The whole execution fails once it has run this long (approval waits included).
     pub execution_timeout_ms: Option<u64>,
+    /// The budget, in millionths of the currency the plugins report, unless a run sets its own.
+    pub max_cost_micros: Option<u64>,
     /// Expression giving the concepts an episode covered, recorded for its show on completion.
     pub covered_concepts: Option<String>,
     pub stages: Vec<Stage>,
@@ -105,8 +107,8 @@ pub struct Stage {
 /// What a stage does.
 #[derive(Debug, Clone)]
 pub enum StageKind {
-    /// Calls one function of a service.
-    Call(CallStage),
+    /// Calls one function of a service (boxed: it is many times the size of an approval).
+    Call(Box<CallStage>),
     /// Waits for a person to approve the output of `subject`.
     Approval {
         subject: StageId,
@@ -126,6 +128,21 @@ pub struct CallStage {
     pub prompt: Option<TemplateFile>,
     pub system: Option<TemplateFile>,
     pub schema: Option<SchemaFile>,
+    /// Conditions every attempt's output must meet before it counts.
+    pub checks: Vec<OutputCheck>,
+}
+
+/// A condition on a stage's output, declared as `[[stages.checks]]`: what later stages rely on
+/// and a schema cannot say (a speaker who is one of the show's hosts, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputCheck {
+    /// Expression giving a list; `that` must hold for each item, bound to `item` and `index`.
+    pub for_each: Option<String>,
+    /// Expression over `output` and the stage's context that must be true.
+    pub that: String,
+    /// Template saying what is wrong when `that` is false; the next attempt's request tells
+    /// the model.
+    pub message: String,
 }
 
 /// A template loaded from a file next to the workflow.
@@ -139,7 +156,17 @@ pub struct TemplateFile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchemaFile {
     pub path: String,
-    pub schema: Value,
+    pub body: SchemaBody,
+}
+
+/// What a schema file holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaBody {
+    /// The schema as written, checked when the workflow is loaded.
+    Fixed(Value),
+    /// A file with template tags (`{{ }}`, `{% %}`), rendered with the stage's context when
+    /// the stage starts, so a schema can name the show's hosts.
+    Template(String),
 }
 
 /// What happens when a stage fails for good.

@@ -28,6 +28,7 @@ pub(super) struct RawWorkflow {
     #[serde(default)]
     pub defaults: RawDefaults,
     pub execution_timeout: Option<Spanned<String>>,
+    pub max_cost: Option<Spanned<f64>>,
     pub covered_concepts: Option<Spanned<String>>,
     /// Variables whose names look secret but whose values may be written into the workflow
     /// (and so recorded); read by `bundle` before substitution.
@@ -93,6 +94,16 @@ pub(super) struct RawStage {
     pub timeout: Option<Spanned<String>>,
     pub stage_timeout: Option<Spanned<String>>,
     pub on_error: Option<Spanned<String>>,
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCheck {
+    pub for_each: Option<Spanned<String>>,
+    pub that: Spanned<String>,
+    pub message: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

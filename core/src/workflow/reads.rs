@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::ids::StageId;
 use crate::template;
 
-use super::StageKind;
+use super::{SchemaBody, StageKind};
 
 /// The stage outputs a stage's templates read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +21,8 @@ pub enum StageReads {
 }
 
 impl StageReads {
-    /// What the templates of a stage read: its `when`, `for_each`, input fields, prompt and
-    /// system templates. A template that does not compile reads nothing here; validation
+    /// What the templates of a stage read: its `when`, `for_each`, input fields, prompt,
+    /// system and schema templates and its checks. A template that does not compile reads nothing here; validation
     /// reports it and the stage never runs.
     pub fn of(when: Option<&str>, for_each: Option<&str>, kind: &StageKind) -> StageReads {
         let mut references = BTreeSet::new();
@@ -33,8 +33,25 @@ impl StageReads {
             for value in call.input.values() {
                 references.extend(template::tree_references(value).unwrap_or_default());
             }
-            for file in call.prompt.iter().chain(&call.system) {
-                references.extend(template::template_references(&file.source).unwrap_or_default());
+            let sources = call
+                .prompt
+                .iter()
+                .chain(&call.system)
+                .map(|file| &file.source);
+            let schema_template = call.schema.iter().filter_map(|schema| match &schema.body {
+                SchemaBody::Template(source) => Some(source),
+                SchemaBody::Fixed(_) => None,
+            });
+            for source in sources.chain(schema_template) {
+                references.extend(template::template_references(source).unwrap_or_default());
+            }
+            for check in &call.checks {
+                for expression in check.for_each.iter().chain([&check.that]) {
+                    references
+                        .extend(template::expression_references(expression).unwrap_or_default());
+                }
+                references
+                    .extend(template::template_references(&check.message).unwrap_or_default());
             }
         }
         let mut stages = BTreeSet::new();
@@ -69,7 +86,7 @@ mod tests {
     use crate::workflow::{CallStage, TemplateFile};
 
     fn call_with_prompt(prompt: &str) -> StageKind {
-        StageKind::Call(CallStage {
+        StageKind::Call(Box::new(CallStage {
             service: "llm".into(),
             function: "generate".into(),
             input: BTreeMap::new(),
@@ -79,7 +96,8 @@ mod tests {
             }),
             system: None,
             schema: None,
-        })
+            checks: Vec::new(),
+        }))
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(super) struct Scope<'s> {
     /// The inputs whose declarations are valid, with their types.
     pub inputs: &'s [InputSpec],
     pub has_show: bool,
+    /// In a stage's checks, which read the output they check.
+    pub has_output: bool,
 }
 
 /// Why `reference` (a dotted path a template reads) is not allowed where it is, if it is not.
@@ -54,17 +56,25 @@ pub(super) fn reference_problem(reference: &str, scope: &Scope<'_>) -> Result<()
                 },
             }
         }
-        "item" | "index" if !scope.has_item => {
-            Err(format!("`{root}` exists only in a stage with for_each"))
-        }
+        "item" | "index" if !scope.has_item => Err(format!(
+            "`{root}` exists only in a {} with for_each",
+            if scope.has_output { "check" } else { "stage" }
+        )),
+        "output" if scope.has_output => Ok(()),
+        "output" => Err("`output` exists only in a stage's checks".to_string()),
         "show" if !scope.has_show => {
             Err("`show` is used but the workflow names no show (set `show = ...`)".to_string())
         }
         _ if CONTEXT_ROOTS.contains(&root) => Ok(()),
         _ if is_global_function(root) => Ok(()),
         _ => Err(format!(
-            "unknown name `{root}`; templates can use {}",
-            CONTEXT_ROOTS.join(", ")
+            "unknown name `{root}`; templates can use {}{}",
+            CONTEXT_ROOTS.join(", "),
+            if scope.has_output {
+                " and, in checks, output"
+            } else {
+                ""
+            }
         )),
     }
 }

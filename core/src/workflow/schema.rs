@@ -4,6 +4,32 @@
 use serde_json::Value;
 
 use super::diagnostics::Diagnostic;
+use super::{SchemaBody, SchemaFile};
+use crate::template::{self, TemplateError};
+
+impl SchemaFile {
+    /// Whether schema text is a template rather than the schema as written.
+    pub(super) fn is_template(text: &str) -> bool {
+        text.contains("{{") || text.contains("{%")
+    }
+
+    /// The schema an activity is held to: the file as written, or the template rendered with
+    /// the stage's `context` and checked like a written schema.
+    pub fn render(&self, context: &Value) -> Result<Value, TemplateError> {
+        let source = match &self.body {
+            SchemaBody::Fixed(schema) => return Ok(schema.clone()),
+            SchemaBody::Template(source) => source,
+        };
+        let text = template::render_text(source, context)?;
+        check_schema(&self.path, &text).map_err(|diagnostic| TemplateError {
+            message: format!(
+                "the schema it renders is not valid: {} (line {} of the rendered text)",
+                diagnostic.message, diagnostic.line
+            ),
+            line: None,
+        })
+    }
+}
 
 /// Parses and checks the schema file named `file` whose text is `text`.
 pub(super) fn check_schema(file: &str, text: &str) -> Result<Value, Diagnostic> {

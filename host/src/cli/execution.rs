@@ -11,6 +11,7 @@ use host::engine::{
     StartRequest, Worker,
 };
 use pipeline_core::files::{self, limits};
+use pipeline_core::money::parse_amount;
 use pipeline_core::{ExecutionStatus, Signal};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -20,7 +21,7 @@ use super::{Context, Failure, exit_code, report, runtime};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run\n  host run workflows/podcast.toml --input topic=tides --auto-approve\n  host run workflows/podcast.toml --batch topics.txt --concurrency 4 --auto-approve"
+    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host run workflows/podcast.toml --input topic=tides --input show=tiny-histories --id tides-1\n  host run workflows/story.toml --input premise=\"a lighthouse keeper\" --provider llm=my-llm\n  host run workflows/podcast.toml --input topic=tides --dry-run\n  host run workflows/podcast.toml --input topic=tides --auto-approve\n  host run workflows/podcast.toml --input topic=tides --max-cost 2.50\n  host run workflows/podcast.toml --batch topics.txt --concurrency 4 --auto-approve"
 )]
 pub struct RunArguments {
     /// The workflow file, for example workflows/podcast.toml.
@@ -37,6 +38,10 @@ pub struct RunArguments {
     /// Use another plugin for a service, as SERVICE=PLUGIN.
     #[arg(long = "provider", value_name = "SERVICE=PLUGIN")]
     pub providers: Vec<String>,
+    /// Pause before spending more than this (in the currency the plugins report, e.g. 2.50);
+    /// overrides the workflow's `max_cost`.
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
+    pub max_cost: Option<u64>,
     /// Validate and print the plan; execute and record nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -57,9 +62,10 @@ pub struct RunArguments {
 
 #[derive(Debug, Subcommand)]
 pub enum SignalCommand {
-    /// Approve the outline (optionally replaced by an edited one) and continue.
+    /// Approve the outline (optionally replaced by an edited one), or raise the budget of an
+    /// execution paused at it, and continue.
     #[command(
-        after_help = "Examples:\n  host signal approve podcast-20261121-k3x9qa\n  host signal approve podcast-20261121-k3x9qa --outline edited.json --feedback \"shorter intro\""
+        after_help = "Examples:\n  host signal approve podcast-20261121-k3x9qa\n  host signal approve podcast-20261121-k3x9qa --outline edited.json --feedback \"shorter intro\"\n  host signal approve podcast-20261121-k3x9qa --budget 5.00"
     )]
     Approve {
         /// The execution id.
@@ -70,6 +76,9 @@ pub enum SignalCommand {
         /// A note recorded with the approval.
         #[arg(long)]
         feedback: Option<String>,
+        /// At the budget: the new budget (more than what was spent), e.g. 5.00.
+        #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
+        budget: Option<u64>,
         /// Only record the signal; do not drive the execution on.
         #[arg(long)]
         no_wait: bool,
@@ -77,7 +86,7 @@ pub enum SignalCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Reject the outline; the execution ends as rejected.
+    /// Reject the outline (or, at the budget, spending more); the execution ends as rejected.
     #[command(
         after_help = "Examples:\n  host signal reject podcast-20261121-k3x9qa --feedback \"off topic\""
     )]
@@ -118,6 +127,7 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
             .into_iter()
             .map(|(service, plugin)| (service, plugin.as_str().unwrap_or_default().to_string()))
             .collect(),
+        max_cost_micros: arguments.max_cost,
     };
     let engine = context.engine()?;
     if let Some(batch) = &arguments.batch {
@@ -250,6 +260,7 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
             id,
             outline,
             feedback,
+            budget,
             no_wait,
             json,
         } => {
@@ -279,6 +290,7 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
                 Signal::Approve {
                     replacement,
                     feedback,
+                    budget_micros: budget,
                 },
                 !no_wait,
                 json,

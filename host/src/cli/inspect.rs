@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use host::engine::EngineError;
 use pipeline_core::duration::format_duration;
+use pipeline_core::money::format_amount;
 use pipeline_core::text::printable;
 use pipeline_core::workflow::load_bundle;
 use pipeline_core::{Definition, Event};
@@ -333,6 +334,17 @@ fn summarize(event: &Event) -> String {
             stage.0.clone()
         }
         Event::SignalReceived { signal } => serde_json::to_string(signal).unwrap_or_default(),
+        Event::BudgetReached {
+            stage,
+            spent,
+            budget_micros,
+        } => format!(
+            "{stage}: spent {} of {} {}",
+            format_amount(spent.amount_micros),
+            format_amount(*budget_micros),
+            spent.currency
+        ),
+        Event::BudgetRaised { budget_micros } => format!("to {}", format_amount(*budget_micros)),
         Event::StageFailed {
             stage,
             error,

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use host::engine::Observer;
 use host::settings::{Existing, open_private};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pipeline_core::money::format_amount;
 use pipeline_core::text::printable;
 use pipeline_core::{Definition, Event, ExecutionState, StageId, TimerPurpose};
 
@@ -234,6 +235,19 @@ impl Observer for Progress {
             }
             Event::ApprovalRequested { stage, .. } => {
                 format!("⏸ {} is waiting for approval", title(stage))
+            }
+            Event::BudgetReached {
+                spent,
+                budget_micros,
+                ..
+            } => format!(
+                "⏸ paused: the cost ({} {}) reached the budget ({})",
+                format_amount(spent.amount_micros),
+                spent.currency,
+                format_amount(*budget_micros)
+            ),
+            Event::BudgetRaised { budget_micros } => {
+                format!("▶ budget raised to {}", format_amount(*budget_micros))
             }
             Event::ApprovalReminder { stage, .. } => format!(
                 "⚠ {} has been waiting for approval longer than its reminder period",

@@ -5,6 +5,7 @@ use host::engine::Engine;
 use host::engine::start::PreparedStart;
 use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
+use pipeline_core::money::format_amount;
 use pipeline_core::text::printable;
 use pipeline_core::{Event, Signal, StageKind, template};
 use serde_json::{Value, json};
@@ -157,6 +158,20 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
             cost.currency
         );
     }
+    if let Some(budget) = &status.budget {
+        let amount = |micros: u64| format_amount(micros);
+        println!(
+            "  Budget:   {} of {} {}{}",
+            amount(budget.spent_micros),
+            amount(budget.limit_micros),
+            budget.currency.as_deref().unwrap_or_default(),
+            if budget.paused {
+                ", paused: nothing more is spent until the budget is raised"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(directory) = status.episode_directory.as_ref().and_then(Value::as_str) {
         println!("  Episode:  {directory}");
         for artifact in status.artifacts.as_array().into_iter().flatten() {
@@ -180,8 +195,19 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
 /// At the approval gate: the outline in readable form, saved to a file for editing, and the
 /// exact commands to go on.
 pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> Result<(), Failure> {
-    let subject = engine
-        .status_report(id)?
+    let status = engine.status_report(id)?;
+    if let Some(budget) = status.budget.as_ref().filter(|budget| budget.paused) {
+        let currency = budget.currency.as_deref().unwrap_or_default();
+        println!(
+            "\nExecution {id} is paused: its cost ({} {currency}) reached its budget ({} {currency}).\nNothing more is spent until you decide.\n",
+            format_amount(budget.spent_micros),
+            format_amount(budget.limit_micros)
+        );
+        println!("To go on with a higher budget: host signal approve {id} --budget AMOUNT");
+        println!("To end it:                     host signal reject {id} --feedback \"why\"");
+        return Ok(());
+    }
+    let subject = status
         .approval
         .map_or(Value::Null, |approval| approval.subject);
     println!("\nExecution {id} is waiting for approval of this outline:\n");

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_core::workflow::GrantSpec;
+use pipeline_core::answers::check_output;
+use pipeline_core::workflow::{GrantSpec, OutputCheck};
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
 
@@ -24,7 +25,12 @@ pub(super) struct ActivityJob {
     pub idempotency_key: String,
     /// `service.function`.
     pub call: String,
+    /// The recorded input, with feedback on the previous attempt's answer when it was rejected.
     pub input: Value,
+    /// The stage's output checks, and the template context they are evaluated in (null when
+    /// there are none).
+    pub checks: Vec<OutputCheck>,
+    pub check_context: Value,
     /// The pinned plugin of the service; none for the host's own functions.
     pub plugin: Option<PluginPin>,
     /// What the workflow grants that plugin on top of the host's configuration.
@@ -74,7 +80,11 @@ impl Engine {
         let outcome = match &job.plugin {
             Some(pin) => self.call_plugin(&job, pin).await,
             None => self.run_builtin(&job).await,
-        };
+        }
+        .and_then(|produced| {
+            check_output(&job.checks, &job.check_context, &produced.output)?;
+            Ok(produced)
+        });
         let duration_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(produced) => Ok(Event::ActivityCompleted {

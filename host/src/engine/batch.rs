@@ -89,12 +89,15 @@ impl Engine {
     ) -> Result<DriveOutcome, EngineError> {
         loop {
             let outcome = self.drive(execution_id, observer, options.clone()).await?;
-            if !matches!(outcome, DriveOutcome::WaitingForApproval(_)) {
+            // Only a person raises a budget: an execution paused at it is left waiting.
+            if !matches!(&outcome, DriveOutcome::WaitingForApproval(state) if state.budget_gate.is_none())
+            {
                 return Ok(outcome);
             }
             let signal = Signal::Approve {
                 replacement: None,
                 feedback: Some(AUTO_APPROVAL_FEEDBACK.to_string()),
+                budget_micros: None,
             };
             self.signal(execution_id, signal).await?;
             on_approved();

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pipeline_core::decide::{Decision, decide};
+use pipeline_core::answers::attempt_input;
+use pipeline_core::decide::{Decision, context, decide};
 use pipeline_core::replay::replay;
 use pipeline_core::signals::check_signal;
 use pipeline_core::store::HistoryError;
 use pipeline_core::{
     ActivityId, ActivityStatus, Definition, Event, ExecutionState, Signal, StageId, StageKind,
-    StageStatus,
+    StageStatus, WaitReason,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -37,7 +38,7 @@ pub struct DriveOptions {
 pub enum DriveOutcome {
     /// It ended (completed, failed, rejected or cancelled).
     Finished(Box<ExecutionState>),
-    /// It waits for a person at an approval gate.
+    /// It waits for a person at an approval gate, or at its budget.
     WaitingForApproval(Box<ExecutionState>),
 }
 
@@ -208,7 +209,7 @@ impl Engine {
                 Decision::Wait { until_ms, reason } => {
                     self.spawn_due(&definition, &state, &mut running, &mut in_flight);
                     if in_flight.is_empty()
-                        && matches!(reason, pipeline_core::WaitReason::Approval { .. })
+                        && matches!(reason, WaitReason::Approval { .. } | WaitReason::Budget)
                     {
                         return Ok(DriveOutcome::WaitingForApproval(Box::new(state)));
                     }
@@ -365,12 +366,23 @@ impl Engine {
                 .call
                 .split_once('.')
                 .map_or(activity.call.as_str(), |(service, _)| service);
+            let checks = match &stage.kind {
+                StageKind::Call(call) => call.checks.clone(),
+                StageKind::Approval { .. } => Vec::new(),
+            };
+            let check_context = if checks.is_empty() {
+                serde_json::Value::Null
+            } else {
+                context(state, &stage.reads, None)
+            };
             let job = ActivityJob {
                 activity: id.clone(),
                 attempt: *attempt,
                 idempotency_key: idempotency_key.clone(),
                 call: activity.call.clone(),
-                input: activity.input.clone(),
+                input: attempt_input(activity, *attempt),
+                checks,
+                check_context,
                 plugin: state.plugins.get(service).cloned(),
                 grants: state
                     .plugins
@@ -456,6 +468,10 @@ fn manifest_extra(state: &ExecutionState) -> serde_json::Value {
         "definition_hash": state.definition_hash,
         "inputs": state.inputs,
         "plugins": state.plugins,
-        "cost": { "by_stage": cost_by_stage, "total_micros": state.total_cost() },
+        "cost": {
+            "by_stage": cost_by_stage,
+            "total_micros": state.total_cost(),
+            "budget_micros": state.budget_micros,
+        },
     })
 }

@@ -28,7 +28,9 @@ pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner};
-pub use report::{CostReport, ErrorReport, PendingApproval, StageProgress, StatusReport};
+pub use report::{
+    BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StatusReport,
+};
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
 pub use worker::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, Worker, WorkerSummary, WorkerWaker};

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use pipeline_core::{
-    ActivityId, Cost, Definition, ErrorKind, ExecutionId, ExecutionState, ExecutionStatus, StageId,
-    Signal, StageKind, StageStatus,
+    ActivityId, Cost, Definition, ErrorKind, ExecutionId, ExecutionState, ExecutionStatus, Signal,
+    StageId, StageKind, StageStatus,
 };
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -25,6 +25,8 @@ pub struct StatusReport {
     pub approval: Option<PendingApproval>,
     /// The files the publishing stage wrote (its `artifacts` output), or an empty list.
     pub artifacts: Value,
+    /// The execution's budget, when it has one.
+    pub budget: Option<BudgetReport>,
     pub cost: CostReport,
     /// Where the publishing stage wrote the episode (its `directory` output).
     pub episode_directory: Option<Value>,
@@ -59,6 +61,17 @@ pub struct PendingApproval {
     pub stage: StageId,
     /// What is to be approved (the outline, for the podcast).
     pub subject: Value,
+}
+
+/// Cost against the execution's budget (`max_cost`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetReport {
+    /// The currency of the largest total, which the budget holds to; none before any cost.
+    pub currency: Option<String>,
+    pub limit_micros: u64,
+    /// Whether the execution waits at its budget for a person to raise it or end it.
+    pub paused: bool,
+    pub spent_micros: u64,
 }
 
 /// What an execution has cost so far.
@@ -154,9 +167,17 @@ impl StatusReport {
             message: last.error.message.clone(),
             stage: last.stage.clone(),
         });
+        let spent = state.spent();
+        let budget = state.budget_micros.map(|limit_micros| BudgetReport {
+            currency: spent.as_ref().map(|cost| cost.currency.clone()),
+            limit_micros,
+            paused: state.budget_gate.is_some() && !state.status.is_terminal(),
+            spent_micros: spent.as_ref().map_or(0, |cost| cost.amount_micros),
+        });
         StatusReport {
             approval,
             artifacts: published("artifacts").unwrap_or(Value::Array(Vec::new())),
+            budget,
             cost: CostReport {
                 by_stage: state.cost_by_stage.clone(),
                 total_micros: state.total_cost(),

@@ -23,6 +23,8 @@ pub struct StartRequest {
     pub execution_id: Option<String>,
     /// Service to plugin, over the workflow's `[providers]`.
     pub providers: BTreeMap<String, String>,
+    /// The budget in millionths, over the workflow's `max_cost`.
+    pub max_cost_micros: Option<u64>,
 }
 
 /// A workflow ready to start, as `--dry-run` shows it.
@@ -71,6 +73,7 @@ impl Engine {
             inputs,
             plugins,
             show,
+            budget_micros: request.max_cost_micros.or(definition.max_cost_micros),
         };
         Ok(PreparedStart {
             execution_id,

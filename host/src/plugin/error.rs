@@ -93,13 +93,18 @@ pub enum CallError {
     /// mistake, not the plugin's.
     #[error("plugin `{plugin}` gave an answer that is not JSON: {problem}")]
     MalformedAnswer { plugin: String, problem: String },
-    /// The host could not prepare or feed the call (for example an unreadable input clip).
+    /// The host could not prepare or feed the call (for example an unreadable input clip, or
+    /// the mix it could not write): the host's failure, which may pass.
     #[error("plugin `{plugin}` could not be called: {reason}")]
     Host { plugin: String, reason: String },
     /// The host could not write what the plugin produced (the mixer's episode) to its own
     /// disk: a fault of the host's storage, not of the plugin or the provider.
     #[error("the host could not write the output of plugin `{plugin}`: {reason}")]
     OutputNotWritten { plugin: String, reason: String },
+    /// The plugin cannot be called as configured (it uses the network but is granted no host,
+    /// or lacks the service's world): no retry helps until the configuration changes.
+    #[error("plugin `{plugin}` could not be called: {reason}")]
+    Unusable { plugin: String, reason: String },
 }
 
 impl CallError {
@@ -113,6 +118,7 @@ impl CallError {
             CallError::MalformedResult { .. } => FailureKind::MalformedResult,
             CallError::MalformedAnswer { .. } => FailureKind::MalformedAnswer,
             CallError::Host { .. } | CallError::OutputNotWritten { .. } => FailureKind::Host,
+            CallError::Unusable { .. } => FailureKind::PluginUnavailable,
         }
     }
 

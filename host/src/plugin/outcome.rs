@@ -109,7 +109,7 @@ pub(crate) fn require<'a, P>(
     service: Service,
     prepared: Option<&'a P>,
 ) -> Result<&'a P, CallError> {
-    prepared.ok_or_else(|| CallError::Host {
+    prepared.ok_or_else(|| CallError::Unusable {
         plugin: plugin.name.clone(),
         reason: format!("it does not implement the {} world", service.world()),
     })
