@@ -8,7 +8,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::{Sandbox, assert_exit, assert_success, exit_within, text};
@@ -23,6 +23,22 @@ fn path_str(path: &Path) -> &str {
 fn at_the_gate(sandbox: &Sandbox, id: &str) -> std::path::PathBuf {
     let workflow = sandbox.workflow("approval");
     assert_success(&sandbox.host(&["run", path_str(&workflow), "--id", id]));
+    workflow
+}
+
+/// Installs the hostile test plugin and writes a one-stage workflow on it, `stage` being the
+/// stage's TOML, whose prompt `draft.md` says `prompt`; returns the workflow's path.
+fn on_hostile_plugin(sandbox: &Sandbox, name: &str, stage: &str, prompt: &str) -> PathBuf {
+    let plugins = sandbox.data().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(HOSTILE_WASM, plugins.join("hostile.wasm")).unwrap();
+    let workflow = sandbox.workflow("approval");
+    std::fs::write(
+        &workflow,
+        format!("name = \"{name}\"\n[providers]\nllm = \"hostile\"\n[[stages]]\n{stage}"),
+    )
+    .unwrap();
+    std::fs::write(workflow.parent().unwrap().join("draft.md"), prompt).unwrap();
     workflow
 }
 
@@ -248,21 +264,13 @@ fn providers_given_as_paths_are_refused_at_start_with_the_supported_way() {
 #[test]
 fn control_characters_from_a_plugin_never_reach_the_terminal_or_the_log() {
     let sandbox = Sandbox::new();
-    let plugins = sandbox.data().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(HOSTILE_WASM, plugins.join("hostile.wasm")).unwrap();
-    let workflow = sandbox.workflow("approval");
     // The hostile plugin fails with the path it could not read in its message.
-    std::fs::write(
-        &workflow,
-        "name = \"escaping\"\n[providers]\nllm = \"hostile\"\n[[stages]]\nid = \"draft\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\nretry = { max_attempts = 1 }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        workflow.parent().unwrap().join("draft.md"),
+    let workflow = on_hostile_plugin(
+        &sandbox,
+        "escaping",
+        "id = \"draft\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\nretry = { max_attempts = 1 }\n",
         "read-file /nowhere\u{1b}]0;pwned\u{7}\r\n✓ Completed",
-    )
-    .unwrap();
+    );
     let run = sandbox.host(&["run", path_str(&workflow), "--id", "escaped"]);
     assert_exit(&run, 1, "a failing plugin");
     let status = sandbox.host(&["status", "escaped"]);
@@ -343,22 +351,17 @@ fn an_unusable_or_edited_database_is_named_with_what_to_do() {
 #[test]
 fn redaction_keeps_json_answers_intact_and_ignores_short_values() {
     let sandbox = Sandbox::new();
-    let plugins = sandbox.data().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(HOSTILE_WASM, plugins.join("hostile.wasm")).unwrap();
-    let workflow = sandbox.workflow("secrets");
-    let folder = workflow.parent().unwrap();
-    std::fs::write(
-        &workflow,
-        "name = \"redaction\"\n[providers]\nllm = \"hostile\"\n[plugins.hostile]\nsecrets = [\"LOCAL_KEY\", \"LONG_KEY\"]\n[[stages]]\nid = \"answer\"\ncall = \"llm.generate\"\nprompt = \"answer.md\"\nschema = \"answer.json\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        folder.join("answer.md"),
+    let workflow = on_hostile_plugin(
+        &sandbox,
+        "redaction",
+        "id = \"answer\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\nschema = \"answer.json\"\n[plugins.hostile]\nsecrets = [\"LOCAL_KEY\", \"LONG_KEY\"]\n",
         r#"say {"title": null, "note": "uses sk-long-secret-value"}"#,
+    );
+    std::fs::write(
+        workflow.parent().unwrap().join("answer.json"),
+        r#"{"type": "object"}"#,
     )
     .unwrap();
-    std::fs::write(folder.join("answer.json"), r#"{"type": "object"}"#).unwrap();
     let mut run = sandbox.command();
     run.args(["run", path_str(&workflow), "--id", "redacted"])
         .env("LOCAL_KEY", "null")
@@ -437,16 +440,12 @@ fn a_decision_recorded_but_not_acted_on_is_shown_and_a_second_one_names_resume()
 #[test]
 fn sigterm_stops_a_drive_like_ctrl_c_leaving_it_resumable() {
     let sandbox = Sandbox::new();
-    let plugins = sandbox.data().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(HOSTILE_WASM, plugins.join("hostile.wasm")).unwrap();
-    let workflow = sandbox.workflow("approval");
-    std::fs::write(
-        &workflow,
-        "name = \"busy\"\n[providers]\nllm = \"hostile\"\n[[stages]]\nid = \"spin\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\n",
-    )
-    .unwrap();
-    std::fs::write(workflow.parent().unwrap().join("draft.md"), "loop").unwrap();
+    let workflow = on_hostile_plugin(
+        &sandbox,
+        "busy",
+        "id = \"spin\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\n",
+        "loop",
+    );
     let mut child = sandbox
         .command()
         .args(["run", path_str(&workflow), "--id", "terminated"])
