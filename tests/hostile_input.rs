@@ -242,6 +242,9 @@ fn the_history_logs_and_pending_outlines_are_private_and_links_are_not_followed(
         text(&run.stderr)
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    // The warning about the log link is plain text: no colour codes into a pipe or a file.
+    assert!(text(&run.stderr).contains("WARN"), "{}", text(&run.stderr));
+    assert!(!text(&run.stderr).contains('\u{1b}'), "{:?}", text(&run.stderr));
 }
 
 #[test]

@@ -304,6 +304,12 @@ fn a_second_episode_is_offered_the_first_ones_concepts_and_can_be_rejected() {
         status["approval"]["stage"],
         status["approval"]["pending_ms"]
     );
+    // Only the completed run counts as an episode of the show.
+    let shows = text(&sandbox.host(&["shows"]).stdout);
+    assert!(
+        shows.contains("deep-dive: 1 episode(s), 1 other run(s) not completed"),
+        "{shows}"
+    );
 }
 
 #[test]

@@ -485,6 +485,37 @@ fn status_json_has_the_documented_fields_waiting_and_completed() {
         .map(|artifact| artifact["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"transcript.md"), "{names:?}");
+
+    // The text report lists each stage's cost in the order the stages run, every amount in
+    // one format.
+    let status = text(&host_in(&sandbox, &["status", "fields"]).stdout);
+    let costed: Vec<&str> = status
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with("Cost:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("            "))
+        .filter_map(|line| line.trim().split(':').next())
+        .collect();
+    let order = [
+        "ideation",
+        "outlining",
+        "segment_generation",
+        "script_generation",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|stage| {
+            costed
+                .iter()
+                .position(|costed| costed == stage)
+                .unwrap_or_else(|| panic!("no cost line for {stage}:\n{status}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{status}"
+    );
+    assert!(!status.contains("0.000000"), "{status}");
 }
 
 #[test]

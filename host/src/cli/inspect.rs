@@ -275,7 +275,20 @@ pub fn shows(context: &Context, arguments: ShowsArguments) -> Result<(), Failure
         println!("No episodes yet.");
     }
     for (show, episodes) in shows {
-        println!("{show}: {} episode(s)", episodes.len());
+        // Only a completed run is an episode; the others are listed with their status.
+        let completed = episodes
+            .iter()
+            .filter(|episode| episode["status"] == "completed")
+            .count();
+        let others = episodes.len() - completed;
+        println!(
+            "{show}: {completed} episode(s){}",
+            if others > 0 {
+                format!(", {others} other run(s) not completed")
+            } else {
+                String::new()
+            }
+        );
         for episode in episodes {
             let concepts: Vec<&str> = episode["covered_concepts"]
                 .as_array()

@@ -8,7 +8,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::Mutex;
 
-use host::engine::Observer;
+use host::engine::{Clock as _, Observer, SystemClock, rfc3339};
 use host::settings::{Existing, open_private};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline_core::money::format_amount;
@@ -87,11 +87,7 @@ impl Progress {
             }
         }
         if let Some(file) = logs.get_mut(execution_id) {
-            let seconds = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|elapsed| elapsed.as_secs())
-                .unwrap_or(0);
-            let _ = writeln!(file, "{seconds} {line}");
+            let _ = writeln!(file, "{} {line}", rfc3339(SystemClock.now_ms()));
         }
     }
 

@@ -1,8 +1,8 @@
 //! What the commands print about one execution: the status report (text and `--json`), the
 //! approval prompt with the outline and the commands to go on, and the `--dry-run` plan.
 
-use host::engine::Engine;
 use host::engine::start::PreparedStart;
+use host::engine::{Engine, StatusReport};
 use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
@@ -104,7 +104,8 @@ pub fn print_status_json(engine: &Engine, id: &str) -> Result<(), Failure> {
 }
 
 pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
-    let status = engine.status_report(id)?;
+    let loaded = engine.load(id)?;
+    let status = StatusReport::of(&loaded.definition, &loaded.state, engine.clock.now_ms());
     println!("Execution {} ({})", id, status.workflow);
     println!("  Status:   {}", status.status.as_str());
     if let Some(progress) = &status.progress {
@@ -141,22 +142,26 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
         .cost
         .total_micros
         .iter()
-        .map(|(currency, micros)| format!("{:.6} {currency}", *micros as f64 / 1e6))
+        .map(|(currency, micros)| format!("{} {currency}", format_amount(*micros)))
         .collect();
     println!(
         "  Cost:     {}",
         if total.is_empty() {
-            "0".to_string()
+            "none recorded".to_string()
         } else {
             total.join(", ")
         }
     );
-    for (stage, cost) in &status.cost.by_stage {
-        println!(
-            "            {stage}: {:.6} {}",
-            cost.amount_micros as f64 / 1e6,
-            cost.currency
-        );
+    // Stages in the order they run, as the workflow lists them.
+    for stage in &loaded.definition.stages {
+        if let Some(cost) = status.cost.by_stage.get(&stage.id) {
+            println!(
+                "            {}: {} {}",
+                stage.id,
+                format_amount(cost.amount_micros),
+                cost.currency
+            );
+        }
     }
     if let Some(budget) = &status.budget {
         let amount = |micros: u64| format_amount(micros);

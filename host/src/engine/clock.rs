@@ -35,6 +35,26 @@ pub fn entropy() -> u64 {
 
 /// `YYYYMMDD` of a time in milliseconds since the epoch (UTC).
 pub fn day_of(now_ms: i64) -> String {
+    let (year, month, day) = civil_date(now_ms);
+    format!("{year:04}{month:02}{day:02}")
+}
+
+/// `now_ms` as an RFC 3339 UTC timestamp with milliseconds, `2026-12-03T14:05:09.250Z`, as
+/// log lines carry it.
+pub fn rfc3339(now_ms: i64) -> String {
+    let (year, month, day) = civil_date(now_ms);
+    let in_day = now_ms.rem_euclid(86_400_000);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1_000 % 60,
+        in_day % 1_000
+    )
+}
+
+/// The calendar date (year, month, day) of a time in milliseconds since the Unix epoch, UTC.
+fn civil_date(now_ms: i64) -> (i64, i64, i64) {
     // Civil-from-days, after Howard Hinnant's algorithm.
     let days = now_ms.div_euclid(86_400_000);
     let shifted = days + 719_468;
@@ -51,12 +71,18 @@ pub fn day_of(now_ms: i64) -> String {
         month_index - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}")
+    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_796_306_709_250), "2026-12-03T14:05:09.250Z");
+    }
 
     #[test]
     fn days_are_calendar_dates() {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use batch::{AUTO_APPROVAL_FEEDBACK, BatchOptions, Driven};
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, SystemClock, rfc3339};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
