@@ -244,7 +244,11 @@ fn the_history_logs_and_pending_outlines_are_private_and_links_are_not_followed(
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
     // The warning about the log link is plain text: no colour codes into a pipe or a file.
     assert!(text(&run.stderr).contains("WARN"), "{}", text(&run.stderr));
-    assert!(!text(&run.stderr).contains('\u{1b}'), "{:?}", text(&run.stderr));
+    assert!(
+        !text(&run.stderr).contains('\u{1b}'),
+        "{:?}",
+        text(&run.stderr)
+    );
 }
 
 #[test]
@@ -484,5 +488,13 @@ fn sigterm_stops_a_drive_like_ctrl_c_leaving_it_resumable() {
         1,
         "announced once:\n{stderr}"
     );
-    assert!(stderr.contains("host resume"), "{stderr}");
+    assert!(stderr.contains("`host resume terminated`"), "{stderr}");
+    // Nothing drives it any more, and status and list say so instead of `running`.
+    let status = text(&sandbox.host(&["status", "terminated"]).stdout);
+    assert!(
+        status.contains("interrupted: no process drives it; `host resume terminated`"),
+        "{status}"
+    );
+    let list = text(&sandbox.host(&["list"]).stdout);
+    assert!(list.contains("interrupted"), "{list}");
 }

@@ -9,7 +9,7 @@ use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
 use pipeline_core::text::printable;
 use pipeline_core::workflow::load_bundle;
-use pipeline_core::{Definition, Event};
+use pipeline_core::{Definition, Event, ExecutionStatus};
 use serde_json::{Value, json};
 
 use super::{Context, Failure, exit_code, report};
@@ -139,12 +139,20 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
             "No executions yet. Start one with: host run workflows/podcast.toml --input topic=\"...\""
         );
     }
+    let now_ms = engine.clock.now_ms();
     for row in rows {
+        // A running execution that no process drives was interrupted and waits for a resume.
+        let status = match row.summary.status {
+            ExecutionStatus::Running if engine.driver_of(&row.execution_id, now_ms)?.is_none() => {
+                "interrupted"
+            }
+            other => other.as_str(),
+        };
         println!(
             "{:<36} {:<10} {:<22} {}",
             row.execution_id,
             row.summary.workflow,
-            row.summary.status.as_str(),
+            status,
             row.summary.stage.unwrap_or_default()
         );
     }

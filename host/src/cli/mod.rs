@@ -169,7 +169,7 @@ impl From<EngineError> for Failure {
         let code = match &error {
             EngineError::SignalRefused(_) => exit_code::SIGNAL_REFUSED,
             EngineError::Owned { .. } => exit_code::BUSY,
-            EngineError::Interrupted => exit_code::INTERRUPTED,
+            EngineError::Interrupted { .. } => exit_code::INTERRUPTED,
             EngineError::Replay { .. } => exit_code::EXECUTION_FAILED,
             other if other.is_user_error() => exit_code::INVALID_INPUT,
             _ => exit_code::INTERNAL,

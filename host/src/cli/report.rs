@@ -7,7 +7,7 @@ use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
 use pipeline_core::text::printable;
-use pipeline_core::{Event, Signal, StageKind, template};
+use pipeline_core::{Event, ExecutionStatus, Signal, StageKind, template};
 use serde_json::{Value, json};
 
 use super::inspect::print_json;
@@ -105,9 +105,18 @@ pub fn print_status_json(engine: &Engine, id: &str) -> Result<(), Failure> {
 
 pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
     let loaded = engine.load(id)?;
-    let status = StatusReport::of(&loaded.definition, &loaded.state, engine.clock.now_ms());
+    let now_ms = engine.clock.now_ms();
+    let status = StatusReport::of(&loaded.definition, &loaded.state, now_ms);
     println!("Execution {} ({})", id, status.workflow);
-    println!("  Status:   {}", status.status.as_str());
+    match (status.status, engine.driver_of(id, now_ms)?) {
+        (ExecutionStatus::Running, None) => println!(
+            "  Status:   interrupted: no process drives it; `host resume {id}` continues it"
+        ),
+        (ExecutionStatus::Running, Some(driver)) => {
+            println!("  Status:   running, driven by {driver}")
+        }
+        (other, _) => println!("  Status:   {}", other.as_str()),
+    }
     if let Some(progress) = &status.progress {
         println!(
             "  Stage:    {} ({}/{})",

@@ -257,7 +257,9 @@ impl Engine {
                         }
                         () = stop => {
                             running.abort_all();
-                            return Err(EngineError::Interrupted);
+                            return Err(EngineError::Interrupted {
+                                execution_id: execution_id.to_string(),
+                            });
                         }
                     }
                 }

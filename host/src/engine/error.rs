@@ -75,9 +75,11 @@ pub enum EngineError {
     /// A task of a batch panicked (a bug in the host); its execution stays resumable.
     #[error("a batch task stopped: {0}")]
     BatchTask(String),
-    /// Stopped on request (Ctrl-C); the execution is resumable.
-    #[error("interrupted; the execution can be resumed with `host resume`")]
-    Interrupted,
+    /// Stopped on request (Ctrl-C, SIGTERM); the execution is resumable.
+    #[error(
+        "interrupted; execution {execution_id} stays resumable: `host resume {execution_id}` continues it"
+    )]
+    Interrupted { execution_id: String },
 }
 
 impl EngineError {

@@ -28,6 +28,9 @@ pub struct StatusReport {
     /// The execution's budget, when it has one.
     pub budget: Option<BudgetReport>,
     pub cost: CostReport,
+    /// The process driving the execution now, when one holds its lease. A running execution
+    /// that no process drives was interrupted (Ctrl-C, a crash) and waits for `host resume`.
+    pub driver: Option<String>,
     /// Where the publishing stage wrote the episode (its `directory` output).
     pub episode_directory: Option<Value>,
     /// The most recent failure, even when a retry has since succeeded.
@@ -182,6 +185,7 @@ impl StatusReport {
                 by_stage: state.cost_by_stage.clone(),
                 total_micros: state.total_cost(),
             },
+            driver: None,
             episode_directory: published("directory"),
             error,
             events: state.last_sequence,
@@ -199,11 +203,22 @@ impl Engine {
     /// The status report of an execution now.
     pub fn status_report(&self, execution_id: &str) -> Result<StatusReport, EngineError> {
         let loaded = self.load(execution_id)?;
-        Ok(StatusReport::of(
-            &loaded.definition,
-            &loaded.state,
-            self.clock.now_ms(),
-        ))
+        let now_ms = self.clock.now_ms();
+        let mut report = StatusReport::of(&loaded.definition, &loaded.state, now_ms);
+        report.driver = self.driver_of(execution_id, now_ms)?;
+        Ok(report)
+    }
+
+    /// Who drives the execution now (the holder of its live lease), as people read it.
+    pub fn driver_of(
+        &self,
+        execution_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .store
+            .lease_holder(execution_id, now_ms)?
+            .map(|holder| holder.to_string()))
     }
 }
 

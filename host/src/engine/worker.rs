@@ -127,7 +127,11 @@ impl Worker {
             match &driven.outcome {
                 Ok(_) => summary.drives += 1,
                 Err(EngineError::Owned { .. }) => continue,
-                Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
+                Err(EngineError::Interrupted { execution_id }) => {
+                    return Err(EngineError::Interrupted {
+                        execution_id: execution_id.clone(),
+                    });
+                }
                 Err(_) => summary.errors += 1,
             }
             on_driven(driven);
