@@ -189,11 +189,15 @@ fn a_batch_runs_one_execution_per_topic_line() {
         3,
         "one line per execution:\n{stdout}"
     );
-    assert_eq!(
-        printed,
-        ids.iter().map(|id| format!("{id}: completed")).collect(),
-        "{stdout}"
-    );
+    let expected: BTreeSet<String> = ids
+        .iter()
+        .map(|id| {
+            let history = json_of(&sandbox, &["history", id, "--json"]);
+            let topic = history[0]["inputs"]["topic"].as_str().unwrap().to_string();
+            format!("{id} ({topic}): completed")
+        })
+        .collect();
+    assert_eq!(printed, expected, "each line names its topic:\n{stdout}");
     let mut topics_run = BTreeSet::new();
     for id in &ids {
         assert_eq!(
@@ -463,8 +467,11 @@ fn status_json_has_the_documented_fields_waiting_and_completed() {
     );
     assert_eq!(waiting["artifacts"], serde_json::json!([]));
 
+    let saved = sandbox.data().join("pending/fields-outline.json");
+    assert!(saved.exists(), "the outline is saved for editing");
     let approved = host_in(&sandbox, &["signal", "approve", "fields", "--json"]);
     assert_success(&approved);
+    assert!(!saved.exists(), "the saved outline is removed once decided");
     let reported: Value = serde_json::from_slice(&approved.stdout).expect("one JSON document");
     let completed = json_of(&sandbox, &["status", "fields", "--json"]);
     assert_eq!(

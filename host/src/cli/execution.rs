@@ -12,6 +12,7 @@ use host::engine::{
 };
 use pipeline_core::files::{self, limits};
 use pipeline_core::money::parse_amount;
+use pipeline_core::text::printable;
 use pipeline_core::{ExecutionStatus, Signal};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -195,6 +196,13 @@ fn run_batch(
             .first()
             .map_or(Ok(()), |first| report::print_plan(first, arguments.json));
     }
+    // Results name their topic: a list of ids alone does not say which episode is which.
+    let topic_of: BTreeMap<String, String> = prepared
+        .iter()
+        .zip(&topics)
+        .map(|(start, topic)| (start.execution_id.0.clone(), topic.to_string()))
+        .collect();
+    let topic = |id: &str| topic_of.get(id).map_or("", String::as_str);
     runtime()?.block_on(async {
         let options = BatchOptions {
             concurrency: arguments.concurrency,
@@ -210,13 +218,19 @@ fn run_batch(
                 match &driven.outcome {
                     Ok(outcome) if !arguments.json => {
                         println!(
-                            "{}: {}",
+                            "{} ({}): {}",
                             driven.execution_id,
+                            printable(topic(&driven.execution_id)),
                             outcome.state().status.as_str()
                         );
                     }
                     Ok(_) => {}
-                    Err(error) => eprintln!("error: {error}"),
+                    Err(error) => eprintln!(
+                        "error: {} ({}): {}",
+                        driven.execution_id,
+                        printable(topic(&driven.execution_id)),
+                        printable(&error.to_string())
+                    ),
                 }
             })
             .await?;
@@ -235,7 +249,7 @@ fn run_batch(
                 .iter()
                 .filter_map(|driven| {
                     let status = driven.outcome.as_ref().ok()?.state().status;
-                    Some(json!({ "id": driven.execution_id, "status": status.as_str() }))
+                    Some(json!({ "id": driven.execution_id, "topic": topic(&driven.execution_id), "status": status.as_str() }))
                 })
                 .collect();
             println!(
@@ -302,6 +316,7 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
     };
     runtime()?.block_on(async {
         engine.signal(&id, signal).await?;
+        report::forget_pending_outline(context, &id);
         if !json {
             eprintln!("Signal recorded for {id}");
         }
@@ -335,6 +350,7 @@ pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
                 },
             )
             .await?;
+        report::forget_pending_outline(context, id);
         match engine
             .drive(
                 id,

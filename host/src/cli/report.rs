@@ -254,6 +254,21 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
     Ok(())
 }
 
+/// Removes the outline saved for editing once the gate has its decision (or the execution is
+/// cancelled): a stale file would invite an edit that can no longer be sent. A file that is
+/// already gone is fine.
+pub fn forget_pending_outline(context: &Context, id: &str) {
+    let path = context
+        .data_dir
+        .pending_dir()
+        .join(format!("{id}-outline.json"));
+    if let Err(error) = std::fs::remove_file(&path)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, path = %path.display(), "cannot remove the saved outline");
+    }
+}
+
 fn print_outline(subject: &Value) {
     if let Some(title) = subject["title"].as_str() {
         println!("  {}", printable(title));
