@@ -304,6 +304,9 @@ fn a_second_episode_is_offered_the_first_ones_concepts_and_can_be_rejected() {
         status["approval"]["stage"],
         status["approval"]["pending_ms"]
     );
+    let rejected = text(&sandbox.host(&["status", "show-2"]).stdout);
+    assert!(rejected.contains("Feedback: too long"), "{rejected}");
+    assert!(!rejected.contains("Stage:"), "an ended execution has no stage: {rejected}");
     // Only the completed run counts as an episode of the show.
     let shows = text(&sandbox.host(&["shows"]).stdout);
     assert!(

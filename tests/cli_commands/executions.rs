@@ -467,6 +467,20 @@ fn status_json_has_the_documented_fields_waiting_and_completed() {
     );
     assert_eq!(waiting["artifacts"], serde_json::json!([]));
 
+    // The text report says what the execution is about, shows what waits for approval and
+    // the commands that go on, and no counts for a gate.
+    let waiting_text = text(&host_in(&sandbox, &["status", "fields"]).stdout);
+    for expected in [
+        "Inputs:   ",
+        "topic=the history of tea",
+        "Stage:    Awaiting approval\n",
+        "Waiting for approval of:",
+        "Next: host signal approve fields",
+        "host signal reject fields --feedback",
+    ] {
+        assert!(waiting_text.contains(expected), "`{expected}` in:\n{waiting_text}");
+    }
+    assert!(!waiting_text.contains("(0/0)"), "{waiting_text}");
     let saved = sandbox.data().join("pending/fields-outline.json");
     assert!(saved.exists(), "the outline is saved for editing");
     let approved = host_in(&sandbox, &["signal", "approve", "fields", "--json"]);

@@ -6,7 +6,7 @@ use host::engine::{Engine, StatusReport};
 use host::settings::{Existing, open_private};
 use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
-use pipeline_core::text::printable;
+use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::{Event, ExecutionStatus, Signal, StageKind, template};
 use serde_json::{Value, json};
 
@@ -117,13 +117,38 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
         }
         (other, _) => println!("  Status:   {}", other.as_str()),
     }
-    if let Some(progress) = &status.progress {
-        println!(
-            "  Stage:    {} ({}/{})",
-            printable(&progress.title),
-            progress.completed,
-            progress.total
-        );
+    // What the execution is about: its inputs (the podcast's topic), one line.
+    let inputs: Vec<String> = loaded
+        .state
+        .inputs
+        .iter()
+        .map(|(name, value)| {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            format!("{name}={}", abbreviate(&value, 80))
+        })
+        .collect();
+    if !inputs.is_empty() {
+        println!("  Inputs:   {}", printable(&inputs.join(", ")));
+    }
+    if let Some(progress) = status
+        .progress
+        .as_ref()
+        .filter(|_| !status.status.is_terminal())
+    {
+        // Counts only mean something for a stage that runs activities (not a gate).
+        match progress.total {
+            0 => println!("  Stage:    {}", printable(&progress.title)),
+            total => println!(
+                "  Stage:    {} ({}/{total})",
+                printable(&progress.title),
+                progress.completed
+            ),
+        }
+    }
+    for feedback in &status.feedback {
+        println!("  Feedback: {}", printable(feedback));
     }
     if let Some(approval) = &status.approval {
         let pending = format_duration(std::time::Duration::from_millis(
@@ -201,6 +226,22 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
             "  Last error: [{}] {}",
             error.stage.as_ref().map_or("-", |stage| stage.as_str()),
             printable(&error.message)
+        );
+    }
+    if let Some(approval) = status
+        .approval
+        .as_ref()
+        .filter(|approval| approval.decision.is_none())
+    {
+        println!("\n  Waiting for approval of:");
+        print_outline(&approval.subject);
+        println!("\n  Next: host signal approve {id}   (or --outline FILE with an edited copy)");
+        println!("        host signal reject {id} --feedback \"why\"");
+    } else if status.status == ExecutionStatus::Failed {
+        let stage = status.error.as_ref().and_then(|error| error.stage.as_ref());
+        println!(
+            "\n  Next: host reset {id} --to {}   (runs again from that stage)",
+            stage.map_or("<stage>", |stage| stage.as_str())
         );
     }
     Ok(())
