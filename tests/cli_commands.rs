@@ -502,3 +502,31 @@ fn plugins_inspect_says_what_each_import_gets_under_the_grants() {
         "{text}"
     );
 }
+
+#[test]
+fn config_names_secrets_as_workflows_do_and_warns_about_a_section_for_no_plugin() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.data().join("config.toml"),
+        "[plugins.mock-llm]\nsecrets = [\"HOST_TEST_SECRET\"]\n[plugins.mock-lmm]\nmemory_limit_mib = 512\n",
+    )
+    .unwrap();
+    let inspect = sandbox
+        .command()
+        .args(["plugins", "inspect", "mock-llm", "--json"])
+        .env("HOST_TEST_SECRET", "a-secret-value")
+        .output()
+        .unwrap();
+    assert_success(&inspect);
+    let report: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(
+        report["grants"]["env"],
+        serde_json::json!(["HOST_TEST_SECRET"])
+    );
+    let stderr = text(&inspect.stderr);
+    assert!(
+        stderr.contains("[plugins.mock-lmm], but no plugin is named `mock-lmm`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("mock-llm`"), "{stderr}");
+}

@@ -306,7 +306,10 @@ fn a_second_episode_is_offered_the_first_ones_concepts_and_can_be_rejected() {
     );
     let rejected = text(&sandbox.host(&["status", "show-2"]).stdout);
     assert!(rejected.contains("Feedback: too long"), "{rejected}");
-    assert!(!rejected.contains("Stage:"), "an ended execution has no stage: {rejected}");
+    assert!(
+        !rejected.contains("Stage:"),
+        "an ended execution has no stage: {rejected}"
+    );
     // Only the completed run counts as an episode of the show.
     let shows = text(&sandbox.host(&["shows"]).stdout);
     assert!(

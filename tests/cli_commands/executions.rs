@@ -478,7 +478,10 @@ fn status_json_has_the_documented_fields_waiting_and_completed() {
         "Next: host signal approve fields",
         "host signal reject fields --feedback",
     ] {
-        assert!(waiting_text.contains(expected), "`{expected}` in:\n{waiting_text}");
+        assert!(
+            waiting_text.contains(expected),
+            "`{expected}` in:\n{waiting_text}"
+        );
     }
     assert!(!waiting_text.contains("(0/0)"), "{waiting_text}");
     let saved = sandbox.data().join("pending/fields-outline.json");

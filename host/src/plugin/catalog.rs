@@ -152,6 +152,13 @@ impl Catalog {
             })
     }
 
+    /// Whether a plugin of this name exists, as a file in the plugins directory or built in,
+    /// without reading it.
+    pub fn knows(&self, name: &str) -> bool {
+        self.plugins_dir.join(format!("{name}.wasm")).is_file()
+            || BUILTIN_PLUGINS.iter().any(|(builtin, _)| *builtin == name)
+    }
+
     /// Every plugin available by name: files in the plugins directory, then the built-ins that no
     /// file overrides, sorted by name.
     pub fn list(&self) -> Result<Vec<PluginSource>, LoadError> {

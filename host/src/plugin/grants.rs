@@ -64,8 +64,9 @@ pub struct PluginGrants {
     #[serde(default = "default_call_timeout_secs")]
     pub call_timeout_secs: f64,
     /// Names of host environment variables the plugin may read (secrets such as API keys).
-    /// Only the names are ever shown or logged.
-    #[serde(default)]
+    /// Only the names are ever shown or logged. Written `secrets`, as workflows name the same
+    /// grant, or `env`.
+    #[serde(default, alias = "secrets")]
     pub env: Vec<String>,
     /// Like `env`, but a variable that is not set is skipped instead of failing the call (a
     /// base URL with a built-in default, a model override).

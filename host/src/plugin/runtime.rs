@@ -161,7 +161,7 @@ impl PluginHost {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             // One linker for every plugin: whether a plugin may use the network depends on
             // grants that a workflow can add after loading, so the gate is per call (see
-            // `check_network_grant` and `NetworkGate`), not in the pre-instantiated form.
+            // `NetworkGate`), not in the pre-instantiated form.
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .and_then(|()| {
                 audio_source::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |state| state)
@@ -174,11 +174,20 @@ impl PluginHost {
         let compile_cache = settings
             .compile_cache_dir
             .map(|directory| CompileCache::new(directory, &engine));
+        let catalog = Catalog::new(settings.plugins_dir);
+        // A misspelled section grants nothing to the plugin it was meant for, silently.
+        for name in settings.config.plugins.keys() {
+            if !catalog.knows(name) {
+                tracing::warn!(
+                    "config.toml has [plugins.{name}], but no plugin is named `{name}` (no {name}.wasm in the plugins directory and no built-in); check the spelling"
+                );
+            }
+        }
         Ok(PluginHost {
             _ticker: EpochTicker::start(engine.clone())?,
             engine,
             linker,
-            catalog: Catalog::new(settings.plugins_dir),
+            catalog,
             compile_cache,
             config: settings.config,
             loaded: Mutex::new(HashMap::new()),
