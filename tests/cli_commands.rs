@@ -530,3 +530,24 @@ fn config_names_secrets_as_workflows_do_and_warns_about_a_section_for_no_plugin(
     );
     assert!(!stderr.contains("mock-llm`"), "{stderr}");
 }
+
+#[test]
+fn the_systemd_unit_starts_a_worker_the_binary_accepts() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/host-worker.service"),
+    )
+    .expect("deploy/host-worker.service");
+    let exec_start = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart=/usr/local/bin/host "))
+        .expect("an ExecStart running /usr/local/bin/host");
+    let sandbox = Sandbox::new();
+    let mut arguments: Vec<&str> = exec_start.split_whitespace().collect();
+    arguments.push("--help");
+    let help = sandbox.host(&arguments);
+    assert_success(&help);
+    assert!(
+        unit.contains("SuccessExitStatus=130"),
+        "a clean stop is not a failure"
+    );
+}
