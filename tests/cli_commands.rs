@@ -13,6 +13,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::{Sandbox, assert_exit, assert_success, exit_within, text};
@@ -35,7 +36,7 @@ const STATUS_FIELDS: [&str; 9] = [
 ];
 
 /// Every leaf command, as `host --help` and its subcommands' help list them.
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 18] = [
     "run",
     "signal approve",
     "signal reject",
@@ -52,6 +53,8 @@ const COMMANDS: [&str; 16] = [
     "shows",
     "plugins list",
     "plugins inspect",
+    "backup",
+    "check",
 ];
 
 /// A `host` command started in the sandbox directory, with the sandbox's data directory.
@@ -550,4 +553,111 @@ fn the_systemd_unit_starts_a_worker_the_binary_accepts() {
         unit.contains("SuccessExitStatus=130"),
         "a clean stop is not a failure"
     );
+}
+
+#[test]
+fn a_backup_taken_while_an_episode_runs_checks_clean_and_resumes() {
+    let sandbox = Sandbox::new();
+    sandbox.repository_workflows("workflows");
+    let mut finished = vec![
+        "run",
+        "workflows/podcast.toml",
+        "--id",
+        "finished",
+        "--auto-approve",
+    ];
+    finished.extend(["--input", "topic=tides"]);
+    finished.extend(QUICK);
+    assert_success(&host_in(&sandbox, &finished));
+    // A second episode runs while the backup is taken.
+    let mut running = command_in(&sandbox);
+    running.args([
+        "run",
+        "workflows/podcast.toml",
+        "--id",
+        "running",
+        "--auto-approve",
+    ]);
+    running.args(["--input", "topic=volcanoes"]).args(QUICK);
+    let mut running = running
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !sandbox.execution_exists("running") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second episode never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let backup_dir = sandbox.directory.path().join("backup");
+    let backup = host_in(
+        &sandbox,
+        &["backup", backup_dir.to_str().unwrap(), "--json"],
+    );
+    assert_success(&backup);
+    let report: Value = serde_json::from_slice(&backup.stdout).unwrap();
+    assert!(report["blobs"].as_u64().unwrap() > 0, "{report}");
+    assert!(running.wait().unwrap().success());
+
+    // The copy verifies on its own, and the episode finished before it is complete there.
+    let in_backup = |arguments: &[&str]| {
+        let mut command = command_in(&sandbox);
+        command.env("HOST_DATA_DIR", &backup_dir).args(arguments);
+        command.output().unwrap()
+    };
+    let checked = in_backup(&["check", "--json"]);
+    assert_success(&checked);
+    let findings: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(findings["problems"], serde_json::json!([]), "{findings}");
+    let status: Value =
+        serde_json::from_slice(&in_backup(&["status", "finished", "--json"]).stdout).unwrap();
+    assert_eq!(status["status"], "completed");
+    // Whatever point the second one had reached, the copy resumes it to the end.
+    assert_success(&in_backup(&["resume", "running", "--auto-approve"]));
+    let status: Value =
+        serde_json::from_slice(&in_backup(&["status", "running", "--json"]).stdout).unwrap();
+    assert_eq!(status["status"], "completed");
+
+    let again = host_in(&sandbox, &["backup", backup_dir.to_str().unwrap()]);
+    assert_one_line_error(&again, 2, "is not empty", "a backup into a used directory");
+
+    // Damage in the original is found: a missing blob, and a blob nothing references.
+    let blobs = sandbox.data().join("blobs");
+    let shard = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .find(|entry| entry.file_name().len() == 2)
+        .unwrap()
+        .path();
+    let victim = std::fs::read_dir(&shard)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::create_dir_all(blobs.join("ff")).unwrap();
+    std::fs::write(blobs.join("ff").join("f".repeat(64)), "stray").unwrap();
+    let damaged = host_in(&sandbox, &["check"]);
+    assert_eq!(damaged.status.code(), Some(4), "{}", text(&damaged.stdout));
+    let found = text(&damaged.stdout);
+    assert!(
+        found.contains("problem: blob sha256:") && found.contains("is missing"),
+        "{found}"
+    );
+    assert!(
+        found.contains("1 blob(s) (5 bytes) are referenced by no history"),
+        "{found}"
+    );
+    std::fs::copy(
+        backup_dir
+            .join("blobs")
+            .join(shard.file_name().unwrap())
+            .join(victim.file_name().unwrap()),
+        &victim,
+    )
+    .unwrap();
 }

@@ -137,6 +137,11 @@ impl BlobStore {
         Ok(path)
     }
 
+    /// The directory the blobs are kept under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Where a blob with this digest lives.
     pub fn path_of(&self, digest: &str) -> Result<PathBuf, BlobError> {
         let hex_digits = digest

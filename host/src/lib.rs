@@ -5,11 +5,14 @@
 //! - [`engine`]: starting, driving and signalling durable executions.
 //! - [`history`]: the append-only, hash-chained event log of every execution in SQLite, the
 //!   implementation of `pipeline_core::store::HistoryStore` the engine runs on.
+//! - [`maintenance`]: consistent backups of a data directory and checks of its histories and
+//!   blobs.
 //! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.
 //! - [`settings`]: where the host keeps its data and how it is configured.
 
 pub mod blob_store;
 pub mod engine;
 pub mod history;
+pub mod maintenance;
 pub mod plugin;
 pub mod settings;

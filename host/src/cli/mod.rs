@@ -3,6 +3,7 @@
 mod crash_test;
 mod execution;
 mod inspect;
+mod maintenance;
 mod plugins;
 mod progress;
 mod report;
@@ -116,6 +117,10 @@ pub enum Command {
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Copy the data directory consistently, even while workers run.
+    Backup(maintenance::BackupArguments),
+    /// Verify every history and every blob it references; list blobs nothing references.
+    Check(maintenance::CheckArguments),
 }
 
 /// A failed command: the message shown to the user and the exit code it maps to.
@@ -208,6 +213,8 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Validate(validate) => inspect::validate(&context, validate),
         Command::Shows(shows) => inspect::shows(&context, shows),
         Command::CrashTest(test) => crash_test::run(&context, test),
+        Command::Backup(backup) => maintenance::backup(&context, backup),
+        Command::Check(check) => maintenance::check(&context, check),
     }
 }
 

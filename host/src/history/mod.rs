@@ -23,7 +23,7 @@ pub use pipeline_core::store::{
     ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseHolder, LeaseOwner, NewEvent,
     StoredEvent,
 };
-pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE};
+pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE, snapshot};
 
 /// The event log of every execution, in one SQLite database.
 pub struct SqliteStore {

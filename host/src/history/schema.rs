@@ -104,6 +104,32 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
     Ok(connection)
 }
 
+/// Writes a consistent copy of the database at `source` to the new file `destination`, while
+/// other processes may be appending: `VACUUM INTO` reads one snapshot (WAL readers never block
+/// writers) and writes it compacted into the empty file, created readable by its owner only.
+pub fn snapshot(source: &Path, destination: &Path) -> Result<(), HistoryError> {
+    let failed = |message: String| HistoryError::Database {
+        database: source.display().to_string(),
+        message,
+    };
+    create_private(destination)
+        .map_err(|error| failed(format!("cannot create {}: {error}", destination.display())))?;
+    let connection = Connection::open_with_flags(
+        source,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|error| failed(format!("{error}{WRITABLE_HINT}")))?;
+    connection
+        .execute("VACUUM INTO ?1", [destination.display().to_string()])
+        .map_err(|error| {
+            failed(format!(
+                "cannot copy it to {}: {error}",
+                destination.display()
+            ))
+        })?;
+    Ok(())
+}
+
 /// Added to the messages of failures to open or set up the database, which SQLite words
 /// without saying what to check.
 const WRITABLE_HINT: &str =
