@@ -208,7 +208,12 @@ fn a_batch_runs_one_execution_per_topic_line() {
         topics_run.insert(history[0]["inputs"]["topic"].as_str().unwrap().to_string());
         // Each execution has its own log file, though the batch shows no progress.
         let log = log_lines(&sandbox.data(), id);
-        for line in ["▶ Ideation", "✓ Awaiting approval", "✓ Completed"] {
+        for line in [
+            "▶ Ideation",
+            "⏸ Awaiting approval: approving automatically",
+            "✓ Awaiting approval",
+            "✓ Completed",
+        ] {
             assert!(
                 log.iter().any(|logged| logged.starts_with(line)),
                 "{id}: {line} not in {log:?}"
@@ -484,6 +489,10 @@ fn status_json_has_the_documented_fields_waiting_and_completed() {
         );
     }
     assert!(!waiting_text.contains("(0/0)"), "{waiting_text}");
+    assert!(
+        log_lines(&sandbox.data(), "fields")
+            .contains(&"⏸ Awaiting approval: waiting for a person's decision".to_string())
+    );
     let saved = sandbox.data().join("pending/fields-outline.json");
     assert!(saved.exists(), "the outline is saved for editing");
     let approved = host_in(&sandbox, &["signal", "approve", "fields", "--json"]);

@@ -106,6 +106,11 @@ pub fn assert_fully_published(sandbox: &Sandbox, id: &str) {
         .map(|chapter| chapter["title"].as_str().unwrap())
         .collect();
     assert_eq!(chapter_titles, script_titles, "one chapter per segment");
+    assert_eq!(
+        chapters["chapters"][0]["startTime"],
+        json!(0.0),
+        "the first chapter starts the episode"
+    );
     let transcript = std::fs::read_to_string(directory.join("transcript.md")).unwrap();
     for title in &script_titles {
         assert!(transcript.contains(title), "`{title}` not in transcript");

@@ -212,7 +212,12 @@ fn run_batch(
             // execution stays resumable.
             stop: arguments.auto_approve.then(ctrl_c_watch),
         };
-        let progress = Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
+        let progress = Progress::new(&context.data_dir.logs_dir(), true);
+        let progress = Arc::new(if arguments.auto_approve {
+            progress.approving_automatically()
+        } else {
+            progress
+        });
         let results = engine
             .run_batch(prepared, options, progress, |driven| {
                 match &driven.outcome {
@@ -431,7 +436,7 @@ async fn drive_approving(
     let options = DriveOptions {
         stop: Some(stop.clone()),
     };
-    let progress = Progress::new(&context.data_dir.logs_dir(), json);
+    let progress = Progress::new(&context.data_dir.logs_dir(), json).approving_automatically();
     let mut announce = || {
         if !json {
             eprintln!("Approved automatically");

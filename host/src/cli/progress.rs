@@ -24,6 +24,8 @@ pub struct Progress {
     stage_bars: Mutex<HashMap<(String, StageId), ProgressBar>>,
     logs: Mutex<HashMap<String, File>>,
     logs_dir: std::path::PathBuf,
+    /// Gates are approved as they are reached (`--auto-approve`): none waits for a person.
+    approving_automatically: bool,
 }
 
 impl Progress {
@@ -36,7 +38,14 @@ impl Progress {
             stage_bars: Mutex::new(HashMap::new()),
             logs: Mutex::new(HashMap::new()),
             logs_dir: logs_dir.to_path_buf(),
+            approving_automatically: false,
         }
+    }
+
+    /// For drives that approve every gate themselves: a gate is not announced as waiting.
+    pub fn approving_automatically(mut self) -> Progress {
+        self.approving_automatically = true;
+        self
     }
 
     /// Closes an execution's log file; a later line opens it again and appends. A following
@@ -229,8 +238,11 @@ impl Observer for Progress {
                     (*fire_at_ms - state.last_event_at_ms).max(0) as f64 / 1000.0
                 )
             }
+            Event::ApprovalRequested { stage, .. } if self.approving_automatically => {
+                format!("⏸ {}: approving automatically", title(stage))
+            }
             Event::ApprovalRequested { stage, .. } => {
-                format!("⏸ {} is waiting for approval", title(stage))
+                format!("⏸ {}: waiting for a person's decision", title(stage))
             }
             Event::BudgetReached {
                 spent,

@@ -120,6 +120,11 @@ impl Engine {
         for (chapter, next_start) in chapters.iter_mut().zip(starts) {
             chapter.end_ms = next_start.max(chapter.start_ms);
         }
+        // The first chapter starts the episode: players show the silence before the first
+        // word as belonging to no chapter otherwise.
+        if let Some(first) = chapters.first_mut() {
+            first.start_ms = 0;
+        }
         let master_wav = match mix {
             Some(mix) => Some(self.blob_path(mix, "audio", "the mix")?),
             None => None,
