@@ -36,7 +36,7 @@ const STATUS_FIELDS: [&str; 9] = [
 ];
 
 /// Every leaf command, as `host --help` and its subcommands' help list them.
-const COMMANDS: [&str; 18] = [
+const COMMANDS: [&str; 19] = [
     "run",
     "signal approve",
     "signal reject",
@@ -53,6 +53,7 @@ const COMMANDS: [&str; 18] = [
     "shows",
     "plugins list",
     "plugins inspect",
+    "costs",
     "backup",
     "check",
 ];
@@ -660,4 +661,41 @@ fn a_backup_taken_while_an_episode_runs_checks_clean_and_resumes() {
         &victim,
     )
     .unwrap();
+}
+
+#[test]
+fn costs_roll_up_per_workflow_show_stage_and_provider() {
+    let sandbox = Sandbox::new().with_counter();
+    let workflow = sandbox.workflow("counting");
+    for id in ["spent-1", "spent-2"] {
+        assert_success(&sandbox.host(&["run", workflow.to_str().unwrap(), "--id", id]));
+    }
+    // The counting plugin charges 10 millionths of a USD per call: five completed calls each
+    // (one, three fanned out, one), the failed attempt costing nothing.
+    let rollup = json_of(&sandbox, &["costs", "--json"]);
+    assert_eq!(rollup["executions"], 2, "{rollup:#}");
+    assert_eq!(
+        rollup["total"],
+        serde_json::json!({"USD": 100}),
+        "{rollup:#}"
+    );
+    assert_eq!(rollup["by_workflow"]["counting"]["USD"], 100);
+    assert_eq!(rollup["by_show"]["-"]["USD"], 100);
+    assert_eq!(
+        rollup["by_stage"],
+        serde_json::json!({"first": {"USD": 20}, "fan": {"USD": 60}, "last": {"USD": 20}})
+    );
+    assert_eq!(rollup["by_provider"]["counter"]["USD"], 100);
+    let text = text(&sandbox.host(&["costs"]).stdout);
+    assert!(text.starts_with("2 execution(s): 0.0001 USD"), "{text}");
+    assert!(text.contains("By provider:\n  counter"), "{text}");
+    let future = json_of(&sandbox, &["costs", "--since", "2999-01-01", "--json"]);
+    assert_eq!(future["executions"], 0);
+    let wrong = sandbox.host(&["costs", "--since", "last week"]);
+    assert_one_line_error(
+        &wrong,
+        2,
+        "is not a date written YYYY-MM-DD",
+        "a bad --since",
+    );
 }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use host::engine::EngineError;
+use host::engine::{Amounts, CostFilter, EngineError, start_of_day};
 use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
-use pipeline_core::text::printable;
+use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::workflow::load_bundle;
 use pipeline_core::{Definition, Event, ExecutionStatus};
 use serde_json::{Value, json};
@@ -425,5 +425,82 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|error| Failure::internal(format!("cannot encode JSON: {error}")))?;
     println!("{text}");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  host costs\n  host costs --since 2026-11-01 --show tiny-histories\n  host costs --json"
+)]
+pub struct CostsArguments {
+    /// Only executions started on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only the episodes of this show.
+    #[arg(long)]
+    pub show: Option<String>,
+    /// Print the totals as JSON on stdout (amounts in millionths per currency).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `host costs`: what was spent, per workflow, show, stage and provider.
+pub fn costs(context: &Context, arguments: CostsArguments) -> Result<(), Failure> {
+    let since_ms = match &arguments.since {
+        None => None,
+        Some(date) => Some(start_of_day(date).ok_or_else(|| {
+            Failure::invalid_input(format!(
+                "--since `{}` is not a date written YYYY-MM-DD",
+                printable(&abbreviate(date, 40))
+            ))
+        })?),
+    };
+    let engine = context.engine()?;
+    let rollup = engine.cost_rollup(&CostFilter {
+        since_ms,
+        show: arguments.show.clone(),
+    })?;
+    if arguments.json {
+        return print_json(&rollup);
+    }
+    let amounts = |amounts: &Amounts| -> String {
+        if amounts.is_empty() {
+            return "nothing".to_string();
+        }
+        amounts
+            .iter()
+            .map(|(currency, micros)| format!("{} {currency}", format_amount(*micros)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "{} execution(s){}{}: {}",
+        rollup.executions,
+        arguments
+            .since
+            .as_ref()
+            .map(|since| format!(" since {since}"))
+            .unwrap_or_default(),
+        arguments
+            .show
+            .as_ref()
+            .map(|show| format!(" of show {show}"))
+            .unwrap_or_default(),
+        amounts(&rollup.total)
+    );
+    for (heading, map) in [
+        ("workflow", &rollup.by_workflow),
+        ("show", &rollup.by_show),
+        ("stage", &rollup.by_stage),
+        ("provider", &rollup.by_provider),
+    ] {
+        if map.is_empty() {
+            continue;
+        }
+        println!("By {heading}:");
+        for (name, total) in map {
+            println!("  {:<24} {}", printable(name), amounts(total));
+        }
+    }
     Ok(())
 }

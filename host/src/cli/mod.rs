@@ -117,6 +117,8 @@ pub enum Command {
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// What was spent: totals per workflow, show, stage and provider.
+    Costs(inspect::CostsArguments),
     /// Copy the data directory consistently, even while workers run.
     Backup(maintenance::BackupArguments),
     /// Verify every history and every blob it references; list blobs nothing references.
@@ -213,6 +215,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Validate(validate) => inspect::validate(&context, validate),
         Command::Shows(shows) => inspect::shows(&context, shows),
         Command::CrashTest(test) => crash_test::run(&context, test),
+        Command::Costs(costs) => inspect::costs(&context, costs),
         Command::Backup(backup) => maintenance::backup(&context, backup),
         Command::Check(check) => maintenance::check(&context, check),
     }

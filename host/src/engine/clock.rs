@@ -53,6 +53,35 @@ pub fn rfc3339(now_ms: i64) -> String {
     )
 }
 
+/// Midnight UTC of a date written `YYYY-MM-DD`, in milliseconds since the Unix epoch; `None`
+/// when the text is not such a date.
+pub fn start_of_day(date: &str) -> Option<i64> {
+    let mut parts = date.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return None;
+    }
+    let (year, month, day): (i64, i64, i64) =
+        (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days-from-civil, after Howard Hinnant's algorithm (the inverse of `civil_date`).
+    let shifted_year = if month <= 2 { year - 1 } else { year };
+    let era = shifted_year.div_euclid(400);
+    let year_of_era = shifted_year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    // A day past the month's end (2026-02-30) is refused rather than rolled over.
+    let ms = days * 86_400_000;
+    (civil_date(ms) == (year, month, day)).then_some(ms)
+}
+
 /// The calendar date (year, month, day) of a time in milliseconds since the Unix epoch, UTC.
 fn civil_date(now_ms: i64) -> (i64, i64, i64) {
     // Civil-from-days, after Howard Hinnant's algorithm.
@@ -77,6 +106,25 @@ fn civil_date(now_ms: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_parse_to_their_midnight_and_round_trip() {
+        assert_eq!(start_of_day("1970-01-01"), Some(0));
+        assert_eq!(start_of_day("2026-11-21"), Some(1_795_219_200_000));
+        assert_eq!(
+            start_of_day("2024-02-29").map(day_of),
+            Some("20240229".into())
+        );
+        for wrong in [
+            "2026-02-30",
+            "2026-13-01",
+            "26-01-01",
+            "2026-1-1",
+            "yesterday",
+        ] {
+            assert_eq!(start_of_day(wrong), None, "{wrong}");
+        }
+    }
 
     #[test]
     fn timestamps_are_rfc3339_in_utc() {

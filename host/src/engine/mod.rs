@@ -9,6 +9,7 @@ mod activity;
 mod batch;
 mod breaker;
 mod clock;
+mod costs;
 mod driver;
 mod error;
 mod observer;
@@ -23,7 +24,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use batch::{AUTO_APPROVAL_FEEDBACK, BatchOptions, Driven};
-pub use clock::{Clock, SystemClock, rfc3339};
+pub use clock::{Clock, SystemClock, rfc3339, start_of_day};
+pub use costs::{Amounts, CostFilter, CostRollup};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
