@@ -36,7 +36,7 @@ const STATUS_FIELDS: [&str; 9] = [
 ];
 
 /// Every leaf command, as `host --help` and its subcommands' help list them.
-const COMMANDS: [&str; 19] = [
+const COMMANDS: [&str; 20] = [
     "run",
     "signal approve",
     "signal reject",
@@ -56,6 +56,7 @@ const COMMANDS: [&str; 19] = [
     "costs",
     "backup",
     "check",
+    "gc",
 ];
 
 /// A `host` command started in the sandbox directory, with the sandbox's data directory.
@@ -698,4 +699,53 @@ fn costs_roll_up_per_workflow_show_stage_and_provider() {
         "is not a date written YYYY-MM-DD",
         "a bad --since",
     );
+}
+
+#[test]
+fn gc_removes_only_old_blobs_no_history_references() {
+    let sandbox = Sandbox::new();
+    sandbox.repository_workflows("workflows");
+    let mut arguments = vec![
+        "run",
+        "workflows/podcast.toml",
+        "--id",
+        "kept",
+        "--auto-approve",
+    ];
+    arguments.extend(["--input", "topic=tides"]);
+    arguments.extend(QUICK);
+    assert_success(&host_in(&sandbox, &arguments));
+    let blobs = sandbox.data().join("blobs");
+    let stray = |name: char, age: Duration| {
+        let shard = blobs.join(format!("{name}{name}"));
+        std::fs::create_dir_all(&shard).unwrap();
+        let path = shard.join(name.to_string().repeat(64));
+        std::fs::write(&path, "stray").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - age)
+            .unwrap();
+        path
+    };
+    let old = stray('a', Duration::from_secs(7_200));
+    let fresh = stray('b', Duration::ZERO);
+    let before = json_of(&sandbox, &["check", "--json"])["blobs"].clone();
+
+    let dry = json_of(&sandbox, &["gc", "--dry-run", "--json"]);
+    assert_eq!(
+        dry["removed"],
+        serde_json::json!({format!("sha256:{}", "a".repeat(64)): 5})
+    );
+    assert_eq!(dry["kept_recent"], 1);
+    assert!(old.exists(), "a dry run removes nothing");
+
+    let done = text(&host_in(&sandbox, &["gc"]).stdout);
+    assert!(
+        done.starts_with("Removed 1 unreferenced blob(s) (5 bytes); kept 1 younger"),
+        "{done}"
+    );
+    assert!(!old.exists() && fresh.exists());
+    // Everything a history references is still there and intact.
+    let after = json_of(&sandbox, &["check", "--json"]);
+    assert_eq!(after["problems"], serde_json::json!([]), "{after:#}");
+    assert_eq!(after["blobs"], before);
 }

@@ -27,6 +27,10 @@ pub enum MaintenanceError {
     },
     #[error(transparent)]
     History(#[from] HistoryError),
+    #[error(
+        "the data directory has {0} problem(s) (see `host check`); nothing is removed from one that does not verify, since what its histories reference is not known"
+    )]
+    Unsound(usize),
 }
 
 /// What a backup copied.
@@ -52,6 +56,60 @@ pub struct CheckReport {
     /// Blobs on disk that no history references (left by an attempt a crash cut short, or by
     /// a reset), by digest with their size.
     pub unreferenced: BTreeMap<String, u64>,
+}
+
+/// What `collect_garbage` removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcReport {
+    pub dry_run: bool,
+    /// Unreferenced blobs old enough to go, by digest with their size.
+    pub removed: BTreeMap<String, u64>,
+    pub removed_bytes: u64,
+    /// Unreferenced blobs younger than the minimum age, kept: an attempt in flight writes its
+    /// result before the event that references it.
+    pub kept_recent: usize,
+}
+
+/// Removes the blobs no history references that are older than `min_age`, after a check that
+/// every history verifies. Published episode files are separate (or hard links that outlive
+/// the blob), so removing a blob never removes an episode.
+pub fn collect_garbage(
+    engine: &Engine,
+    min_age: std::time::Duration,
+    dry_run: bool,
+) -> Result<GcReport, MaintenanceError> {
+    let findings = check(engine)?;
+    if !findings.problems.is_empty() {
+        return Err(MaintenanceError::Unsound(findings.problems.len()));
+    }
+    let mut report = GcReport {
+        dry_run,
+        ..GcReport::default()
+    };
+    for (digest, size) in findings.unreferenced {
+        let Ok(path) = engine.blobs.path_of(&digest) else {
+            continue;
+        };
+        let io = |source| MaintenanceError::Io {
+            path: path.clone(),
+            source,
+        };
+        let age = std::fs::metadata(&path)
+            .and_then(|metadata| metadata.modified())
+            .map_err(io)?
+            .elapsed()
+            .unwrap_or_default();
+        if age < min_age {
+            report.kept_recent += 1;
+            continue;
+        }
+        if !dry_run {
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+        report.removed_bytes += size;
+        report.removed.insert(digest, size);
+    }
+    Ok(report)
 }
 
 /// Backs `data` up into `destination` (a new or empty directory): the history database as

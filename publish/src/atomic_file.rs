@@ -57,6 +57,48 @@ pub(crate) fn write_streamed(
     })
 }
 
+/// Publishes `source` as `dir/name` by a hard link to it, atomically (linked under a temporary
+/// name, then renamed). `None` when the filesystem cannot link it there (another device, no
+/// hard links), for the caller to copy instead.
+pub(crate) fn link(
+    dir: &Path,
+    name: &str,
+    media_type: &str,
+    source: &Path,
+) -> Option<Result<Artifact, PublishError>> {
+    let path = dir.join(name);
+    let temporary_path = dir.join(format!(".{name}.tmp"));
+    let _ = fs::remove_file(&temporary_path);
+    fs::hard_link(source, &temporary_path).ok()?;
+    let described = (|| {
+        let read_error = |source_error| PublishError::Read {
+            path: source.to_owned(),
+            source: source_error,
+        };
+        let mut file = File::open(source).map_err(read_error)?;
+        let mut hasher = Sha256::new();
+        let size_bytes = io::copy(&mut file, &mut hasher).map_err(read_error)?;
+        fs::rename(&temporary_path, &path).map_err(|error| PublishError::Write {
+            path: path.clone(),
+            source: error,
+        })?;
+        // Renaming a link over another link to the same file does nothing (POSIX), which
+        // leaves the temporary name behind when the episode was published before.
+        let _ = fs::remove_file(&temporary_path);
+        sync_directory(dir)?;
+        Ok(Artifact {
+            name: name.to_owned(),
+            media_type: media_type.to_owned(),
+            digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+            size_bytes,
+        })
+    })();
+    if described.is_err() {
+        let _ = fs::remove_file(&temporary_path);
+    }
+    Some(described)
+}
+
 /// Flushes a directory's entries (new names, renames) to disk.
 pub(crate) fn sync_directory(dir: &Path) -> Result<(), PublishError> {
     // Only Unix can open a directory as a file to sync it; elsewhere the rename is as durable as

@@ -111,12 +111,18 @@ pub fn publish(
 
     let mut artifacts = Vec::new();
     if let Some(wav_path) = &episode.master_wav {
-        artifacts.push(atomic_file::write_streamed(
-            dir,
-            "episode.wav",
-            "audio/wav",
-            |output, path| copy_file(wav_path, output, path),
-        )?);
+        // The master is the host's stored blob, which never changes: a hard link shares its
+        // bytes instead of storing an hour of audio twice, where the filesystem allows.
+        artifacts.push(
+            match atomic_file::link(dir, "episode.wav", "audio/wav", wav_path) {
+                Some(artifact) => artifact?,
+                None => {
+                    atomic_file::write_streamed(dir, "episode.wav", "audio/wav", |output, path| {
+                        copy_file(wav_path, output, path)
+                    })?
+                }
+            },
+        );
         let tag = id3_tag::episode_tag(episode, &timeline.chapters, cover_png.as_deref());
         artifacts.push(atomic_file::write_streamed(
             dir,

@@ -207,6 +207,37 @@ fn publishing_twice_gives_identical_files() {
 }
 
 #[test]
+fn the_master_wav_is_linked_not_copied_where_the_filesystem_allows() {
+    use std::os::unix::fs::MetadataExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let inputs = root.path().join("inputs");
+    fs::create_dir_all(&inputs).unwrap();
+    let (episode, _) = episode_with_audio(&inputs, 48_000, 2);
+    let out = root.path().join("episode");
+    let artifacts = publish(&out, &episode, &extra()).unwrap();
+    let master = inputs.join("master.wav");
+    let published = out.join("episode.wav");
+    assert_eq!(
+        fs::metadata(&published).unwrap().ino(),
+        fs::metadata(&master).unwrap().ino(),
+        "one copy of the audio on disk"
+    );
+    let wav = artifacts
+        .iter()
+        .find(|artifact| artifact.name == "episode.wav")
+        .unwrap();
+    let bytes = fs::read(&published).unwrap();
+    assert_eq!(wav.size_bytes, bytes.len() as u64);
+    assert_eq!(
+        wav.digest,
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    );
+    // Publishing again over the link keeps it a link to the same bytes.
+    publish(&out, &episode, &extra()).unwrap();
+    assert_eq!(fs::metadata(&master).unwrap().nlink(), 2);
+}
+
+#[test]
 fn without_audio_only_text_files_are_written() {
     let out = tempfile::tempdir().unwrap();
 

@@ -118,6 +118,14 @@ pub fn assert_fully_published(sandbox: &Sandbox, id: &str) {
 
     // The manifest: every other file with its real digest, the cost of each stage and the
     // plugins that made the episode.
+    // The episode's audio is the stored blob itself, linked rather than copied.
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::nlink(
+            &std::fs::metadata(directory.join("episode.wav")).unwrap()
+        ),
+        2,
+        "episode.wav is stored once"
+    );
     let manifest = read_json(&directory.join("manifest.json"));
     let listed = manifest["artifacts"].as_array().expect("artifacts");
     let mut expected_names = file_names(&directory);

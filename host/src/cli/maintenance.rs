@@ -1,5 +1,6 @@
-//! Commands that look after a data directory: `backup` (a consistent copy while workers run)
-//! and `check` (every history and blob verified, unreferenced blobs listed).
+//! Commands that look after a data directory: `backup` (a consistent copy while workers run),
+//! `check` (every history and blob verified, unreferenced blobs listed) and `gc` (unreferenced
+//! blobs removed).
 
 use std::path::PathBuf;
 
@@ -30,6 +31,51 @@ pub struct CheckArguments {
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  host gc --dry-run\n  host gc --min-age 7d --json\n\nRemoves blobs (audio, images) that no history references: results of attempts a crash cut\nshort, or of stages a reset ran again. Refuses to run on a data directory `host check`\nfinds problems in. Published episodes are not touched."
+)]
+pub struct GcArguments {
+    /// Only say what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep unreferenced blobs younger than this (an attempt in flight writes its result
+    /// before the event that references it).
+    #[arg(long, default_value = "1h", value_parser = parse_age)]
+    pub min_age: std::time::Duration,
+    /// Print what was removed as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    pipeline_core::duration::parse_duration(text)
+}
+
+pub fn gc(context: &Context, arguments: GcArguments) -> Result<(), Failure> {
+    let engine = context.engine()?;
+    let report = maintenance::collect_garbage(&engine, arguments.min_age, arguments.dry_run)
+        .map_err(|error| Failure::internal(error.to_string()))?;
+    if arguments.json {
+        return print_json(&report);
+    }
+    println!(
+        "{} {} unreferenced blob(s) ({}){}",
+        if report.dry_run {
+            "Would remove"
+        } else {
+            "Removed"
+        },
+        report.removed.len(),
+        format_size(report.removed_bytes),
+        match report.kept_recent {
+            0 => String::new(),
+            kept => format!("; kept {kept} younger than the minimum age"),
+        }
+    );
+    Ok(())
 }
 
 pub fn backup(context: &Context, arguments: BackupArguments) -> Result<(), Failure> {

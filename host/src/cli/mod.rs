@@ -123,6 +123,8 @@ pub enum Command {
     Backup(maintenance::BackupArguments),
     /// Verify every history and every blob it references; list blobs nothing references.
     Check(maintenance::CheckArguments),
+    /// Remove blobs that no history references.
+    Gc(maintenance::GcArguments),
 }
 
 /// A failed command: the message shown to the user and the exit code it maps to.
@@ -218,6 +220,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Costs(costs) => inspect::costs(&context, costs),
         Command::Backup(backup) => maintenance::backup(&context, backup),
         Command::Check(check) => maintenance::check(&context, check),
+        Command::Gc(gc) => maintenance::gc(&context, gc),
     }
 }
 
