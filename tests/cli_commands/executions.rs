@@ -226,6 +226,20 @@ fn a_batch_runs_one_execution_per_topic_line() {
             .map(String::from)
             .into()
     );
+    // `list` has a header and says what each execution is about, how old it is, what it cost.
+    let list = text(&host_in(&sandbox, &["list"]).stdout);
+    let header: Vec<&str> = list.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "WORKFLOW", "STATUS", "STAGE", "AGE", "COST", "TOPIC"]
+    );
+    for topic in &topics_run {
+        let line = list
+            .lines()
+            .find(|line| line.ends_with(topic.as_str()))
+            .unwrap_or_else(|| panic!("no line for {topic}:\n{list}"));
+        assert!(line.contains("completed") && line.contains("USD"), "{line}");
+    }
 
     // Refused before anything starts: a batch with an id, a batch without topics.
     std::fs::write(
@@ -317,9 +331,10 @@ fn list_filters_by_status_and_workflow_and_hints_when_empty() {
     );
     assert_success(&table);
     let stdout = text(&table.stdout);
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "a header and one row:\n{stdout}");
+    let row = stdout.lines().nth(1).unwrap();
     assert!(
-        stdout.starts_with("done ") && stdout.contains("completed"),
+        row.starts_with("done ") && row.contains("completed"),
         "{stdout}"
     );
 }

@@ -140,6 +140,15 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
         );
     }
     let now_ms = engine.clock.now_ms();
+    let mut table = vec![[
+        "ID".to_string(),
+        "WORKFLOW".into(),
+        "STATUS".into(),
+        "STAGE".into(),
+        "AGE".into(),
+        "COST".into(),
+        "TOPIC".into(),
+    ]];
     for row in rows {
         // A running execution that no process drives was interrupted and waits for a resume.
         let status = match row.summary.status {
@@ -148,15 +157,70 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
             }
             other => other.as_str(),
         };
-        println!(
-            "{:<36} {:<10} {:<22} {}",
-            row.execution_id,
-            row.summary.workflow,
-            status,
-            row.summary.stage.unwrap_or_default()
+        let state = engine.load_state(&row.execution_id)?;
+        // What the execution is about: its `topic`, or else its first text input.
+        let topic = state
+            .inputs
+            .get("topic")
+            .or_else(|| state.inputs.values().find(|value| value.is_string()))
+            .and_then(Value::as_str)
+            .unwrap_or("-");
+        let cost = state.spent().map_or_else(
+            || "-".to_string(),
+            |cost| format!("{} {}", format_amount(cost.amount_micros), cost.currency),
         );
+        table.push([
+            row.execution_id.clone(),
+            row.summary.workflow.clone(),
+            status.to_string(),
+            row.summary.stage.clone().unwrap_or_else(|| "-".into()),
+            age((now_ms - row.summary.created_at_ms).max(0) as u64),
+            cost,
+            printable(&abbreviate(topic, 40)).into_owned(),
+        ]);
+    }
+    if table.len() > 1 {
+        print_columns(&table);
     }
     Ok(())
+}
+
+/// How long ago, in its largest unit: `45s`, `12m`, `3h`, `6d`.
+fn age(elapsed_ms: u64) -> String {
+    let seconds = elapsed_ms / 1000;
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3_600 => format!("{}m", seconds / 60),
+        3_600..86_400 => format!("{}h", seconds / 3_600),
+        _ => format!("{}d", seconds / 86_400),
+    }
+}
+
+/// Rows padded into aligned columns, the last one left unpadded.
+fn print_columns<const N: usize>(rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, width))| {
+                if column + 1 == N {
+                    cell.clone()
+                } else {
+                    format!("{cell:<width$}")
+                }
+            })
+            .collect();
+        println!("{}", cells.join("  "));
+    }
 }
 
 pub fn history(context: &Context, arguments: HistoryArguments) -> Result<(), Failure> {
