@@ -371,6 +371,13 @@ fn every_command_has_help_with_examples_and_the_top_level_lists_exit_codes() {
             .collect()
     };
     let top = help("");
+    // A command's own options come first; the shared ones are set apart under their heading.
+    let run_help = help("run");
+    let global = run_help
+        .find("Global options (every command):")
+        .unwrap_or_else(|| panic!("no global options heading:\n{run_help}"));
+    assert!(run_help.find("--data-dir").unwrap() > global, "{run_help}");
+    assert!(run_help.find("--input ").unwrap() < global, "{run_help}");
     let mut leaves = BTreeSet::new();
     for command in listed(&top) {
         let nested = listed(&help(&command));

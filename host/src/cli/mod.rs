@@ -34,6 +34,10 @@ pub mod exit_code {
     pub const INTERRUPTED: u8 = 130;
 }
 
+/// The heading the options of every command are listed under, apart from a command's own, so
+/// a subcommand's `--help` shows its own options first and the shared ones out of the way.
+const GLOBAL_OPTIONS: &str = "Global options (every command)";
+
 /// Durable workflows whose stages run as sandboxed WebAssembly plugins.
 #[derive(Debug, Parser)]
 #[command(name = "host", version, propagate_version = true)]
@@ -42,17 +46,17 @@ pub mod exit_code {
 )]
 pub struct Arguments {
     /// Directory for everything the host stores (history, blobs, caches, config.toml).
-    #[arg(long, global = true, env = "HOST_DATA_DIR", default_value = "data")]
+    #[arg(long, global = true, env = "HOST_DATA_DIR", default_value = "data", help_heading = GLOBAL_OPTIONS)]
     pub data_dir: PathBuf,
     /// Directory where plugins are dropped in as <name>.wasm [default: <data-dir>/plugins]
-    #[arg(long, global = true, env = "HOST_PLUGINS_DIR")]
+    #[arg(long, global = true, env = "HOST_PLUGINS_DIR", help_heading = GLOBAL_OPTIONS)]
     pub plugins_dir: Option<PathBuf>,
     /// More log output on stderr: -v for progress details, -vv for debugging.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL_OPTIONS)]
     pub verbose: u8,
     /// How commits reach the disk: `full` survives power loss, `normal` survives process
     /// crashes and is much faster.
-    #[arg(long, global = true, env = "HOST_DURABILITY", default_value = "full", value_parser = ["full", "normal"])]
+    #[arg(long, global = true, env = "HOST_DURABILITY", default_value = "full", value_parser = ["full", "normal"], help_heading = GLOBAL_OPTIONS)]
     pub durability: String,
     #[command(subcommand)]
     pub command: Command,
