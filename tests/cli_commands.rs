@@ -756,3 +756,45 @@ fn gc_removes_only_old_blobs_no_history_references() {
     assert_eq!(after["problems"], serde_json::json!([]), "{after:#}");
     assert_eq!(after["blobs"], before);
 }
+
+#[test]
+fn a_reset_keeps_the_published_take_instead_of_overwriting_it() {
+    let sandbox = Sandbox::new();
+    sandbox.repository_workflows("workflows");
+    let mut arguments = vec![
+        "run",
+        "workflows/podcast.toml",
+        "--id",
+        "takes",
+        "--auto-approve",
+    ];
+    arguments.extend(["--input", "topic=tides"]);
+    arguments.extend(QUICK);
+    assert_success(&host_in(&sandbox, &arguments));
+    let episode = sandbox.data().join("episodes/takes");
+    let first = std::fs::read(episode.join("transcript.md")).unwrap();
+
+    let reset = host_in(&sandbox, &["reset", "takes", "--to", "complete"]);
+    assert_success(&reset);
+    assert!(
+        text(&reset.stderr).contains("The previous take is kept in"),
+        "{}",
+        text(&reset.stderr)
+    );
+    assert_eq!(
+        std::fs::read(episode.join("takes/1/transcript.md")).unwrap(),
+        first
+    );
+    assert!(episode.join("takes/1/manifest.json").is_file());
+    assert!(
+        episode.join("transcript.md").is_file(),
+        "the new take is published"
+    );
+
+    assert_success(&host_in(&sandbox, &["reset", "takes", "--to", "complete"]));
+    assert!(
+        episode.join("takes/2/manifest.json").is_file(),
+        "takes are numbered"
+    );
+    assert!(!episode.join("takes/2/takes").exists());
+}

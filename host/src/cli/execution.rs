@@ -385,7 +385,10 @@ pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
 pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
     let engine = context.engine()?;
     runtime()?.block_on(async {
-        engine.reset(id, stage).await?;
+        let (_, take) = engine.reset(id, stage).await?;
+        if let Some(take) = take {
+            eprintln!("The previous take is kept in {}", take.display());
+        }
         eprintln!("Reset {id} to stage {stage}");
         drive_and_report(context, &engine, id, &ctrl_c_watch(), false).await
     })

@@ -98,11 +98,14 @@ impl Engine {
     }
 
     /// Records a reset to `stage`: it and every later stage run again, earlier results stay.
+    ///
+    /// A published episode is not overwritten by the run that follows: its files move to
+    /// `takes/<n>/` in the episode's folder, and the path is returned.
     pub async fn reset(
         &self,
         execution_id: &str,
         stage: &str,
-    ) -> Result<ExecutionState, EngineError> {
+    ) -> Result<(ExecutionState, Option<std::path::PathBuf>), EngineError> {
         let now = self.clock.now_ms();
         if let Some(holder) = self
             .store
@@ -134,14 +137,16 @@ impl Engine {
                 "execution {execution_id} has not reached stage `{stage}` yet, so there is nothing to reset"
             )));
         }
-        self.record(
-            &loaded.definition,
-            loaded.state,
-            &[Event::ExecutionReset { to_stage: stage_id }],
-            now,
-            false,
-        )
-        .await
+        let state = self
+            .record(
+                &loaded.definition,
+                loaded.state,
+                &[Event::ExecutionReset { to_stage: stage_id }],
+                now,
+                false,
+            )
+            .await?;
+        Ok((state, self.keep_take(execution_id)?))
     }
 
     /// Replays the history against its pinned definition or `definition`.

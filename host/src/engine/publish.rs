@@ -6,8 +6,8 @@
 use episode_publish::{Chapter, Episode, Line};
 use serde_json::{Value, json};
 
-use super::Engine;
 use super::activity::{ActivityJob, AttemptError, invalid_input};
+use super::{Engine, EngineError};
 use episode_publish::PublishError;
 use pipeline_core::{ActivityError, ErrorKind};
 
@@ -160,6 +160,52 @@ impl Engine {
             "duration_ms": episode_end,
             "artifacts": artifacts,
         }))
+    }
+}
+
+impl Engine {
+    /// Moves a published episode's files (everything in its folder but `takes/`) into
+    /// `takes/<n>/`, numbered from 1, so a new run publishes beside the earlier takes instead
+    /// of over them. `None` when nothing was published.
+    pub(super) fn keep_take(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<std::path::PathBuf>, EngineError> {
+        let directory = self.episodes_dir.join(execution_id);
+        let io = |path: &std::path::Path| {
+            let context = format!("cannot keep the previous take in {}", path.display());
+            move |source| EngineError::Io { context, source }
+        };
+        let published: Vec<std::fs::DirEntry> = match std::fs::read_dir(&directory) {
+            Ok(entries) => entries
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(io(&directory))?
+                .into_iter()
+                .filter(|entry| entry.file_name() != "takes")
+                .collect(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io(&directory)(error)),
+        };
+        if published.is_empty() {
+            return Ok(None);
+        }
+        let takes = directory.join("takes");
+        let number = std::fs::read_dir(&takes)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+            + 1;
+        let take = takes.join(number.to_string());
+        std::fs::create_dir_all(&take).map_err(io(&take))?;
+        for entry in published {
+            std::fs::rename(entry.path(), take.join(entry.file_name())).map_err(io(&take))?;
+        }
+        Ok(Some(take))
     }
 }
 
