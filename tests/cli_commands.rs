@@ -798,3 +798,49 @@ fn a_reset_keeps_the_published_take_instead_of_overwriting_it() {
     );
     assert!(!episode.join("takes/2/takes").exists());
 }
+
+#[test]
+fn a_gate_on_speech_offers_the_audio_to_play_and_refuses_a_replacement() {
+    let sandbox = Sandbox::new();
+    let workflow = sandbox.workflow("approval");
+    std::fs::write(
+        &workflow,
+        "name = \"listen\"\n[providers]\ntts = \"mock-tts\"\n[[stages]]\nid = \"speech\"\ntitle = \"Speech\"\ncall = \"tts.synthesize\"\ninput = { text = \"Hello there.\", voice = \"aria\" }\n[[stages]]\nid = \"gate\"\napproval = { subject = \"speech\" }\n",
+    )
+    .unwrap();
+    assert_success(&sandbox.host(&["validate", workflow.to_str().unwrap()]));
+    let run = sandbox.host(&["run", workflow.to_str().unwrap(), "--id", "listen"]);
+    assert_success(&run);
+    let prompt = text(&run.stdout);
+    assert!(
+        prompt.contains("waiting for approval of the Speech result"),
+        "{prompt}"
+    );
+    let listen = prompt
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Listen: "))
+        .unwrap_or_else(|| panic!("no file to play:\n{prompt}"));
+    assert!(Path::new(listen).is_file(), "{listen}");
+    assert!(
+        !prompt.contains("To edit"),
+        "speech cannot be edited: {prompt}"
+    );
+
+    let replacement = sandbox.directory.path().join("other.json");
+    std::fs::write(&replacement, "{\"audio\": null}").unwrap();
+    let refused = sandbox.host(&[
+        "signal",
+        "approve",
+        "listen",
+        "--outline",
+        replacement.to_str().unwrap(),
+    ]);
+    assert_one_line_error(
+        &refused,
+        3,
+        "has no schema, so it cannot be replaced",
+        "a replaced recording",
+    );
+    assert_success(&sandbox.host(&["signal", "approve", "listen"]));
+    sandbox.stage_outputs("listen");
+}

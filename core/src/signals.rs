@@ -98,7 +98,10 @@ fn check_replacement(
             StageKind::Approval { .. } => None,
         })
     else {
-        return Ok(());
+        // Nothing to check a replacement against (audio, an image): approved as it is, or not.
+        return Err(format!(
+            "the subject of this gate, stage `{subject}`, has no schema, so it cannot be replaced; approve it as it is (without --outline) or reject it"
+        ));
     };
     // The schema the subject's answer was held to, as its activity recorded it: a templated
     // schema is rendered when the stage starts, with that execution's show and outputs.

@@ -262,11 +262,43 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
         println!("To end it:                     host signal reject {id} --feedback \"why\"");
         return Ok(());
     }
-    let subject = status
-        .approval
-        .map_or(Value::Null, |approval| approval.subject);
-    println!("\nExecution {id} is waiting for approval of this outline:\n");
+    let Some(approval) = status.approval else {
+        return Ok(());
+    };
+    // The gate names what it approves by the title of the stage that produced it.
+    let definition = engine.load(id)?.definition;
+    let subject_title = match definition.stage(&approval.stage).map(|gate| &gate.kind) {
+        Some(StageKind::Approval { subject, .. }) => definition
+            .stage(subject)
+            .map_or_else(|| subject.0.clone(), |stage| stage.title.clone()),
+        _ => approval.stage.0.clone(),
+    };
+    let subject = approval.subject;
+    println!(
+        "\nExecution {id} is waiting for approval of the {} result:\n",
+        printable(&subject_title)
+    );
+    // Audio is to be listened to: its stored file plays as it is.
+    if let Some(audio) = subject
+        .get("audio")
+        .and_then(|audio| serde_json::from_value::<pipeline_core::BlobRef>(audio.clone()).ok())
+        && let Ok(file) = engine.blobs.path_of(&audio.digest)
+    {
+        println!("  Listen: {}\n", file.display());
+    }
     print_outline(&subject);
+    let editable = matches!(
+        definition.stage(&approval.stage).map(|gate| &gate.kind),
+        Some(StageKind::Approval { subject, .. })
+            if definition.stage(subject).is_some_and(|stage| {
+                matches!(&stage.kind, StageKind::Call(call) if call.schema.is_some())
+            })
+    );
+    if !editable {
+        println!("\nTo approve:           host signal approve {id}");
+        println!("To reject:            host signal reject {id} --feedback \"why\"");
+        return Ok(());
+    }
     let pending = context.data_dir.pending_dir();
     let path = pending.join(format!("{id}-outline.json"));
     std::fs::create_dir_all(&pending)
