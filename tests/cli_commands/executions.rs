@@ -208,6 +208,13 @@ fn a_batch_runs_one_execution_per_topic_line() {
         topics_run.insert(history[0]["inputs"]["topic"].as_str().unwrap().to_string());
         // Each execution has its own log file, though the batch shows no progress.
         let log = log_lines(&sandbox.data(), id);
+        // Fan-out progress says how long is left, at the rate so far.
+        assert!(
+            log.iter().any(
+                |logged| logged.starts_with("  Audio synthesis: ") && logged.ends_with(" left")
+            ),
+            "{id}: no time left in {log:?}"
+        );
         for line in [
             "▶ Ideation",
             "⏸ Awaiting approval: approving automatically",
