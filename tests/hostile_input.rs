@@ -498,3 +498,26 @@ fn sigterm_stops_a_drive_like_ctrl_c_leaving_it_resumable() {
     let list = text(&sandbox.host(&["list"]).stdout);
     assert!(list.contains("interrupted"), "{list}");
 }
+
+#[test]
+fn taking_over_from_a_crashed_process_is_said_and_logged() {
+    let sandbox = Sandbox::new();
+    let workflow = sandbox.workflow("approval");
+    // The run aborts like a kill -9 right after its second event, leaving its lease behind.
+    let crashed = sandbox
+        .command()
+        .args(["run", path_str(&workflow), "--id", "orphan"])
+        .env("HOST_CRASH_AFTER_EVENTS", "2")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    let resumed = sandbox.host(&["resume", "orphan"]);
+    assert_success(&resumed);
+    assert!(
+        text(&resumed.stderr).contains("took over an execution whose driver stopped"),
+        "{}",
+        text(&resumed.stderr)
+    );
+    let log = std::fs::read_to_string(sandbox.data().join("logs/orphan.log")).unwrap();
+    assert!(log.contains("↪ taken over from process "), "{log}");
+}

@@ -395,8 +395,27 @@ fn a_following_worker_completes_an_approved_execution_and_stops_on_ctrl_c() {
     // Idle when interrupted, it stops between polls with nothing left half-done: success, not
     // 130, which is for a drive cut short.
     assert_eq!(exit.code(), Some(0), "stderr:\n{}", text(&output.stderr));
+    // Timestamped lines: the worker's start, each execution picked up and how it ended.
     let stdout = text(&output.stdout);
-    assert_eq!(stdout, "followed: completed\n");
+    let lines: Vec<&str> = stdout
+        .lines()
+        .map(|line| {
+            line.split_once(' ').map_or(line, |(time, rest)| {
+                assert!(
+                    time.ends_with('Z') && time.contains('T'),
+                    "no timestamp on `{line}`"
+                );
+                rest
+            })
+        })
+        .collect();
+    assert!(lines[0].starts_with("worker started: process "), "{stdout}");
+    assert!(lines[0].ends_with(", following until stopped"), "{stdout}");
+    assert_eq!(
+        lines[1..],
+        ["followed: picked up", "followed: completed"],
+        "{stdout}"
+    );
     assert!(
         text(&output.stderr).contains("Stopping"),
         "{}",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use host::engine::rfc3339;
 use host::engine::{
     BatchOptions, DEFAULT_CONCURRENCY, DriveOptions, DriveOutcome, Driven, Engine, EngineError,
     StartRequest, Worker,
@@ -397,21 +398,49 @@ pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
 pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
     runtime()?.block_on(async {
-        let progress = Arc::new(Progress::new(&context.data_dir.logs_dir(), true));
-        let worker = Worker::new(engine)
+        let progress =
+            Arc::new(Progress::new(&context.data_dir.logs_dir(), true).announcing_drives());
+        let owner = engine.owner().clone();
+        let now = || rfc3339(engine.clock.now_ms());
+        println!(
+            "{} worker started: process {} on {}, {} at a time{}",
+            now(),
+            owner.pid,
+            owner.hostname,
+            arguments.concurrency,
+            if arguments.follow {
+                ", following until stopped"
+            } else {
+                ""
+            }
+        );
+        let worker = Worker::new(engine.clone())
             .with_concurrency(arguments.concurrency)
             .with_observer(progress.clone())
             .with_stop(ctrl_c_watch());
         // Executions that could not be driven (a corrupt history, say): the others still run.
         let mut print = |driven: Driven| {
             progress.close_log(&driven.execution_id);
+            let id = &driven.execution_id;
             match driven.outcome {
-                Ok(outcome) => println!(
-                    "{}: {}",
-                    driven.execution_id,
-                    outcome.state().status.as_str()
-                ),
-                Err(error) => eprintln!("{}: {error}", driven.execution_id),
+                Ok(outcome) => {
+                    let state = outcome.state();
+                    let what = match state.status {
+                        ExecutionStatus::Failed => format!(
+                            "failed: {}",
+                            state
+                                .last_error
+                                .as_ref()
+                                .map_or("(no error recorded)", |last| last.error.message.as_str())
+                        ),
+                        ExecutionStatus::WaitingForApproval => format!(
+                            "waiting_for_approval (`host status {id}` shows what it waits for)"
+                        ),
+                        other => other.as_str().to_string(),
+                    };
+                    println!("{} {id}: {}", now(), printable(&what));
+                }
+                Err(error) => eprintln!("{} {id}: {}", now(), printable(&error.to_string())),
             }
         };
         let summary = if arguments.follow {

@@ -13,6 +13,7 @@ use host::settings::{Existing, open_private};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
+use pipeline_core::store::LeaseHolder;
 use pipeline_core::text::printable;
 use pipeline_core::{Definition, Event, ExecutionState, StageId, TimerPurpose};
 
@@ -27,6 +28,8 @@ pub struct Progress {
     logs_dir: std::path::PathBuf,
     /// Gates are approved as they are reached (`--auto-approve`): none waits for a person.
     approving_automatically: bool,
+    /// A worker: each drive it picks up is announced on stdout with a timestamp.
+    announcing_drives: bool,
 }
 
 impl Progress {
@@ -40,7 +43,14 @@ impl Progress {
             logs: Mutex::new(HashMap::new()),
             logs_dir: logs_dir.to_path_buf(),
             approving_automatically: false,
+            announcing_drives: false,
         }
+    }
+
+    /// For a worker: announces each execution it picks up, and from whom after a takeover.
+    pub fn announcing_drives(mut self) -> Progress {
+        self.announcing_drives = true;
+        self
     }
 
     /// For drives that approve every gate themselves: a gate is not announced as waiting.
@@ -146,6 +156,26 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    fn drive_started(&self, execution_id: &str, taken_over_from: Option<&LeaseHolder>) {
+        let line = match taken_over_from {
+            Some(holder) => format!(
+                "↪ taken over from {holder}, which stopped without finishing; an attempt it had in flight runs again"
+            ),
+            None => "picked up".to_string(),
+        };
+        // A takeover is always logged: it is why a history can show an activity run twice.
+        if taken_over_from.is_some() {
+            self.log(execution_id, &line);
+        }
+        if self.announcing_drives {
+            println!(
+                "{} {execution_id}: {}",
+                rfc3339(SystemClock.now_ms()),
+                printable(&line)
+            );
+        }
+    }
+
     fn recorded(&self, definition: &Definition, state: &ExecutionState, event: &Event) {
         let id = state.execution_id.0.as_str();
         let title = |stage: &StageId| {

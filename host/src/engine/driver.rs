@@ -60,7 +60,20 @@ impl Engine {
         observer: &dyn Observer,
         options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
+        // A lease row another process left behind means it stopped without releasing it.
+        let previous = self
+            .store
+            .lease_holder(execution_id, i64::MIN)?
+            .filter(|holder| holder.owner != self.owner.id);
         self.take_lease(execution_id)?;
+        if let Some(holder) = &previous {
+            tracing::warn!(
+                execution_id,
+                previous = %holder,
+                "took over an execution whose driver stopped without releasing it; an attempt it had in flight runs again under the same idempotency key"
+            );
+        }
+        observer.drive_started(execution_id, previous.as_ref());
         let outcome = self.drive_owned(execution_id, observer, options).await;
         if let Err(error) = self.store.release_lease(execution_id, &self.owner) {
             tracing::warn!(%error, execution_id, "could not release the lease; it expires on its own");
