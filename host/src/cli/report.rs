@@ -266,14 +266,29 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
         return Ok(());
     };
     // The gate names what it approves by the title of the stage that produced it.
-    let definition = engine.load(id)?.definition;
-    let subject_title = match definition.stage(&approval.stage).map(|gate| &gate.kind) {
-        Some(StageKind::Approval { subject, .. }) => definition
-            .stage(subject)
-            .map_or_else(|| subject.0.clone(), |stage| stage.title.clone()),
-        _ => approval.stage.0.clone(),
+    let loaded = engine.load(id)?;
+    let definition = &loaded.definition;
+    let subject_stage = match definition.stage(&approval.stage).map(|gate| &gate.kind) {
+        Some(StageKind::Approval { subject, .. }) => Some(subject),
+        _ => None,
     };
-    let subject = approval.subject;
+    let subject_title = subject_stage.map_or_else(
+        || approval.stage.0.clone(),
+        |subject| {
+            definition
+                .stage(subject)
+                .map_or_else(|| subject.0.clone(), |stage| stage.title.clone())
+        },
+    );
+    // Fields in the order the subject's schema lists them (title before key points), as a
+    // person reads and edits them, whatever order the provider answered in.
+    let recorded_schema = subject_stage
+        .and_then(|subject| loaded.state.stage(subject).activities.first())
+        .and_then(|activity| loaded.state.activities.get(activity))
+        .and_then(|activity| activity.input.get("json_schema"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let subject = in_schema_order(approval.subject, &recorded_schema);
     println!(
         "\nExecution {id} is waiting for approval of the {} result:\n",
         printable(&subject_title)
@@ -325,6 +340,36 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
     );
     println!("To reject:            host signal reject {id} --feedback \"why\"");
     Ok(())
+}
+
+/// `value` with the fields of every object in the order `schema`'s `properties` list them
+/// (fields the schema does not name keep their place after those), into arrays through
+/// `items`.
+fn in_schema_order(value: Value, schema: &Value) -> Value {
+    match value {
+        Value::Object(mut fields) => {
+            let mut ordered = serde_json::Map::new();
+            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                for (name, property) in properties {
+                    if let Some(field) = fields.remove(name) {
+                        ordered.insert(name.clone(), in_schema_order(field, property));
+                    }
+                }
+            }
+            ordered.extend(fields);
+            Value::Object(ordered)
+        }
+        Value::Array(items) => {
+            let item_schema = schema.get("items").unwrap_or(&Value::Null);
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| in_schema_order(item, item_schema))
+                    .collect(),
+            )
+        }
+        other => other,
+    }
 }
 
 /// Removes the outline saved for editing once the gate has its decision (or the execution is
