@@ -377,3 +377,41 @@ fn a_gate_on_speech_offers_the_audio_to_play_and_refuses_a_replacement() {
     assert_success(&sandbox.host(&["signal", "approve", "listen"]));
     sandbox.stage_outputs("listen");
 }
+
+#[test]
+fn a_worker_shows_stages_with_verbose_and_only_its_own_lines_without() {
+    let sandbox = Sandbox::new();
+    let workflow = sandbox.workflow("approval");
+    let path = workflow.to_str().unwrap();
+    let approved = |id: &str| {
+        assert_success(&sandbox.host(&["run", path, "--id", id]));
+        assert_success(&sandbox.host(&["signal", "approve", id, "--no-wait"]));
+    };
+    approved("plain");
+    let plain = sandbox.host(&["worker"]);
+    assert_success(&plain);
+    assert!(
+        text(&plain.stdout).contains("plain: completed"),
+        "{}",
+        text(&plain.stdout)
+    );
+    assert!(
+        !text(&plain.stderr).contains("▶ "),
+        "{}",
+        text(&plain.stderr)
+    );
+
+    approved("shown");
+    let shown = sandbox.host(&["worker", "-v"]);
+    assert_success(&shown);
+    assert!(
+        text(&shown.stdout).contains("shown: completed"),
+        "{}",
+        text(&shown.stdout)
+    );
+    assert!(
+        text(&shown.stderr).contains("▶ "),
+        "{}",
+        text(&shown.stderr)
+    );
+}

@@ -398,8 +398,10 @@ pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
 pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
     runtime()?.block_on(async {
-        let progress =
-            Arc::new(Progress::new(&context.data_dir.logs_dir(), true).announcing_drives());
+        // Stages are shown with -v; the timestamped lines below always.
+        let progress = Arc::new(
+            Progress::new(&context.data_dir.logs_dir(), context.verbose == 0).announcing_drives(),
+        );
         let owner = engine.owner().clone();
         let now = || rfc3339(engine.clock.now_ms());
         println!(

@@ -200,6 +200,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
     let context = Context {
         data_dir,
         durability,
+        verbose: arguments.verbose,
     };
     match arguments.command {
         Command::Plugins(command) => plugins::run(&context.data_dir, command),
@@ -232,6 +233,8 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
 pub struct Context {
     pub data_dir: DataDir,
     pub durability: Durability,
+    /// How many `-v` were given: a worker shows its executions' stages from one on.
+    pub verbose: u8,
 }
 
 impl Context {
