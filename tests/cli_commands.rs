@@ -39,10 +39,11 @@ const STATUS_FIELDS: [&str; 9] = [
 ];
 
 /// Every leaf command, as `host --help` and its subcommands' help list them.
-const COMMANDS: [&str; 20] = [
+const COMMANDS: [&str; 21] = [
     "run",
     "signal approve",
     "signal reject",
+    "signal revise",
     "resume",
     "worker",
     "cancel",

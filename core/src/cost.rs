@@ -135,7 +135,7 @@ pub(crate) fn budget_step(
                     feedback: feedback.clone(),
                 }]);
             }
-            Signal::Approve { .. } | Signal::Cancel { .. } => {}
+            Signal::Approve { .. } | Signal::Cancel { .. } | Signal::Revise { .. } => {}
         }
     }
     let in_flight = current_stage(definition, state).is_some_and(|current| {

@@ -337,6 +337,15 @@ fn approval_step(state: &ExecutionState, stage: &Stage, subject: &Value, now_ms:
                     feedback: feedback.clone(),
                 }]);
             }
+            // Back to the stage that produced the subject; the reset turns the notes into
+            // what that stage's model is told (see `revise`).
+            Signal::Revise { .. } => {
+                if let StageKind::Approval { subject, .. } = &stage.kind {
+                    return Decision::Record(vec![Event::ExecutionReset {
+                        to_stage: subject.clone(),
+                    }]);
+                }
+            }
             Signal::Cancel { .. } => {}
         }
     }

@@ -96,6 +96,9 @@ pub enum Signal {
     },
     /// End the execution as rejected.
     Reject { feedback: String },
+    /// Send the gate's subject back to the stage that produced it, with notes its model is
+    /// given when it answers again; the execution then returns to the gate.
+    Revise { feedback: String },
     /// Stop the execution, interrupting what is in flight.
     Cancel {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,7 @@ pub mod money;
 pub mod origin;
 pub mod replay;
 pub mod retry;
+pub mod revise;
 pub mod show;
 pub mod signals;
 pub mod state;

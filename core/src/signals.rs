@@ -23,7 +23,7 @@ pub fn check_signal(
     }
     match signal {
         Signal::Cancel { .. } => Ok(()),
-        Signal::Approve { .. } | Signal::Reject { .. }
+        Signal::Approve { .. } | Signal::Reject { .. } | Signal::Revise { .. }
             if state.status != ExecutionStatus::WaitingForApproval =>
         {
             Err(format!(
@@ -31,7 +31,9 @@ pub fn check_signal(
                 state.status.as_str()
             ))
         }
-        Signal::Approve { .. } | Signal::Reject { .. } if has_pending_decision(state) => {
+        Signal::Approve { .. } | Signal::Reject { .. } | Signal::Revise { .. }
+            if has_pending_decision(state) =>
+        {
             Err(format!(
                 "execution {id} already has a decision for its approval gate that has not been acted on yet (a gate takes one decision); run `host resume {id}` to act on it"
             ))
@@ -40,6 +42,10 @@ pub fn check_signal(
             Err("a rejection needs feedback saying why".to_string())
         }
         Signal::Reject { .. } => Ok(()),
+        Signal::Revise { feedback } if feedback.trim().is_empty() => {
+            Err("a revision needs feedback saying what to change".to_string())
+        }
+        Signal::Revise { .. } => check_revisable(definition, state),
         Signal::Approve {
             replacement,
             budget_micros,
@@ -69,12 +75,33 @@ pub fn check_signal(
     }
 }
 
-/// Whether an approve or reject is recorded and waiting to be applied.
+/// Whether an approve, reject or revise is recorded and waiting to be applied.
 fn has_pending_decision(state: &ExecutionState) -> bool {
-    state
-        .pending_signals
-        .iter()
-        .any(|signal| matches!(signal, Signal::Approve { .. } | Signal::Reject { .. }))
+    state.pending_signals.iter().any(|signal| {
+        matches!(
+            signal,
+            Signal::Approve { .. } | Signal::Reject { .. } | Signal::Revise { .. }
+        )
+    })
+}
+
+/// A revision sends the subject back to a model: only an LLM stage's answer can be revised.
+fn check_revisable(definition: &Definition, state: &ExecutionState) -> Result<(), String> {
+    let waiting = definition.stages.iter().find(|stage| {
+        matches!(
+            state.stage(&stage.id).status,
+            StageStatus::WaitingForApproval { .. }
+        )
+    });
+    let Some(StageKind::Approval { subject, .. }) = waiting.map(|stage| &stage.kind) else {
+        return Err("the execution waits at its budget, not at an approval gate; raise the budget or reject".to_string());
+    };
+    match definition.stage(subject).map(|stage| &stage.kind) {
+        Some(StageKind::Call(call)) if call.service == "llm" => Ok(()),
+        _ => Err(format!(
+            "the subject of this gate, stage `{subject}`, is not written by a model, so it cannot be revised; approve or reject it"
+        )),
+    }
 }
 
 fn check_replacement(

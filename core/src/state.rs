@@ -162,6 +162,9 @@ pub struct ExecutionState {
     pub timers: BTreeMap<String, TimerState>,
     /// Signals received and not yet acted on.
     pub pending_signals: Vec<Signal>,
+    /// Notes a person gave when sending a gate's subject back (`Signal::Revise`), by the
+    /// stage that answers again, oldest first; its model is told them.
+    pub revisions: BTreeMap<StageId, Vec<String>>,
     pub cost_by_stage: BTreeMap<StageId, Cost>,
     /// The most the execution may spend, in millionths; raised by each `BudgetRaised`.
     pub budget_micros: Option<u64>,
@@ -219,6 +222,7 @@ impl ExecutionState {
             activities: HashMap::new(),
             timers: BTreeMap::new(),
             pending_signals: Vec::new(),
+            revisions: BTreeMap::new(),
             cost_by_stage: BTreeMap::new(),
             budget_micros: *budget_micros,
             budget_gate: None,
@@ -561,21 +565,6 @@ impl ExecutionState {
         if let Some(position) = self.pending_signals.iter().position(matches) {
             self.pending_signals.remove(position);
         }
-    }
-
-    /// Manual recovery: `to_stage` and every stage reached after it are forgotten; earlier
-    /// stages keep their results.
-    fn reset(&mut self, to_stage: &StageId) {
-        self.generation += 1;
-        if let Some(position) = self.stage_order.iter().position(|id| id == to_stage) {
-            for forgotten in self.stage_order.split_off(position) {
-                self.stages.remove(&forgotten);
-            }
-        }
-        self.timers.clear();
-        self.pending_signals.clear();
-        self.budget_gate = None;
-        self.status = ExecutionStatus::Running;
     }
 
     fn reach(&mut self, stage: &StageId) -> &mut StageState {

@@ -415,3 +415,57 @@ fn a_worker_shows_stages_with_verbose_and_only_its_own_lines_without() {
         text(&shown.stderr)
     );
 }
+
+#[test]
+fn revise_sends_the_subject_back_with_notes_the_model_is_told_and_returns_to_the_gate() {
+    let sandbox = Sandbox::new().with_counter();
+    let workflow = sandbox.workflow("approval");
+    let folder = workflow.parent().unwrap();
+    std::fs::write(
+        &workflow,
+        "name = \"revisable\"\n[providers]\nllm = \"counter\"\n[[stages]]\nid = \"draft\"\ncall = \"llm.generate\"\nprompt = \"draft.md\"\nschema = \"draft.json\"\n[[stages]]\nid = \"gate\"\napproval = { subject = \"draft\" }\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("draft.md"), "Write a draft about tides").unwrap();
+    std::fs::write(folder.join("draft.json"), "{\"type\": \"string\"}").unwrap();
+    let path = workflow.to_str().unwrap();
+    assert_success(&sandbox.host(&["run", path, "--id", "revised"]));
+    let empty = sandbox.host(&["signal", "revise", "revised", "--feedback", " "]);
+    assert_one_line_error(&empty, 3, "needs feedback", "a revision without notes");
+
+    let revise = sandbox.host(&[
+        "signal",
+        "revise",
+        "revised",
+        "--feedback",
+        "mention the moon",
+    ]);
+    assert_success(&revise);
+    let status = json_of(&sandbox, &["status", "revised", "--json"]);
+    assert_eq!(status["status"], "waiting_for_approval", "{status:#}");
+    let subject = status["approval"]["subject"].as_str().unwrap();
+    // The counting plugin echoes the last message it was sent: the notes.
+    assert!(subject.contains("mention the moon"), "{subject}");
+    let history = json_of(&sandbox, &["history", "revised", "--json"]);
+    let types: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"ExecutionReset"), "{types:?}");
+    assert_eq!(
+        types
+            .iter()
+            .filter(|kind| **kind == "ApprovalRequested")
+            .count(),
+        2
+    );
+
+    assert_success(&sandbox.host(&["signal", "approve", "revised"]));
+    assert_success(&sandbox.host(&["replay", "revised"]));
+    assert_eq!(
+        json_of(&sandbox, &["status", "revised", "--json"])["status"],
+        "completed"
+    );
+}

@@ -6,11 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use host::engine::rfc3339;
-use host::engine::{
-    BatchOptions, DEFAULT_CONCURRENCY, DriveOptions, DriveOutcome, Driven, Engine, EngineError,
-    StartRequest, Worker,
-};
+use host::engine::{BatchOptions, DriveOptions, DriveOutcome, Engine, EngineError, StartRequest};
 use pipeline_core::files::{self, limits};
 use pipeline_core::money::parse_amount;
 use pipeline_core::text::printable;
@@ -102,21 +98,25 @@ pub enum SignalCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  host worker\n  host worker --follow --concurrency 8")]
-pub struct WorkerArguments {
-    /// Keep polling for signals and due timers until stopped (Ctrl-C).
-    #[arg(long)]
-    pub follow: bool,
-    /// How many executions to drive at once (at least 1).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = at_least_one())]
-    pub concurrency: usize,
+    /// Send the outline back with notes: the stage that wrote it answers again with them, and
+    /// the execution returns to the gate. Reject stays final.
+    #[command(
+        after_help = "Examples:\n  host signal revise podcast-20261121-k3x9qa --feedback \"fewer segments\""
+    )]
+    Revise {
+        /// The execution id.
+        id: String,
+        /// What to change, told to the model and recorded in the history.
+        #[arg(long)]
+        feedback: String,
+        /// Print the outcome as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A count that must be at least one, refused by the argument parser otherwise.
-fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+pub(super) fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
@@ -319,6 +319,9 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
         SignalCommand::Reject { id, feedback, json } => {
             (id, Signal::Reject { feedback }, true, json)
         }
+        SignalCommand::Revise { id, feedback, json } => {
+            (id, Signal::Revise { feedback }, true, json)
+        }
     };
     runtime()?.block_on(async {
         engine.signal(&id, signal).await?;
@@ -395,70 +398,6 @@ pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
     })
 }
 
-pub fn worker(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
-    let engine = context.engine()?;
-    runtime()?.block_on(async {
-        // Stages are shown with -v; the timestamped lines below always.
-        let progress = Arc::new(
-            Progress::new(&context.data_dir.logs_dir(), context.verbose == 0).announcing_drives(),
-        );
-        let owner = engine.owner().clone();
-        let now = || rfc3339(engine.clock.now_ms());
-        println!(
-            "{} worker started: process {} on {}, {} at a time{}",
-            now(),
-            owner.pid,
-            owner.hostname,
-            arguments.concurrency,
-            if arguments.follow {
-                ", following until stopped"
-            } else {
-                ""
-            }
-        );
-        let worker = Worker::new(engine.clone())
-            .with_concurrency(arguments.concurrency)
-            .with_observer(progress.clone())
-            .with_stop(ctrl_c_watch());
-        // Executions that could not be driven (a corrupt history, say): the others still run.
-        let mut print = |driven: Driven| {
-            progress.close_log(&driven.execution_id);
-            let id = &driven.execution_id;
-            match driven.outcome {
-                Ok(outcome) => {
-                    let state = outcome.state();
-                    let what = match state.status {
-                        ExecutionStatus::Failed => format!(
-                            "failed: {}",
-                            state
-                                .last_error
-                                .as_ref()
-                                .map_or("(no error recorded)", |last| last.error.message.as_str())
-                        ),
-                        ExecutionStatus::WaitingForApproval => format!(
-                            "waiting_for_approval (`host status {id}` shows what it waits for)"
-                        ),
-                        other => other.as_str().to_string(),
-                    };
-                    println!("{} {id}: {}", now(), printable(&what));
-                }
-                Err(error) => eprintln!("{} {id}: {}", now(), printable(&error.to_string())),
-            }
-        };
-        let summary = if arguments.follow {
-            worker.follow(&mut print).await?
-        } else {
-            worker.drive_runnable(&mut print).await?
-        };
-        match summary.errors {
-            0 => Ok(()),
-            count => Err(Failure::internal(format!(
-                "{count} execution(s) could not be driven; see the errors above"
-            ))),
-        }
-    })
-}
-
 /// Drives an execution through every approval gate it reaches, saying so unless `json`.
 async fn drive_approving(
     context: &Context,
@@ -519,7 +458,7 @@ async fn drive_and_report(
 /// A watch that turns true on Ctrl-C or SIGTERM (a service manager stopping the host), both of
 /// which stop cleanly and leave the execution resumable. One listener per process, however
 /// many drives ask for it, so the stop is announced once.
-fn ctrl_c_watch() -> watch::Receiver<bool> {
+pub(super) fn ctrl_c_watch() -> watch::Receiver<bool> {
     static STOP: std::sync::OnceLock<watch::Receiver<bool>> = std::sync::OnceLock::new();
     STOP.get_or_init(|| {
         let (sender, receiver) = watch::channel(false);

@@ -7,6 +7,7 @@ mod maintenance;
 mod plugins;
 mod progress;
 mod report;
+mod worker;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -84,7 +85,7 @@ pub enum Command {
         json: bool,
     },
     /// Drive every execution that can make progress; with --follow, keep doing so.
-    Worker(execution::WorkerArguments),
+    Worker(worker::WorkerArguments),
     /// Cancel an execution: interrupts what is in flight and records it as cancelled.
     #[command(after_help = "Examples:\n  host cancel podcast-20261121-k3x9qa")]
     Cancel {
@@ -211,7 +212,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
             auto_approve,
             json,
         } => execution::resume(&context, &id, auto_approve, json),
-        Command::Worker(worker) => execution::worker(&context, worker),
+        Command::Worker(arguments) => worker::run(&context, arguments),
         Command::Cancel { id } => execution::cancel(&context, &id),
         Command::Reset { id, stage } => execution::reset(&context, &id, &stage),
         Command::Status(status) => inspect::status(&context, status),

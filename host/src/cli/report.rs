@@ -159,6 +159,7 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
                 "  Approval: {} after {pending}, recorded but not acted on yet; run `host resume {id}` to continue",
                 match decision {
                     Signal::Reject { .. } => "rejected",
+                    Signal::Revise { .. } => "sent back for revision",
                     _ => "approved",
                 }
             ),
@@ -236,6 +237,7 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
         println!("\n  Waiting for approval of:");
         print_outline(&approval.subject);
         println!("\n  Next: host signal approve {id}   (or --outline FILE with an edited copy)");
+        println!("        host signal revise {id} --feedback \"what to change\"");
         println!("        host signal reject {id} --feedback \"why\"");
     } else if status.status == ExecutionStatus::Failed {
         let stage = status.error.as_ref().and_then(|error| error.stage.as_ref());
@@ -338,6 +340,7 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
         "                      host signal approve {id} --outline {}",
         path.display()
     );
+    println!("To ask for changes:   host signal revise {id} --feedback \"what to change\"");
     println!("To reject:            host signal reject {id} --feedback \"why\"");
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use pipeline_core::answers::attempt_input;
 use pipeline_core::decide::{Decision, context, decide};
 use pipeline_core::replay::replay;
+use pipeline_core::revise::add_revision_notes;
 use pipeline_core::signals::check_signal;
 use pipeline_core::store::HistoryError;
 use pipeline_core::{
@@ -400,7 +401,11 @@ impl Engine {
                 attempt: *attempt,
                 idempotency_key: idempotency_key.clone(),
                 call: activity.call.clone(),
-                input: attempt_input(activity, *attempt),
+                input: {
+                    let mut input = attempt_input(activity, *attempt);
+                    add_revision_notes(state, activity, &mut input);
+                    input
+                },
                 checks,
                 check_context,
                 plugin: state.plugins.get(service).cloned(),

@@ -71,8 +71,16 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
     })?;
     let mut connection = Connection::open(path).map_err(|error| HistoryError::Database {
         database: path.display().to_string(),
-        message: format!("{error}{WRITABLE_HINT}"),
+        message: with_hint(&error),
     })?;
+    // Set before anything else: even switching to WAL can meet another process's lock (a
+    // checkpoint), and must wait for it rather than fail.
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|error| HistoryError::Database {
+            database: path.display().to_string(),
+            message: with_hint(&error),
+        })?;
     // WAL lets readers run beside the one writer; busy_timeout covers the moments another
     // process holds the write lock; foreign keys are off by default in SQLite.
     let synchronous = match durability {
@@ -89,13 +97,12 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
         .execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = {synchronous};
-         PRAGMA busy_timeout = 5000;
          PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = {autocheckpoint_pages};"
         ))
         .map_err(|error| HistoryError::Database {
             database: path.display().to_string(),
-            message: format!("{error}{WRITABLE_HINT}"),
+            message: with_hint(&error),
         })?;
     migrate(&mut connection).map_err(|message| HistoryError::Database {
         database: path.display().to_string(),
@@ -118,7 +125,7 @@ pub fn snapshot(source: &Path, destination: &Path) -> Result<(), HistoryError> {
         source,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|error| failed(format!("{error}{WRITABLE_HINT}")))?;
+    .map_err(|error| failed(with_hint(&error)))?;
     connection
         .execute("VACUUM INTO ?1", [destination.display().to_string()])
         .map_err(|error| {
@@ -130,10 +137,19 @@ pub fn snapshot(source: &Path, destination: &Path) -> Result<(), HistoryError> {
     Ok(())
 }
 
-/// Added to the messages of failures to open or set up the database, which SQLite words
-/// without saying what to check.
+/// Added to the messages of failures to open or write the database, which SQLite words without
+/// saying what to check.
 const WRITABLE_HINT: &str =
     " (check that the data directory exists and that this user may write to it and its files)";
+
+/// SQLite's message, with what to check when the file cannot be opened or written.
+fn with_hint(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::{CannotOpen, PermissionDenied, ReadOnly};
+    match error.sqlite_error_code() {
+        Some(CannotOpen | PermissionDenied | ReadOnly) => format!("{error}{WRITABLE_HINT}"),
+        _ => error.to_string(),
+    }
+}
 
 /// Creates the database file readable and writable by its owner only, since histories hold
 /// inputs and answers; SQLite gives its WAL and shared-memory files the same permissions.
@@ -154,7 +170,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// Runs the migrations not yet applied, refusing a database written by a newer host and one
 /// whose recorded schema version contradicts its tables.
 fn migrate(connection: &mut Connection) -> Result<(), String> {
-    let sqlite = |error: rusqlite::Error| format!("{error}{WRITABLE_HINT}");
+    let sqlite = |error: rusqlite::Error| with_hint(&error);
     let transaction = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sqlite)?;
