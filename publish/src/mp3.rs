@@ -3,10 +3,10 @@
 //! The WAV is read and encoded a chunk at a time, so an hour-long episode never sits in memory.
 //! The output is constant bitrate (128 kbit/s stereo, 64 kbit/s mono: plenty for speech, and
 //! CBR lets players seek and compute the duration from the file size) at the WAV's own sample
-//! rate when MPEG audio has it. LAME writes nothing that depends on the time or the machine
-//! once its Xing/LAME info frame is turned off, so the same WAV gives the same bytes. Without that
-//! frame players do not learn the encoder's delay and padding (about 50 ms in all), which only
-//! gapless playback would need.
+//! rate when MPEG audio has it. The stream starts with LAME's Info frame (the CBR form of the
+//! Xing header: frame and byte counts, encoder delay and padding), so players know the exact
+//! duration instead of estimating it. LAME writes nothing that depends on the time or the
+//! machine, so the same WAV gives the same bytes.
 
 use std::io::Write;
 use std::num::NonZeroU32;
@@ -36,14 +36,6 @@ pub(crate) fn write_mp3(
     wav_path: &Path,
     tag: &id3::Tag,
 ) -> Result<(), PublishError> {
-    let write_error = |source| PublishError::Write {
-        path: mp3_path.to_owned(),
-        source,
-    };
-    let encoding_error = |reason: String| PublishError::Mp3Encoding {
-        path: mp3_path.to_owned(),
-        reason,
-    };
     // The tag is written by the id3 crate, not LAME, which cannot write chapters. No padding:
     // the file is never edited in place, and padding would only add bytes.
     id3::Encoder::new()
@@ -54,6 +46,43 @@ pub(crate) fn write_mp3(
             source,
         })?;
 
+    // LAME starts the stream with a placeholder for its Info frame (frame count, byte count,
+    // encoder delay and padding: what players need for an exact duration and gapless play)
+    // and can fill it in only once everything is encoded. The frames go to a scratch file
+    // first, so the output stays a stream: tag, finished Info frame, then the rest.
+    let frames_path = mp3_path.with_file_name(format!(
+        ".{}.frames",
+        mp3_path
+            .file_name()
+            .map_or_else(|| "episode.mp3".into(), |name| name.to_string_lossy())
+    ));
+    let result = encode_with_info_frame(output, mp3_path, wav_path, &frames_path);
+    let _ = std::fs::remove_file(&frames_path);
+    result
+}
+
+/// Encodes the WAV into `frames_path`, then writes the Info frame and the frames after it
+/// into `output`.
+fn encode_with_info_frame(
+    output: &mut dyn Write,
+    mp3_path: &Path,
+    wav_path: &Path,
+    frames_path: &Path,
+) -> Result<(), PublishError> {
+    let write_error = |source| PublishError::Write {
+        path: mp3_path.to_owned(),
+        source,
+    };
+    let encoding_error = |reason: String| PublishError::Mp3Encoding {
+        path: mp3_path.to_owned(),
+        reason,
+    };
+    let frames_error = |source| PublishError::Write {
+        path: frames_path.to_owned(),
+        source,
+    };
+    let mut frames =
+        std::io::BufWriter::new(std::fs::File::create(frames_path).map_err(frames_error)?);
     let (mut reader, info) = wav::open(wav_path)?;
     let channels = usize::from(info.channels);
     let mut encoder = encoder(info.channels, info.sample_rate)
@@ -82,13 +111,28 @@ pub(crate) fn write_mp3(
             encoder.encode_to_vec(InterleavedPcm(pcm.as_slice()), &mut mp3)
         };
         encoded.map_err(|error| encoding_error(error.to_string()))?;
-        output.write_all(&mp3).map_err(write_error)?;
+        frames.write_all(&mp3).map_err(frames_error)?;
     }
     mp3.clear();
     encoder
         .flush_to_vec::<FlushGap>(&mut mp3)
         .map_err(|error| encoding_error(error.to_string()))?;
-    output.write_all(&mp3).map_err(write_error)
+    frames.write_all(&mp3).map_err(frames_error)?;
+    frames.flush().map_err(frames_error)?;
+    drop(frames);
+
+    let mut info_frame = Vec::with_capacity(encoder.lame_tag_size());
+    let info_length = encoder
+        .lame_tag_encode_to_vec(&mut info_frame)
+        .ok_or_else(|| encoding_error("lame wrote no Info frame".to_owned()))?
+        .get();
+    output.write_all(&info_frame).map_err(write_error)?;
+    // The placeholder LAME wrote first has the Info frame's length: skip it.
+    let mut encoded = std::fs::File::open(frames_path).map_err(frames_error)?;
+    std::io::Seek::seek(&mut encoded, std::io::SeekFrom::Start(info_length as u64))
+        .map_err(frames_error)?;
+    std::io::copy(&mut encoded, output).map_err(write_error)?;
+    Ok(())
 }
 
 fn encoder(channels: u16, sample_rate: u32) -> Result<Encoder, String> {
@@ -112,7 +156,7 @@ fn encoder(channels: u16, sample_rate: u32) -> Result<Encoder, String> {
         // LAME's default quality: five minutes of 48 kHz stereo encode in about 7 s even in a
         // debug build, and the slower settings gain little that is audible in speech.
         builder.set_quality(Quality::Good),
-        builder.set_to_write_vbr_tag(false),
+        builder.set_to_write_vbr_tag(true),
     ];
     for setting in settings {
         setting.map_err(|error| error.to_string())?;

@@ -238,6 +238,35 @@ fn the_master_wav_is_linked_not_copied_where_the_filesystem_allows() {
 }
 
 #[test]
+fn the_mp3_starts_with_an_info_frame_giving_its_length() {
+    let inputs = tempfile::tempdir().unwrap();
+    let (episode, _) = episode_with_audio(inputs.path(), 48_000, 2);
+    let out = tempfile::tempdir().unwrap();
+    publish(out.path(), &episode, &extra()).unwrap();
+    let mp3 = fs::read(out.path().join("episode.mp3")).unwrap();
+    assert_eq!(&mp3[..3], b"ID3");
+    // The tag's size is four syncsafe bytes, after which the first MPEG frame starts.
+    let size = mp3[6..10]
+        .iter()
+        .fold(0usize, |size, byte| (size << 7) | usize::from(*byte & 0x7f));
+    let first_frame = &mp3[10 + size..];
+    assert_eq!(first_frame[0], 0xff, "an MPEG frame sync");
+    let head = &first_frame[..64];
+    let info = head
+        .windows(4)
+        .position(|window| window == b"Info")
+        .expect("the first frame is LAME's Info frame");
+    // The frame count follows the flags: a 3 s episode at 48 kHz has about 125 frames.
+    let frames = u32::from_be_bytes(first_frame[info + 8..info + 12].try_into().unwrap());
+    assert!((120..=130).contains(&frames), "{frames} frames");
+    assert!(
+        first_frame[..200]
+            .windows(4)
+            .any(|window| window == b"LAME")
+    );
+}
+
+#[test]
 fn without_audio_only_text_files_are_written() {
     let out = tempfile::tempdir().unwrap();
 
