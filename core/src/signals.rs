@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::event::Signal;
+use crate::ids::StageId;
 use crate::money::format_amount;
 use crate::state::{ExecutionState, ExecutionStatus, StageStatus};
 use crate::workflow::{Definition, StageKind};
@@ -85,15 +86,26 @@ fn has_pending_decision(state: &ExecutionState) -> bool {
     })
 }
 
+/// The subject of the approval gate the execution waits at, if it waits at one.
+fn waiting_subject<'d>(definition: &'d Definition, state: &ExecutionState) -> Option<&'d StageId> {
+    definition
+        .stages
+        .iter()
+        .find(|stage| {
+            matches!(
+                state.stage(&stage.id).status,
+                StageStatus::WaitingForApproval { .. }
+            )
+        })
+        .and_then(|stage| match &stage.kind {
+            StageKind::Approval { subject, .. } => Some(subject),
+            StageKind::Call(_) => None,
+        })
+}
+
 /// A revision sends the subject back to a model: only an LLM stage's answer can be revised.
 fn check_revisable(definition: &Definition, state: &ExecutionState) -> Result<(), String> {
-    let waiting = definition.stages.iter().find(|stage| {
-        matches!(
-            state.stage(&stage.id).status,
-            StageStatus::WaitingForApproval { .. }
-        )
-    });
-    let Some(StageKind::Approval { subject, .. }) = waiting.map(|stage| &stage.kind) else {
+    let Some(subject) = waiting_subject(definition, state) else {
         return Err("the execution waits at its budget, not at an approval gate; raise the budget or reject".to_string());
     };
     match definition.stage(subject).map(|stage| &stage.kind) {
@@ -109,13 +121,7 @@ fn check_replacement(
     state: &ExecutionState,
     replacement: &Value,
 ) -> Result<(), String> {
-    let waiting = definition.stages.iter().find(|stage| {
-        matches!(
-            state.stage(&stage.id).status,
-            StageStatus::WaitingForApproval { .. }
-        )
-    });
-    let Some(StageKind::Approval { subject, .. }) = waiting.map(|stage| &stage.kind) else {
+    let Some(subject) = waiting_subject(definition, state) else {
         return Err("no approval gate is waiting".to_string());
     };
     let Some(path) = definition

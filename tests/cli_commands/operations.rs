@@ -10,6 +10,22 @@ use serde_json::Value;
 use super::support::{Sandbox, assert_success, text};
 use super::{QUICK, assert_one_line_error, command_in, host_in, json_of};
 
+/// A podcast about tides run to the end on the mocks (approved automatically, without the two
+/// slowest stages), from the repository's workflows copied into the sandbox.
+fn completed_episode(sandbox: &Sandbox, id: &str) {
+    sandbox.repository_workflows("workflows");
+    let mut arguments = vec![
+        "run",
+        "workflows/podcast.toml",
+        "--id",
+        id,
+        "--auto-approve",
+    ];
+    arguments.extend(["--input", "topic=tides"]);
+    arguments.extend(QUICK);
+    assert_success(&host_in(sandbox, &arguments));
+}
+
 #[test]
 fn plugins_inspect_says_what_each_import_gets_under_the_grants() {
     let sandbox = Sandbox::new();
@@ -100,17 +116,7 @@ fn the_systemd_unit_starts_a_worker_the_binary_accepts() {
 #[test]
 fn a_backup_taken_while_an_episode_runs_checks_clean_and_resumes() {
     let sandbox = Sandbox::new();
-    sandbox.repository_workflows("workflows");
-    let mut finished = vec![
-        "run",
-        "workflows/podcast.toml",
-        "--id",
-        "finished",
-        "--auto-approve",
-    ];
-    finished.extend(["--input", "topic=tides"]);
-    finished.extend(QUICK);
-    assert_success(&host_in(&sandbox, &finished));
+    completed_episode(&sandbox, "finished");
     // A second episode runs while the backup is taken.
     let mut running = command_in(&sandbox);
     running.args([
@@ -244,17 +250,7 @@ fn costs_roll_up_per_workflow_show_stage_and_provider() {
 #[test]
 fn gc_removes_only_old_blobs_no_history_references() {
     let sandbox = Sandbox::new();
-    sandbox.repository_workflows("workflows");
-    let mut arguments = vec![
-        "run",
-        "workflows/podcast.toml",
-        "--id",
-        "kept",
-        "--auto-approve",
-    ];
-    arguments.extend(["--input", "topic=tides"]);
-    arguments.extend(QUICK);
-    assert_success(&host_in(&sandbox, &arguments));
+    completed_episode(&sandbox, "kept");
     let blobs = sandbox.data().join("blobs");
     let stray = |name: char, age: Duration| {
         let shard = blobs.join(format!("{name}{name}"));
@@ -293,17 +289,7 @@ fn gc_removes_only_old_blobs_no_history_references() {
 #[test]
 fn a_reset_keeps_the_published_take_instead_of_overwriting_it() {
     let sandbox = Sandbox::new();
-    sandbox.repository_workflows("workflows");
-    let mut arguments = vec![
-        "run",
-        "workflows/podcast.toml",
-        "--id",
-        "takes",
-        "--auto-approve",
-    ];
-    arguments.extend(["--input", "topic=tides"]);
-    arguments.extend(QUICK);
-    assert_success(&host_in(&sandbox, &arguments));
+    completed_episode(&sandbox, "takes");
     let episode = sandbox.data().join("episodes/takes");
     let first = std::fs::read(episode.join("transcript.md")).unwrap();
 
