@@ -55,9 +55,11 @@ pub enum ErrorKind {
     InvalidInput,
     /// A blob the activity reads failed its size or digest check.
     BlobCorrupt,
-    /// The host itself failed to prepare, feed or store a call.
+    /// The host itself failed to prepare or feed a call. (A failure of the host's own storage
+    /// is not recorded as a kind: the drive stops and the step runs again on resume.)
     Host,
-    /// Writing the episode's files failed.
+    /// The episode could not be published from what the stages produced (a WAV or cover that
+    /// does not read, an encoding failure).
     Publish,
     /// A stage's template or expression did not render.
     Template,
