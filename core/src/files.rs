@@ -72,8 +72,19 @@ pub fn inside_folder(folder: &Path, relative: &str) -> Result<PathBuf, FileError
         path: relative.to_string(),
         folder: folder.display().to_string(),
     };
-    if Path::new(relative).is_absolute() {
-        return Err(outside());
+    // Refused as written, before the file is looked for: an absolute path, or `..` climbing
+    // above the folder.
+    let mut depth: i32 = 0;
+    for component in Path::new(relative).components() {
+        depth += match component {
+            std::path::Component::Normal(_) => 1,
+            std::path::Component::ParentDir => -1,
+            std::path::Component::CurDir => 0,
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => -1_000,
+        };
+        if depth < 0 {
+            return Err(outside());
+        }
     }
     let unreadable = |source| FileError::Unreadable {
         path: joined.display().to_string(),

@@ -7,6 +7,7 @@ use std::ops::Range;
 use serde_json::Value;
 use toml::Spanned;
 
+use super::MAX_CONCURRENCY;
 use super::calls::call_spec;
 use super::diagnostics::Diagnostic;
 use super::raw::{self, RawRetry, RawStage, RawWorkflow};
@@ -257,10 +258,17 @@ impl Builder<'_> {
 
     fn concurrency(&mut self, value: Option<&Spanned<u32>>) -> Option<u32> {
         let value = value?;
-        if *value.get_ref() == 0 {
+        let count = *value.get_ref();
+        if count == 0 {
             self.error(value.span(), "concurrency must be at least 1");
+        } else if count > MAX_CONCURRENCY {
+            let message = format!("concurrency {count} is more than a stage can run at once");
+            self.error(
+                value.span(),
+                format!("{message} (at most {MAX_CONCURRENCY})"),
+            );
         }
-        Some((*value.get_ref()).max(1))
+        Some(count.clamp(1, MAX_CONCURRENCY))
     }
 
     fn duration(&mut self, text: &Spanned<String>) -> Option<u64> {

@@ -25,6 +25,10 @@ use crate::retry::RetryPolicy;
 pub use bundle::{DefinitionBundle, load_bundle};
 pub use calls::{BUILTIN_SERVICE, CallSpec, call_spec};
 pub use diagnostics::Diagnostic;
+
+/// The most activities one stage may run at once: a stage records as started as many attempts
+/// as it may run, and a billion would be recorded together and never run.
+pub const MAX_CONCURRENCY: u32 = 1024;
 pub use env::{SECRET_SUFFIXES, looks_like_secret};
 pub use reads::StageReads;
 
