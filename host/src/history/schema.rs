@@ -126,6 +126,10 @@ pub fn snapshot(source: &Path, destination: &Path) -> Result<(), HistoryError> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|error| failed(with_hint(&error)))?;
+    // A reader can meet a writer's checkpoint for a moment; it waits rather than fails.
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|error| failed(with_hint(&error)))?;
     connection
         .execute("VACUUM INTO ?1", [destination.display().to_string()])
         .map_err(|error| {
