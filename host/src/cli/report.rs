@@ -252,7 +252,9 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
 /// At the approval gate: the outline in readable form, saved to a file for editing, and the
 /// exact commands to go on.
 pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> Result<(), Failure> {
-    let status = engine.status_report(id)?;
+    // One read of the history serves the report, the subject's title and its schema.
+    let loaded = engine.load(id)?;
+    let status = StatusReport::of(&loaded.definition, &loaded.state, engine.clock.now_ms());
     if let Some(budget) = status.budget.as_ref().filter(|budget| budget.paused) {
         let currency = budget.currency.as_deref().unwrap_or_default();
         println!(
@@ -268,7 +270,6 @@ pub fn print_approval_request(context: &Context, engine: &Engine, id: &str) -> R
         return Ok(());
     };
     // The gate names what it approves by the title of the stage that produced it.
-    let loaded = engine.load(id)?;
     let definition = &loaded.definition;
     let subject_stage = match definition.stage(&approval.stage).map(|gate| &gate.kind) {
         Some(StageKind::Approval { subject, .. }) => Some(subject),
