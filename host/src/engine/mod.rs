@@ -17,6 +17,7 @@ mod publish;
 mod report;
 pub mod start;
 mod store;
+mod views;
 mod worker;
 
 use std::path::PathBuf;
@@ -31,10 +32,14 @@ pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner};
 pub use report::{
-    BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StatusReport,
+    BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StageReport,
+    StatusReport,
 };
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
+pub use views::{
+    ExecutionListing, ListFilter, ListedProgress, ShowEpisode, ShowOverview, event_json,
+};
 pub use worker::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, Worker, WorkerSummary, WorkerWaker};
 
 use crate::blob_store::BlobStore;
