@@ -15,6 +15,8 @@ function el(tag, attributes, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (key === "text") node.textContent = value;
+    // Through the CSSOM: the page's policy refuses inline style attributes.
+    else if (key === "style") Object.assign(node.style, value);
     else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {
@@ -85,7 +87,7 @@ function progressBar(completed, total) {
   const percent = total ? Math.round((100 * completed) / total) : 0;
   return el("div", {},
     el("div", { class: "progress", role: "progressbar", "aria-valuenow": percent },
-      el("div", { style: `width: ${percent}%` })),
+      el("div", { style: { width: `${percent}%` } })),
     el("div", { class: "progress-label", text: `${completed} / ${total}` }));
 }
 
@@ -198,7 +200,7 @@ async function startDialog() {
     fields.replaceChildren(...(workflow ? workflow.inputs : []).map((input) => {
       const id = `input-${input.name}`;
       if (input.type === "bool") {
-        return el("label", {}, el("input", { type: "checkbox", id, "data-input": input.name, "data-type": "bool", checked: input.default === true, style: "width:auto;margin-right:8px" }), input.description || input.name);
+        return el("label", {}, el("input", { type: "checkbox", id, "data-input": input.name, "data-type": "bool", checked: input.default === true, class: "inline-check" }), input.description || input.name);
       }
       return el("label", {}, `${input.name}${input.required ? " *" : ""} — ${input.description || ""}`,
         el("input", { id, "data-input": input.name, "data-type": input.type, placeholder: input.default === null || input.default === undefined ? "" : String(input.default), required: input.required }));
@@ -299,7 +301,7 @@ function actions(report) {
   }
   const stages = report.stages.filter((stage) => stage.status !== "pending");
   if (stages.length) {
-    const select = el("select", { style: "width:auto" }, stages.map((stage) => el("option", { value: stage.id, text: stage.title })));
+    const select = el("select", { class: "inline-select" }, stages.map((stage) => el("option", { value: stage.id, text: stage.title })));
     box.append(select, el("button", { onclick: async () => {
       if (!confirm(`Run again from ${select.value}? Earlier stages keep their results.`)) return;
       await api(`/api/executions/${encodeURIComponent(report.id)}/reset`, { method: "POST", body: { stage: select.value } }).catch((e) => alert(e.message));
@@ -331,11 +333,11 @@ function summaryPanel(report) {
   const card = el("div", { class: "card" }, el("h2", { text: "Summary" }),
     el("dl", { class: "kv" }, rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", {}, value)])));
   if (report.error) {
-    card.append(el("h2", { text: "Last error", style: "margin-top:16px" }),
+    card.append(el("h2", { text: "Last error", class: "spaced" }),
       problem(`${report.error.kind}: ${report.error.message}${report.error.stage ? ` (${report.error.stage})` : ""}`));
   }
   if (report.feedback.length) {
-    card.append(el("h2", { text: "Feedback", style: "margin-top:16px" }), el("ul", {}, report.feedback.map((text) => el("li", { text }))));
+    card.append(el("h2", { text: "Feedback", class: "spaced" }), el("ul", {}, report.feedback.map((text) => el("li", { text }))));
   }
   return card;
 }
@@ -387,6 +389,17 @@ function collectSpeakers(value, speakers) {
   }
 }
 
+// Names first, then prose, then other values, then lists: the order a person reads an outline.
+const FIRST = ["title", "name", "speaker", "summary", "text"];
+function byReadingOrder([a, x], [b, y]) {
+  const rank = (key, value) => {
+    const named = FIRST.indexOf(key);
+    if (named >= 0) return named;
+    return Array.isArray(value) ? 20 : 10;
+  };
+  return rank(a, x) - rank(b, y);
+}
+
 function humanize(key) {
   return key.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
 }
@@ -406,7 +419,7 @@ function field(key, value, speakers) {
   }
   if (value && typeof value === "object") {
     const object = el("div", { "data-kind": "object", "data-key": key });
-    for (const [name, inner] of Object.entries(value)) object.append(field(name, inner, speakers));
+    for (const [name, inner] of Object.entries(value).sort(byReadingOrder)) object.append(field(name, inner, speakers));
     return key ? el("fieldset", { "data-kind": "wrap" }, el("legend", { text: humanize(key) }), object) : object;
   }
   if (key === "speaker" && speakers.length) {
@@ -414,7 +427,7 @@ function field(key, value, speakers) {
       speakers.map((name) => el("option", { value: name, selected: name === value, text: name }))));
   }
   if (typeof value === "number") return el("label", {}, humanize(key), el("input", { type: "number", "data-kind": "number", "data-key": key, value }));
-  if (typeof value === "boolean") return el("label", {}, el("input", { type: "checkbox", "data-kind": "bool", "data-key": key, checked: value, style: "width:auto;margin-right:8px" }), humanize(key));
+  if (typeof value === "boolean") return el("label", {}, el("input", { type: "checkbox", "data-kind": "bool", "data-key": key, checked: value, class: "inline-check" }), humanize(key));
   const long = String(value ?? "").length > 70 || key === "summary" || key === "text";
   const input = long
     ? el("textarea", { "data-kind": "string", "data-key": key, name: key, text: value ?? "" })
@@ -432,7 +445,7 @@ function arrayItem(key, item, speakers) {
     entry.className = "list-entry";
     entry.append(el("input", { "data-kind": "string", value: item }), ...tools.children);
   } else {
-    entry.append(el("fieldset", {}, el("legend", { text: humanize(key).replace(/s$/, "") }), tools, field("", item, speakers)));
+    entry.append(el("fieldset", {}, el("legend", { class: "numbered", text: humanize(key).replace(/s$/, "") }), tools, field("", item, speakers)));
   }
   return entry;
 }
@@ -490,7 +503,7 @@ function episodePanel(report) {
   if (files.has("transcript.md")) {
     const transcript = el("div", { class: "transcript", id: "transcript", text: "Loading the transcript…" });
     fetch(url("transcript.md")).then((r) => r.text()).then((text) => { transcript.textContent = text; }).catch(() => {});
-    card.append(el("h2", { text: "Transcript", style: "margin-top:18px" }), transcript);
+    card.append(el("h2", { text: "Transcript", class: "spaced" }), transcript);
   }
   return card;
 }
