@@ -1,5 +1,5 @@
 //! Approvals through `host serve`'s API against the command line, in the same run, on the same
-//! workflow (a no-op step, an approval gate, a no-op step):
+//! workflow (a step on the counting test plugin, an approval gate, another step):
 //!
 //! - signal → next activity started: the time between the `SignalReceived` event and the next
 //!   `ActivityStarted` in the history, for approvals sent one at a time;
@@ -27,10 +27,11 @@ fn workflow(scratch: &Scratch) -> PathBuf {
     let folder = scratch.directory.path().join("served");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("step.md"), "ok").unwrap();
+    std::fs::write(folder.join("draft.json"), r#"{"type": "string"}"#).unwrap();
     std::fs::write(
         folder.join("gate.toml"),
-        "name = \"gate\"\n\n[inputs.topic]\ntype = \"string\"\n\n[providers]\nllm = \"noop\"\n\n\
-         [[stages]]\nid = \"draft\"\ncall = \"llm.generate\"\nprompt = \"step.md\"\n\n\
+        "name = \"gate\"\n\n[inputs.topic]\ntype = \"string\"\n\n[providers]\nllm = \"counter\"\n\n\
+         [[stages]]\nid = \"draft\"\ncall = \"llm.generate\"\nprompt = \"step.md\"\nschema = \"draft.json\"\n\n\
          [[stages]]\nid = \"approval\"\napproval = { subject = \"draft\" }\n\n\
          [[stages]]\nid = \"after\"\ncall = \"llm.generate\"\nprompt = \"step.md\"\n",
     )
@@ -110,11 +111,10 @@ fn api_side() -> (Vec<Duration>, Duration) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let first = BufReader::new(server.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    // The server logs a line per drive: keep reading, or it would write into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let _server = Killed(server);
     let base = first
         .split_whitespace()
@@ -132,11 +132,9 @@ fn api_side() -> (Vec<Duration>, Duration) {
             .header("Content-Type", "application/json")
             .send(body.to_string())
             .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        let status = response.status();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        assert!(status.is_success(), "{path}: {status} {text}");
     };
     let start = |id: &str| {
         post(
