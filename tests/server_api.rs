@@ -4,25 +4,13 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::Sandbox;
-use support::server::{Server, agent, answer};
+use support::server::{Server, agent, answer, served_workflows};
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// The repository's workflows with the gated counting workflow beside them, as `gated.toml`.
-fn served_workflows(sandbox: &Sandbox) -> PathBuf {
-    let folder = sandbox.repository_workflows("served");
-    let gated = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/workflows/gated_counting");
-    for file in ["draft.json", "draft.md", "fan.md"] {
-        std::fs::copy(gated.join(file), folder.join(file)).unwrap();
-    }
-    std::fs::copy(gated.join("workflow.toml"), folder.join("gated.toml")).unwrap();
-    folder
-}
 
 fn start_gated(server: &Server, id: &str) -> Value {
     let (status, report) = server.post(

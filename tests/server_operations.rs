@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use support::Sandbox;
 use support::fake_http::{FakeHttp, Response};
-use support::server::{Server, agent, answer};
+use support::server::{Server, agent, answer, served_workflows};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const SECRET: &str = "webhook-secret-for-tests";
@@ -63,17 +63,6 @@ fn wait_for_delivery(
     }
 }
 
-fn served_gated(sandbox: &Sandbox) -> std::path::PathBuf {
-    let folder = sandbox.repository_workflows("served");
-    let gated =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/workflows/gated_counting");
-    for file in ["draft.json", "draft.md", "fan.md"] {
-        std::fs::copy(gated.join(file), folder.join(file)).unwrap();
-    }
-    std::fs::copy(gated.join("workflow.toml"), folder.join("gated.toml")).unwrap();
-    folder
-}
-
 #[test]
 fn webhooks_are_signed_retried_and_link_to_the_approval() {
     let sandbox = Sandbox::new().with_counter();
@@ -97,7 +86,7 @@ fn webhooks_are_signed_retried_and_link_to_the_approval() {
         .env("HOST_API_TOKEN", token)
         .env("TEST_WEBHOOK_SECRET", SECRET);
     let server =
-        Server::start_with(&sandbox, &served_gated(&sandbox), command, &[]).with_token(token);
+        Server::start_with(&sandbox, &served_workflows(&sandbox), command, &[]).with_token(token);
     let (status, _) = server.post(
         "/api/executions",
         &json!({ "workflow": "gated", "inputs": { "topic": "hooks" }, "id": "hooked" }),

@@ -11,6 +11,18 @@ use serde_json::Value;
 
 use super::Sandbox;
 
+/// The repository's workflows with the gated counting workflow beside them as `gated.toml`,
+/// copied into the sandbox: the folder a test server starts workflows from.
+pub fn served_workflows(sandbox: &Sandbox) -> std::path::PathBuf {
+    let folder = sandbox.repository_workflows("served");
+    let gated = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/workflows/gated_counting");
+    for file in ["draft.json", "draft.md", "fan.md"] {
+        std::fs::copy(gated.join(file), folder.join(file)).unwrap();
+    }
+    std::fs::copy(gated.join("workflow.toml"), folder.join("gated.toml")).unwrap();
+    folder
+}
+
 /// A running `host serve`.
 pub struct Server {
     pub child: Child,

@@ -227,7 +227,7 @@ pub async fn login_page(State(shared): State<Shared>) -> Response {
     if shared.auth.token.is_none() {
         return Redirect::to("/").into_response();
     }
-    Html(super::pages::LOGIN_PAGE).into_response()
+    Html(super::pages::login_page(false)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -243,7 +243,7 @@ pub async fn login(State(shared): State<Shared>, Form(form): Form<LoginForm>) ->
     if !equal(form.token.trim(), token) {
         return (
             StatusCode::UNAUTHORIZED,
-            Html(super::pages::LOGIN_FAILED_PAGE),
+            Html(super::pages::login_page(true)),
         )
             .into_response();
     }

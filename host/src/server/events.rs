@@ -54,15 +54,8 @@ pub async fn execution(
     let engine = shared.engine.clone();
     let stream = async_stream(move |sender| async move {
         let mut sent = after;
-        for (index, (event, at)) in events.iter().enumerate().skip(after as usize) {
-            let sequence = index as u64 + 1;
-            if !sender
-                .send(event_message(sequence, &event_json(sequence, event, *at)))
-                .await
-            {
-                return;
-            }
-            sent = sequence;
+        if !send_after(&sender, &events, &mut sent).await {
+            return;
         }
         if let Ok(report) = engine.status_report(&id)
             && !sender.send(status_message(&json!(report))).await
@@ -94,15 +87,8 @@ pub async fn execution(
                     let Ok((events, _)) = engine.load_history(&id) else {
                         return;
                     };
-                    for (index, (event, at)) in events.iter().enumerate().skip(sent as usize) {
-                        let sequence = index as u64 + 1;
-                        if !sender
-                            .send(event_message(sequence, &event_json(sequence, event, *at)))
-                            .await
-                        {
-                            return;
-                        }
-                        sent = sequence;
+                    if !send_after(&sender, &events, &mut sent).await {
+                        return;
                     }
                 }
                 Err(RecvError::Closed) => return,
@@ -162,6 +148,26 @@ pub async fn all(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Sends the events after `sent` from a history read from the store, moving `sent` on; false
+/// once the client has gone.
+async fn send_after(
+    sender: &Sender,
+    events: &[(pipeline_core::Event, i64)],
+    sent: &mut u64,
+) -> bool {
+    for (index, (event, at)) in events.iter().enumerate().skip(*sent as usize) {
+        let sequence = index as u64 + 1;
+        if !sender
+            .send(event_message(sequence, &event_json(sequence, event, *at)))
+            .await
+        {
+            return false;
+        }
+        *sent = sequence;
+    }
+    true
 }
 
 fn event_message(sequence: u64, event: &serde_json::Value) -> SseEvent {

@@ -14,8 +14,7 @@ const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/style.css");
 const OPENAPI: &str = include_str!("assets/openapi.json");
-pub const LOGIN_PAGE: &str = include_str!("assets/login.html");
-pub const LOGIN_FAILED_PAGE: &str = include_str!("assets/login-failed.html");
+const LOGIN: &str = include_str!("assets/login.html");
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -60,6 +59,18 @@ async fn asset(body: &'static str, media_type: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The login page, asking for the token, or saying the last one was wrong.
+pub fn login_page(refused: bool) -> String {
+    let (class, message) = if refused {
+        ("problem", "That is not the server's token.")
+    } else {
+        ("muted", "This server needs its API token.")
+    };
+    LOGIN
+        .replace("{{class}}", class)
+        .replace("{{message}}", message)
 }
 
 /// `GET /api/openapi.json`.
