@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_http;
+pub mod toolchains;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
