@@ -53,10 +53,15 @@ pub fn build_project(source: &Path, work: &Path, language: &str, wasm_name: &str
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     let path = std::env::join_paths(first.into_iter().chain(std::env::split_paths(&inherited)))
         .expect("PATH joins");
+    // Rust projects share one target directory, so their dependencies are compiled once.
     let output = Command::new("sh")
         .arg("build.sh")
         .current_dir(work)
         .env("PATH", path)
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-projects"),
+        )
         .output()
         .expect("build.sh runs");
     assert!(
