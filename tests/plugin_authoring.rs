@@ -44,7 +44,12 @@ fn fake_providers() -> FakeHttp {
         }
         writer.finalize().unwrap();
     }
-    server.route("POST", "/synthesize", [], Response::bytes(200, "audio/wav", wav));
+    server.route(
+        "POST",
+        "/synthesize",
+        [],
+        Response::bytes(200, "audio/wav", wav),
+    );
     server
 }
 
@@ -95,9 +100,18 @@ fn every_built_in_passes_its_check() {
         let report = json_of(&output);
         assert_eq!(report["passed"], true, "{name}: {report}");
         let call = &report["calls"][0];
-        assert!(!call["checks"].as_array().unwrap().is_empty(), "{name}: {report}");
-        assert!(call["usage"]["input"]["amount"].is_u64(), "{name}: {report}");
-        assert!(report["load_ms"].is_f64() && call["call_ms"].is_f64(), "{report}");
+        assert!(
+            !call["checks"].as_array().unwrap().is_empty(),
+            "{name}: {report}"
+        );
+        assert!(
+            call["usage"]["input"]["amount"].is_u64(),
+            "{name}: {report}"
+        );
+        assert!(
+            report["load_ms"].is_f64() && call["call_ms"].is_f64(),
+            "{report}"
+        );
     }
     // The text form says the same for one of them, with its world, checks, usage and cost.
     let output = check(&sandbox, &["openai-tts"], Some(&server));
@@ -125,7 +139,12 @@ fn check_names_what_a_broken_plugin_lacks_or_gets_wrong() {
     assert_exit(&output, 2, "garbage cannot be loaded");
     let report = json_of(&output);
     assert_eq!(report["passed"], false);
-    assert!(report["load_error"].as_str().unwrap().contains("not a valid WebAssembly component"));
+    assert!(
+        report["load_error"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid WebAssembly component")
+    );
 
     let output = check(&sandbox, &["mock-tts", "--service", "llm"], None);
     assert_exit(&output, 2, "a TTS plugin checked as an LLM");
@@ -139,7 +158,10 @@ fn check_names_what_a_broken_plugin_lacks_or_gets_wrong() {
     let output = check(&sandbox, &["openai-llm"], None);
     assert_exit(&output, 1, "a call that fails");
     let shown = text(&output.stdout);
-    assert!(shown.contains("✗ failed") && shown.contains("OPENAI_API_KEY"), "{shown}");
+    assert!(
+        shown.contains("✗ failed") && shown.contains("OPENAI_API_KEY"),
+        "{shown}"
+    );
     assert!(shown.contains("permanent"), "{shown}");
 }
 

@@ -81,7 +81,13 @@ fn install(sandbox: &Sandbox, wasm: &Path, name: &str, server: Option<&FakeHttp>
 }
 
 /// The one-stage LLM workflow of `tests/workflows/provider_llm` over `items`, served by `name`.
-fn run_workflow(sandbox: &Sandbox, server: &FakeHttp, name: &str, id: &str, items: &[&str]) -> Output {
+fn run_workflow(
+    sandbox: &Sandbox,
+    server: &FakeHttp,
+    name: &str,
+    id: &str,
+    items: &[&str],
+) -> Output {
     let workflow = sandbox.workflow("provider_llm");
     let mut command = sandbox.command();
     command
@@ -146,12 +152,18 @@ fn python_and_javascript_templates_serve_a_workflow() {
         for (usage, cost) in completed {
             let usage = usage.expect("usage recorded");
             assert_eq!(usage["input"]["amount"], PROMPT_TOKENS, "{name}: {usage}");
-            assert_eq!(usage["output"]["amount"], COMPLETION_TOKENS, "{name}: {usage}");
+            assert_eq!(
+                usage["output"]["amount"], COMPLETION_TOKENS,
+                "{name}: {usage}"
+            );
             // 1234 tokens at $0.15 and 567 at $0.60 per million.
             assert_eq!(cost.map(|cost| cost.amount_micros), Some(525), "{name}");
         }
         let history = format!("{:?}", sandbox.history(&id));
-        assert!(!history.contains(API_KEY), "{name}: the key is in the history");
+        assert!(
+            !history.contains(API_KEY),
+            "{name}: the key is in the history"
+        );
     }
 }
 
@@ -163,14 +175,22 @@ fn an_origin_not_granted_is_refused_and_answers_are_checked() {
         };
         let name = template.folder;
         let server = FakeHttp::start();
-        server.route("POST", CHAT, [], chat_answer(&json!("not the schema's object")));
+        server.route(
+            "POST",
+            CHAT,
+            [],
+            chat_answer(&json!("not the schema's object")),
+        );
 
         // Granted no host: the plugin loads and runs, and its request is refused by the gate.
         let sandbox = Sandbox::new();
         install(&sandbox, &wasm, name, None);
         let output = run_workflow(&sandbox, &server, name, &format!("{name}-denied"), &["tea"]);
         assert_exit(&output, 1, "a refused request fails the execution");
-        assert!(server.requests().is_empty(), "{name}: nothing reached the server");
+        assert!(
+            server.requests().is_empty(),
+            "{name}: nothing reached the server"
+        );
         let status = sandbox.host(&["status", &format!("{name}-denied")]);
         assert!(
             text(&status.stdout).contains(&server.url()),

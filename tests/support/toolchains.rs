@@ -16,7 +16,9 @@ pub fn toolchains_dir() -> PathBuf {
     }
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
+        });
     cache.join("pipeline-plugin-toolchains")
 }
 
@@ -26,7 +28,10 @@ pub fn toolchains_dir() -> PathBuf {
 pub fn toolchain_path(language: &str) -> Option<Vec<PathBuf>> {
     let (bin, tool) = match language {
         "python" => (toolchains_dir().join("py/bin"), "componentize-py"),
-        "js" => (toolchains_dir().join("js/node_modules/.bin"), "componentize-js"),
+        "js" => (
+            toolchains_dir().join("js/node_modules/.bin"),
+            "componentize-js",
+        ),
         "rust" => return Some(Vec::new()),
         other => panic!("no toolchain for {other}"),
     };
@@ -47,7 +52,12 @@ pub fn toolchain_path(language: &str) -> Option<Vec<PathBuf>> {
 /// Copies the project in `source` to `work` (following links, so the `wit` link becomes a real
 /// folder) and runs its `build.sh` with the language's toolchain first on `PATH`. Returns the
 /// path of the `.wasm` it built, `<work>/<wasm_name>`.
-pub fn build_project(source: &Path, work: &Path, language: &str, wasm_name: &str) -> Option<PathBuf> {
+pub fn build_project(
+    source: &Path,
+    work: &Path,
+    language: &str,
+    wasm_name: &str,
+) -> Option<PathBuf> {
     let first = toolchain_path(language)?;
     copy_following_links(source, work);
     let inherited = std::env::var_os("PATH").unwrap_or_default();

@@ -80,11 +80,13 @@ pub enum PluginsCommand {
 }
 
 fn parse_service(name: &str) -> Result<Service, String> {
-    Service::from_name(name).ok_or_else(|| format!("`{name}` is not a service: use llm, tts, mixer or image"))
+    Service::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not a service: use llm, tts, mixer or image"))
 }
 
 fn parse_language(name: &str) -> Result<Language, String> {
-    Language::from_name(name).ok_or_else(|| format!("`{name}` is not a plugin language: use rust, python or js"))
+    Language::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not a plugin language: use rust, python or js"))
 }
 
 /// One import of a plugin and what the host gives it.

@@ -71,20 +71,22 @@ impl PluginHost {
                 },
                 llm::Message {
                     role: llm::Role::User,
-                    content: "Say hello to a new plugin author, as {\"greeting\": \"...\"}."
-                        .into(),
+                    content: "Say hello to a new plugin author, as {\"greeting\": \"...\"}.".into(),
                 },
             ],
             json_schema: Some(schema.into()),
             temperature: Some(0.0),
             max_tokens: Some(64),
         };
-        let outcome = self.generate_text(plugin, &request).await.map(|response| SampleAnswer {
-            summary: format!("{} (model {})", one_line(&response.text), response.model),
-            checks: vec!["the answer is JSON, as the request carried a schema".into()],
-            usage: response.usage,
-            cost: response.cost,
-        });
+        let outcome = self
+            .generate_text(plugin, &request)
+            .await
+            .map(|response| SampleAnswer {
+                summary: format!("{} (model {})", one_line(&response.text), response.model),
+                checks: vec!["the answer is JSON, as the request carried a schema".into()],
+                usage: response.usage,
+                cost: response.cost,
+            });
         ("a two-message conversation asking for JSON".into(), outcome)
     }
 
@@ -97,24 +99,30 @@ impl PluginHost {
             speed: 1.0,
             model: None,
         };
-        let outcome = self.synthesize_speech(plugin, &request).await.map(|response| SampleAnswer {
-            summary: format!(
-                "{} bytes of audio, {} ms",
-                response.audio.len(),
-                response.duration_ms
-            ),
-            checks: vec![format!(
-                "a 16-bit PCM WAV whose header matches {} and {} ms",
-                describe_format(&response.format),
-                response.duration_ms
-            )],
-            usage: response.usage,
-            cost: response.cost,
-        });
+        let outcome = self
+            .synthesize_speech(plugin, &request)
+            .await
+            .map(|response| SampleAnswer {
+                summary: format!(
+                    "{} bytes of audio, {} ms",
+                    response.audio.len(),
+                    response.duration_ms
+                ),
+                checks: vec![format!(
+                    "a 16-bit PCM WAV whose header matches {} and {} ms",
+                    describe_format(&response.format),
+                    response.duration_ms
+                )],
+                usage: response.usage,
+                cost: response.cost,
+            });
         (format!("25 characters in voice `{SAMPLE_VOICE}`"), outcome)
     }
 
-    async fn sample_image(&self, plugin: &LoadedPlugin) -> (String, Result<SampleAnswer, CallError>) {
+    async fn sample_image(
+        &self,
+        plugin: &LoadedPlugin,
+    ) -> (String, Result<SampleAnswer, CallError>) {
         let request = image::GenerateRequest {
             idempotency_key: "plugins-check".into(),
             prompt: "A teapot on a wooden table".into(),
@@ -124,19 +132,25 @@ impl PluginHost {
             style: None,
             model: None,
         };
-        let outcome = self.generate_image(plugin, &request).await.map(|response| SampleAnswer {
-            summary: format!("a {} byte PNG", response.png.len()),
-            checks: vec![format!(
-                "a PNG of {}x{}, the size asked for",
-                response.width, response.height
-            )],
-            usage: response.usage,
-            cost: response.cost,
-        });
+        let outcome = self
+            .generate_image(plugin, &request)
+            .await
+            .map(|response| SampleAnswer {
+                summary: format!("a {} byte PNG", response.png.len()),
+                checks: vec![format!(
+                    "a PNG of {}x{}, the size asked for",
+                    response.width, response.height
+                )],
+                usage: response.usage,
+                cost: response.cost,
+            });
         ("a 64x64 image with a title".into(), outcome)
     }
 
-    async fn sample_mixer(&self, plugin: &LoadedPlugin) -> (String, Result<SampleAnswer, CallError>) {
+    async fn sample_mixer(
+        &self,
+        plugin: &LoadedPlugin,
+    ) -> (String, Result<SampleAnswer, CallError>) {
         let description = "two 500 ms tones, mono at 24 kHz".to_string();
         let scratch = match tempfile::NamedTempFile::new() {
             Ok(file) => file,
@@ -236,8 +250,8 @@ mod tests {
     #[test]
     fn sample_clips_are_wavs_the_host_accepts() {
         let wav = tone_wav(220.0, 500);
-        let facts = super::super::validate::read_wav_header(&wav, wav.len() as u64)
-            .expect("a valid WAV");
+        let facts =
+            super::super::validate::read_wav_header(&wav, wav.len() as u64).expect("a valid WAV");
         let format = AudioFormat {
             encoding: super::super::bindings::types::AudioEncoding::WavPcm16,
             sample_rate: SAMPLE_RATE,

@@ -146,13 +146,22 @@ const TEMPLATES: &[Template] = &[
             template_file!("rust-tts", "Cargo.toml"),
             template_file!("rust-tts", "build.sh"),
             template_file!("rust-tts", "src/lib.rs"),
-            ("tts-kit/Cargo.toml", include_str!("../../../plugins/tts-kit/Cargo.toml")),
-            ("tts-kit/src/lib.rs", include_str!("../../../plugins/tts-kit/src/lib.rs")),
+            (
+                "tts-kit/Cargo.toml",
+                include_str!("../../../plugins/tts-kit/Cargo.toml"),
+            ),
+            (
+                "tts-kit/src/lib.rs",
+                include_str!("../../../plugins/tts-kit/src/lib.rs"),
+            ),
             (
                 "tts-kit/src/billing.rs",
                 include_str!("../../../plugins/tts-kit/src/billing.rs"),
             ),
-            ("tts-kit/src/wav.rs", include_str!("../../../plugins/tts-kit/src/wav.rs")),
+            (
+                "tts-kit/src/wav.rs",
+                include_str!("../../../plugins/tts-kit/src/wav.rs"),
+            ),
         ],
         secrets: &[],
         settings: TTS_SETTINGS,
@@ -188,16 +197,31 @@ const WIT_FILES: &[(&str, &str)] = &[
     ("wit/mixer.wit", include_str!("../../../wit/mixer.wit")),
     ("wit/image.wit", include_str!("../../../wit/image.wit")),
     ("wit/worlds.wit", include_str!("../../../wit/worlds.wit")),
-    ("wit/deps/cli.wit", include_str!("../../../wit/deps/cli.wit")),
-    ("wit/deps/clocks.wit", include_str!("../../../wit/deps/clocks.wit")),
+    (
+        "wit/deps/cli.wit",
+        include_str!("../../../wit/deps/cli.wit"),
+    ),
+    (
+        "wit/deps/clocks.wit",
+        include_str!("../../../wit/deps/clocks.wit"),
+    ),
     (
         "wit/deps/filesystem.wit",
         include_str!("../../../wit/deps/filesystem.wit"),
     ),
-    ("wit/deps/http.wit", include_str!("../../../wit/deps/http.wit")),
+    (
+        "wit/deps/http.wit",
+        include_str!("../../../wit/deps/http.wit"),
+    ),
     ("wit/deps/io.wit", include_str!("../../../wit/deps/io.wit")),
-    ("wit/deps/random.wit", include_str!("../../../wit/deps/random.wit")),
-    ("wit/deps/sockets.wit", include_str!("../../../wit/deps/sockets.wit")),
+    (
+        "wit/deps/random.wit",
+        include_str!("../../../wit/deps/random.wit"),
+    ),
+    (
+        "wit/deps/sockets.wit",
+        include_str!("../../../wit/deps/sockets.wit"),
+    ),
 ];
 
 /// Every file of a new `name` project for `service` in `language`.
@@ -208,9 +232,9 @@ pub fn project_files(
 ) -> Result<Vec<ProjectFile>, ScaffoldError> {
     let valid_name = name.len() <= 64
         && name.starts_with(|first: char| first.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-');
+        && name.chars().all(|character| {
+            character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-'
+        });
     if !valid_name {
         return Err(ScaffoldError::InvalidName(name.to_string()));
     }
@@ -349,7 +373,11 @@ mod tests {
                 let files = project_files("my-plugin", service, language).expect("a template");
                 let build = files.iter().find(|file| file.path == "build.sh").unwrap();
                 assert!(build.executable);
-                assert!(build.contents.contains("my-plugin.wasm"), "{}", build.contents);
+                assert!(
+                    build.contents.contains("my-plugin.wasm"),
+                    "{}",
+                    build.contents
+                );
                 assert!(files.iter().any(|file| file.path == "wit/worlds.wit"));
                 assert!(files.iter().any(|file| file.path == "README.md"));
             }

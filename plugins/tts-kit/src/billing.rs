@@ -8,7 +8,9 @@ pub fn characters(text: &str) -> u64 {
 
 /// Milliseconds of `frames` frames at `sample_rate`, rounded down; 0 for a zero rate.
 pub fn duration_ms(frames: u64, sample_rate: u32) -> u64 {
-    (frames * 1000).checked_div(u64::from(sample_rate)).unwrap_or(0)
+    (frames * 1000)
+        .checked_div(u64::from(sample_rate))
+        .unwrap_or(0)
 }
 
 /// What `units` cost at `usd_per_million` per million units, in micro-dollars (the WIT `cost`

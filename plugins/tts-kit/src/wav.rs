@@ -208,7 +208,10 @@ mod tests {
             .collect();
         let float = decode(&wav_with(3, 32, half.len() as u32, &half)).unwrap();
         assert_eq!(float.duration_ms(), 100);
-        assert_eq!(i16::from_le_bytes([float.samples[0], float.samples[1]]), 16384);
+        assert_eq!(
+            i16::from_le_bytes([float.samples[0], float.samples[1]]),
+            16384
+        );
 
         assert_eq!(decode(b"ID3 not a wav"), Err(WavError::NotWav));
     }

@@ -24,7 +24,9 @@ pub fn run(
     );
     println!("Next:");
     println!("  cd {}", directory.display());
-    println!("  ./build.sh                          # writes {name}.wasm (README.md: the toolchain)");
+    println!(
+        "  ./build.sh                          # writes {name}.wasm (README.md: the toolchain)"
+    );
     println!("  host plugins check ./{name}.wasm    # a sample call under the sandbox");
     Ok(())
 }

@@ -19,8 +19,13 @@ struct Plugin;
 
 impl Guest for Plugin {
     fn generate(request: GenerateRequest) -> Result<GenerateResponse, ProviderError> {
-        let base_url = setting("LLM_BASE_URL")
-            .ok_or_else(|| failure(ErrorKind::InvalidRequest, false, "LLM_BASE_URL is not granted"))?;
+        let base_url = setting("LLM_BASE_URL").ok_or_else(|| {
+            failure(
+                ErrorKind::InvalidRequest,
+                false,
+                "LLM_BASE_URL is not granted",
+            )
+        })?;
         let model = request
             .model
             .clone()
@@ -33,13 +38,25 @@ impl Guest for Plugin {
             200..=299 => {}
             // Rate limits and outages may pass; anything else will fail the same way again.
             408 | 429 | 500..=599 => {
-                return Err(failure(ErrorKind::Unavailable, true, &format!("HTTP {status}: {text}")));
+                return Err(failure(
+                    ErrorKind::Unavailable,
+                    true,
+                    &format!("HTTP {status}: {text}"),
+                ));
             }
             401 | 403 => {
-                return Err(failure(ErrorKind::Unauthorized, false, &format!("HTTP {status}: {text}")));
+                return Err(failure(
+                    ErrorKind::Unauthorized,
+                    false,
+                    &format!("HTTP {status}: {text}"),
+                ));
             }
             _ => {
-                return Err(failure(ErrorKind::InvalidRequest, false, &format!("HTTP {status}: {text}")));
+                return Err(failure(
+                    ErrorKind::InvalidRequest,
+                    false,
+                    &format!("HTTP {status}: {text}"),
+                ));
             }
         }
         read_answer(&text, &model)
@@ -61,8 +78,13 @@ fn request_body(request: &GenerateRequest, model: &str) -> Result<String, Provid
         .collect();
     let mut body = json!({"model": model, "messages": messages});
     if let Some(schema) = &request.json_schema {
-        let schema: Value = serde_json::from_str(schema)
-            .map_err(|error| failure(ErrorKind::InvalidRequest, false, &format!("schema: {error}")))?;
+        let schema: Value = serde_json::from_str(schema).map_err(|error| {
+            failure(
+                ErrorKind::InvalidRequest,
+                false,
+                &format!("schema: {error}"),
+            )
+        })?;
         body["response_format"] =
             json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}});
     }
@@ -75,7 +97,11 @@ fn request_body(request: &GenerateRequest, model: &str) -> Result<String, Provid
     Ok(body.to_string())
 }
 
-async fn post(url: &str, idempotency_key: &str, body: String) -> Result<(u16, String), ProviderError> {
+async fn post(
+    url: &str,
+    idempotency_key: &str,
+    body: String,
+) -> Result<(u16, String), ProviderError> {
     let mut outgoing = Request::post(url)
         .header("content-type", "application/json")
         .header("idempotency-key", idempotency_key);
@@ -85,8 +111,12 @@ async fn post(url: &str, idempotency_key: &str, body: String) -> Result<(u16, St
     let outgoing = outgoing
         .body(Body::from(body))
         .map_err(|error| failure(ErrorKind::InvalidRequest, false, &error.to_string()))?;
-    let unavailable = |error: &dyn std::fmt::Display| failure(ErrorKind::Unavailable, true, &error.to_string());
-    let mut response = Client::new().send(outgoing).await.map_err(|error| unavailable(&error))?;
+    let unavailable =
+        |error: &dyn std::fmt::Display| failure(ErrorKind::Unavailable, true, &error.to_string());
+    let mut response = Client::new()
+        .send(outgoing)
+        .await
+        .map_err(|error| unavailable(&error))?;
     let status = response.status().as_u16();
     let text = response
         .body_mut()
@@ -99,16 +129,32 @@ async fn post(url: &str, idempotency_key: &str, body: String) -> Result<(u16, St
 
 fn read_answer(text: &str, model: &str) -> Result<GenerateResponse, ProviderError> {
     // A truncated body or a provider glitch is usually gone on the next attempt.
-    let malformed = |what: &str| failure(ErrorKind::MalformedResponse, true, &format!("unreadable answer: {what}"));
-    let answer: Value = serde_json::from_str(text).map_err(|error| malformed(&error.to_string()))?;
+    let malformed = |what: &str| {
+        failure(
+            ErrorKind::MalformedResponse,
+            true,
+            &format!("unreadable answer: {what}"),
+        )
+    };
+    let answer: Value =
+        serde_json::from_str(text).map_err(|error| malformed(&error.to_string()))?;
     let choice = &answer["choices"][0];
-    let content = choice["message"]["content"].as_str().ok_or_else(|| malformed("no message content"))?;
+    let content = choice["message"]["content"]
+        .as_str()
+        .ok_or_else(|| malformed("no message content"))?;
     let tokens_in = answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
     let tokens_out = answer["usage"]["completion_tokens"].as_u64().unwrap_or(0);
-    let price = |name| setting(name).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
+    let price = |name| {
+        setting(name)
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     let micros = tokens_in as f64 * price("LLM_INPUT_USD_PER_MILLION")
         + tokens_out as f64 * price("LLM_OUTPUT_USD_PER_MILLION");
-    let tokens = |amount| Quantity { amount, unit: UsageUnit::Tokens };
+    let tokens = |amount| Quantity {
+        amount,
+        unit: UsageUnit::Tokens,
+    };
     Ok(GenerateResponse {
         text: content.to_string(),
         model: answer["model"].as_str().unwrap_or(model).to_string(),
@@ -117,8 +163,14 @@ fn read_answer(text: &str, model: &str) -> Result<GenerateResponse, ProviderErro
             Some("content_filter") => FinishReason::ContentFilter,
             _ => FinishReason::Stop,
         },
-        usage: Usage { input: tokens(tokens_in), output: tokens(tokens_out) },
-        cost: Cost { amount_micros: micros.round() as u64, currency: "USD".into() },
+        usage: Usage {
+            input: tokens(tokens_in),
+            output: tokens(tokens_out),
+        },
+        cost: Cost {
+            amount_micros: micros.round() as u64,
+            currency: "USD".into(),
+        },
     })
 }
 
@@ -128,7 +180,12 @@ fn setting(name: &str) -> Option<String> {
 }
 
 fn failure(kind: ErrorKind, retryable: bool, message: &str) -> ProviderError {
-    ProviderError { kind, retryable, message: message.to_string(), retry_after_ms: None }
+    ProviderError {
+        kind,
+        retryable,
+        message: message.to_string(),
+        retry_after_ms: None,
+    }
 }
 
 export!(Plugin);

@@ -42,15 +42,20 @@ impl Guest for Plugin {
     }
 
     fn synthesize(request: SynthesizeRequest) -> Result<SynthesizeResponse, ProviderError> {
-        let (_, pitch) = VOICES.iter().find(|(id, _)| *id == request.voice).ok_or_else(|| {
-            ProviderError {
+        let (_, pitch) = VOICES
+            .iter()
+            .find(|(id, _)| *id == request.voice)
+            .ok_or_else(|| ProviderError {
                 kind: ErrorKind::InvalidRequest,
                 retryable: false,
                 message: format!("unknown voice {}", request.voice),
                 retry_after_ms: None,
-            }
-        })?;
-        let speed = if request.speed > 0.0 { request.speed } else { 1.0 };
+            })?;
+        let speed = if request.speed > 0.0 {
+            request.speed
+        } else {
+            1.0
+        };
         let frames_for = |seconds: f32| (SAMPLE_RATE as f32 * seconds / speed) as usize;
         let mut samples = Vec::new();
         for word in request.text.split_whitespace() {
@@ -60,7 +65,11 @@ impl Guest for Plugin {
             }
             samples.resize(samples.len() + 2 * frames_for(0.08), 0);
         }
-        let pcm = Pcm16 { samples, sample_rate: SAMPLE_RATE, channels: 1 };
+        let pcm = Pcm16 {
+            samples,
+            sample_rate: SAMPLE_RATE,
+            channels: 1,
+        };
         let duration_ms = pcm.duration_ms();
         let audio = wav::encode(&pcm).ok_or_else(|| ProviderError {
             kind: ErrorKind::InvalidRequest,
@@ -75,13 +84,26 @@ impl Guest for Plugin {
             .unwrap_or(0.0);
         Ok(SynthesizeResponse {
             audio,
-            format: AudioFormat { encoding: AudioEncoding::WavPcm16, sample_rate: SAMPLE_RATE, channels: 1 },
+            format: AudioFormat {
+                encoding: AudioEncoding::WavPcm16,
+                sample_rate: SAMPLE_RATE,
+                channels: 1,
+            },
             duration_ms,
             usage: Usage {
-                input: Quantity { amount: characters, unit: UsageUnit::Characters },
-                output: Quantity { amount: duration_ms, unit: UsageUnit::AudioMilliseconds },
+                input: Quantity {
+                    amount: characters,
+                    unit: UsageUnit::Characters,
+                },
+                output: Quantity {
+                    amount: duration_ms,
+                    unit: UsageUnit::AudioMilliseconds,
+                },
             },
-            cost: Cost { amount_micros: cost_micros(characters, price), currency: "USD".into() },
+            cost: Cost {
+                amount_micros: cost_micros(characters, price),
+                currency: "USD".into(),
+            },
         })
     }
 }
