@@ -1,6 +1,7 @@
 //! Builds the built-in plugins (every `cdylib` crate under `plugins/`) for `wasm32-wasip2` with
 //! a nested cargo (see `guest-build`) and writes the list the host embeds, so a plugin added
-//! under `plugins/` is built in with no other change. The test components are built by the
+//! under `plugins/` is built in with no other change (a real provider's default grants come
+//! from its `[package.metadata.host-grants]`). The test components are built by the
 //! dev-only `test-artifacts` crate instead, so a plain host build does not build them.
 
 use std::fmt::Write as _;
@@ -35,6 +36,20 @@ fn main() -> Result<()> {
             "    ({:?}, include_bytes!({:?})),",
             guest.folder, wasm
         )?;
+    }
+    list.push_str(
+        "];\n\n/// The built-in real providers' grants with no configuration: (plugin, prefix of its\n\
+         /// variables, its API origin), from each crate's `[package.metadata.host-grants]`.\n\
+         pub(crate) const PROVIDER_DEFAULTS: &[(&str, &str, &str)] = &[\n",
+    );
+    for guest in &guests {
+        if let Some(grants) = &guest.default_grants {
+            writeln!(
+                list,
+                "    ({:?}, {:?}, {:?}),",
+                guest.folder, grants.env_prefix, grants.api
+            )?;
+        }
     }
     list.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), list)?;

@@ -3,8 +3,8 @@
 //! discovered rather than listed: every `cdylib` crate directly under a folder (`plugins/` for
 //! the built-ins, `tests/components/` for the test components) is one.
 //!
-//! Guests build with the workspace's `guest` profile: size-optimised and stripped, since
-//! wasmtime compiles them again anyway (BENCHMARKS.md has the sizes and the speed).
+//! Guests build with the workspace's `guest` profile: stripped and linked with LTO
+//! (BENCHMARKS.md has the sizes and the speed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +19,16 @@ pub const GUEST_PROFILE: &str = "guest";
 pub struct Guest {
     pub package: String,
     pub folder: String,
+    /// What the host grants it with no configuration, from `[package.metadata.host-grants]`.
+    pub default_grants: Option<DefaultGrants>,
+}
+
+/// A real provider's grants with no configuration: every set variable starting with
+/// `env_prefix`, its API's origin and the origin of `<env_prefix>BASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultGrants {
+    pub env_prefix: String,
+    pub api: String,
 }
 
 /// Why the guests could not be found or built.
@@ -73,10 +83,31 @@ pub fn discover(folder: &Path) -> Result<Vec<Guest>, GuestBuildError> {
             .get("package")
             .and_then(|package| package.get("name"))
             .and_then(toml::Value::as_str);
+        let grants = manifest
+            .get("package")
+            .and_then(|package| package.get("metadata"))
+            .and_then(|metadata| metadata.get("host-grants"));
+        let text_of = |key: &str| {
+            grants
+                .and_then(|grants| grants.get(key))
+                .and_then(toml::Value::as_str)
+                .map(str::to_string)
+        };
+        let default_grants = match (grants, text_of("env-prefix"), text_of("api")) {
+            (None, _, _) => None,
+            (Some(_), Some(env_prefix), Some(api)) => Some(DefaultGrants { env_prefix, api }),
+            (Some(_), _, _) => {
+                return Err(GuestBuildError::Manifest {
+                    path: manifest_path,
+                    reason: "[package.metadata.host-grants] needs `env-prefix` and `api`".into(),
+                });
+            }
+        };
         if let (true, Some(package)) = (is_cdylib, package) {
             guests.push(Guest {
                 package: package.to_string(),
                 folder: entry.file_name().to_string_lossy().into_owned(),
+                default_grants,
             });
         }
     }
