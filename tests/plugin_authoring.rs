@@ -1,7 +1,7 @@
 //! What a plugin author runs, through the real binary: `host plugins check` on every built-in
 //! (the real providers against fake servers on 127.0.0.1) and on broken components, and
-//! `host plugins new` for each language, whose project builds with its own `build.sh` and
-//! passes `check`.
+//! `host plugins new` for each language (LLM and TTS; mixer and image in Rust), whose project
+//! builds with its own `build.sh` and passes `check`.
 
 #[path = "real_providers/fixtures.rs"]
 #[allow(dead_code)]
@@ -168,50 +168,51 @@ fn check_names_what_a_broken_plugin_lacks_or_gets_wrong() {
 #[test]
 fn generated_plugins_build_and_pass_check_in_every_language() {
     let server = fake_providers();
-    for language in ["rust", "python", "js"] {
-        for service in ["llm", "tts"] {
-            let sandbox = Sandbox::new();
-            let name = format!("my-{service}-{language}");
-            let project = sandbox.directory.path().join("project");
-            let output = sandbox.host(&[
-                "plugins",
-                "new",
-                &name,
-                "--service",
-                service,
-                "--lang",
-                language,
-                "--directory",
-                project.to_str().unwrap(),
-            ]);
-            assert_success(&output);
-            assert!(project.join("README.md").is_file());
-            let built = project.with_file_name("built");
-            let Some(wasm) = build_project(&project, &built, language, &format!("{name}.wasm"))
-            else {
-                continue;
-            };
-            let config = format!(
-                "[plugins.{name}]\nenv = [\"LLM_API_KEY\"]\nsettings = [\"LLM_BASE_URL\"]\nallowed_hosts = [\"{}\"]\n",
-                server.url()
-            );
-            if service == "llm" {
-                std::fs::write(sandbox.data().join("config.toml"), config).unwrap();
-            }
-            let mut command = sandbox.command();
-            command
-                .args(["plugins", "check", wasm.to_str().unwrap(), "--json"])
-                .env("LLM_BASE_URL", format!("{}/v1", server.url()))
-                .env("LLM_API_KEY", API_KEY);
-            let output = command.output().expect("host runs");
-            assert_success(&output);
-            let report = json_of(&output);
-            assert_eq!(report["passed"], true, "{name}: {report}");
-            assert_eq!(
-                report["worlds"][0],
-                format!("pipeline:services/{service}-provider@0.1.0"),
-                "{name}"
-            );
+    let rust_only = [("rust", "mixer"), ("rust", "image")];
+    let everywhere = ["rust", "python", "js"]
+        .into_iter()
+        .flat_map(|language| [(language, "llm"), (language, "tts")]);
+    for (language, service) in everywhere.chain(rust_only) {
+        let sandbox = Sandbox::new();
+        let name = format!("my-{service}-{language}");
+        let project = sandbox.directory.path().join("project");
+        let output = sandbox.host(&[
+            "plugins",
+            "new",
+            &name,
+            "--service",
+            service,
+            "--lang",
+            language,
+            "--directory",
+            project.to_str().unwrap(),
+        ]);
+        assert_success(&output);
+        assert!(project.join("README.md").is_file());
+        let built = project.with_file_name("built");
+        let Some(wasm) = build_project(&project, &built, language, &format!("{name}.wasm")) else {
+            continue;
+        };
+        let config = format!(
+            "[plugins.{name}]\nenv = [\"LLM_API_KEY\"]\nsettings = [\"LLM_BASE_URL\"]\nallowed_hosts = [\"{}\"]\n",
+            server.url()
+        );
+        if service == "llm" {
+            std::fs::write(sandbox.data().join("config.toml"), config).unwrap();
         }
+        let mut command = sandbox.command();
+        command
+            .args(["plugins", "check", wasm.to_str().unwrap(), "--json"])
+            .env("LLM_BASE_URL", format!("{}/v1", server.url()))
+            .env("LLM_API_KEY", API_KEY);
+        let output = command.output().expect("host runs");
+        assert_success(&output);
+        let report = json_of(&output);
+        assert_eq!(report["passed"], true, "{name}: {report}");
+        assert_eq!(
+            report["worlds"][0],
+            format!("pipeline:services/{service}-provider@0.1.0"),
+            "{name}"
+        );
     }
 }

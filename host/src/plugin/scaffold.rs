@@ -1,6 +1,6 @@
 //! New plugin projects, for `host plugins new`: the templates of `plugins/templates/` (one per
-//! service and language, each built by its own `build.sh`), the WIT files, for Rust TTS the
-//! `tts-kit` crate, and a README saying how to build, grant, check and use the plugin. Every
+//! service and language, each built by its own `build.sh`), the WIT files, for the Rust TTS
+//! and mixer the `tts-kit` crate, and a README saying how to build, grant, check and use the plugin. Every
 //! file is compiled into the host, so a project can be started anywhere, with no checkout.
 
 use std::path::{Path, PathBuf};
@@ -53,7 +53,7 @@ pub enum ScaffoldError {
     )]
     InvalidName(String),
     #[error(
-        "there is no {language} template for the {service} service yet (templates: {available}); plugins/mock-{service} in the repository is a complete Rust {service} plugin to start from"
+        "there is no {language} template for the {service} service yet (templates: {available}); `--lang rust` has one, and plugins/mock-{service} in the repository is a complete Rust {service} plugin"
     )]
     NoTemplate {
         service: Service,
@@ -107,6 +107,25 @@ const LLM_SETTINGS: &[&str] = &[
     "LLM_OUTPUT_USD_PER_MILLION",
 ];
 const TTS_SETTINGS: &[&str] = &["TTS_USD_PER_MILLION_CHARACTERS"];
+/// The `tts-kit` crate, copied into the Rust projects that use it.
+const TTS_KIT_FILES: [(&str, &str); 4] = [
+    (
+        "tts-kit/Cargo.toml",
+        include_str!("../../../plugins/tts-kit/Cargo.toml"),
+    ),
+    (
+        "tts-kit/src/lib.rs",
+        include_str!("../../../plugins/tts-kit/src/lib.rs"),
+    ),
+    (
+        "tts-kit/src/billing.rs",
+        include_str!("../../../plugins/tts-kit/src/billing.rs"),
+    ),
+    (
+        "tts-kit/src/wav.rs",
+        include_str!("../../../plugins/tts-kit/src/wav.rs"),
+    ),
+];
 
 const TEMPLATES: &[Template] = &[
     Template {
@@ -146,22 +165,10 @@ const TEMPLATES: &[Template] = &[
             template_file!("rust-tts", "Cargo.toml"),
             template_file!("rust-tts", "build.sh"),
             template_file!("rust-tts", "src/lib.rs"),
-            (
-                "tts-kit/Cargo.toml",
-                include_str!("../../../plugins/tts-kit/Cargo.toml"),
-            ),
-            (
-                "tts-kit/src/lib.rs",
-                include_str!("../../../plugins/tts-kit/src/lib.rs"),
-            ),
-            (
-                "tts-kit/src/billing.rs",
-                include_str!("../../../plugins/tts-kit/src/billing.rs"),
-            ),
-            (
-                "tts-kit/src/wav.rs",
-                include_str!("../../../plugins/tts-kit/src/wav.rs"),
-            ),
+            TTS_KIT_FILES[0],
+            TTS_KIT_FILES[1],
+            TTS_KIT_FILES[2],
+            TTS_KIT_FILES[3],
         ],
         secrets: &[],
         settings: TTS_SETTINGS,
@@ -175,6 +182,32 @@ const TEMPLATES: &[Template] = &[
         ],
         secrets: &[],
         settings: TTS_SETTINGS,
+        networked: false,
+    },
+    Template {
+        folder: "rust-mixer",
+        files: &[
+            template_file!("rust-mixer", "Cargo.toml"),
+            template_file!("rust-mixer", "build.sh"),
+            template_file!("rust-mixer", "src/lib.rs"),
+            TTS_KIT_FILES[0],
+            TTS_KIT_FILES[1],
+            TTS_KIT_FILES[2],
+            TTS_KIT_FILES[3],
+        ],
+        secrets: &[],
+        settings: &[],
+        networked: false,
+    },
+    Template {
+        folder: "rust-image",
+        files: &[
+            template_file!("rust-image", "Cargo.toml"),
+            template_file!("rust-image", "build.sh"),
+            template_file!("rust-image", "src/lib.rs"),
+        ],
+        secrets: &[],
+        settings: &["IMAGE_USD_PER_IMAGE"],
         networked: false,
     },
     Template {
@@ -367,20 +400,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_language_has_llm_and_tts_templates_named_after_the_plugin() {
-        for language in Language::ALL {
-            for service in [Service::Llm, Service::Tts] {
-                let files = project_files("my-plugin", service, language).expect("a template");
-                let build = files.iter().find(|file| file.path == "build.sh").unwrap();
-                assert!(build.executable);
-                assert!(
-                    build.contents.contains("my-plugin.wasm"),
-                    "{}",
-                    build.contents
-                );
-                assert!(files.iter().any(|file| file.path == "wit/worlds.wit"));
-                assert!(files.iter().any(|file| file.path == "README.md"));
-            }
+    fn every_template_is_named_after_the_new_plugin() {
+        let rust_only = [Service::Mixer, Service::Image].map(|service| (Language::Rust, service));
+        let everywhere = Language::ALL
+            .into_iter()
+            .flat_map(|language| [Service::Llm, Service::Tts].map(|service| (language, service)));
+        for (language, service) in everywhere.chain(rust_only) {
+            let files = project_files("my-plugin", service, language).expect("a template");
+            let build = files.iter().find(|file| file.path == "build.sh").unwrap();
+            assert!(build.executable);
+            assert!(
+                build.contents.contains("my-plugin.wasm"),
+                "{}",
+                build.contents
+            );
+            assert!(files.iter().any(|file| file.path == "wit/worlds.wit"));
+            assert!(files.iter().any(|file| file.path == "README.md"));
         }
     }
 

@@ -23,10 +23,13 @@ pub fn run(
         files.len()
     );
     println!("Next:");
+    let check = format!("host plugins check ./{name}.wasm");
+    let width = check.len();
     println!("  cd {}", directory.display());
     println!(
-        "  ./build.sh                          # writes {name}.wasm (README.md: the toolchain)"
+        "  {:<width$}  # writes {name}.wasm (README.md: the toolchain)",
+        "./build.sh"
     );
-    println!("  host plugins check ./{name}.wasm    # a sample call under the sandbox");
+    println!("  {check}  # a sample call under the sandbox");
     Ok(())
 }
