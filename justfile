@@ -4,11 +4,16 @@
 build:
     cargo build --release
 
-# Build only the plugin components for wasm32-wasip2.
+# Build only the plugin components for wasm32-wasip2 (every guest crate; the host's build finds
+# the built-ins itself), into target/wasm32-wasip2/guest/.
 plugins:
     rustup target add wasm32-wasip2
-    cargo build --release --target wasm32-wasip2 -p mock-llm -p mock-tts -p mock-mixer -p mock-image \
-        -p openai-llm -p openai-tts -p elevenlabs-tts -p openai-image -p piper-tts
+    cargo build --profile guest --target wasm32-wasip2 --workspace \
+        --exclude host --exclude pipeline-core --exclude episode-publish --exclude test-artifacts --exclude guest-build
+
+# Install the Python and JavaScript plugin toolchains (componentize-py, componentize-js).
+plugin-toolchains:
+    tools/plugin-toolchains.sh
 
 # Run the whole test suite (the README's test command).
 test:

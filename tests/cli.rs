@@ -74,7 +74,7 @@ fn a_dropped_in_plugin_is_listed_and_inspectable() {
     let plugins_dir = data_dir.path().join("plugins");
     std::fs::create_dir_all(&plugins_dir).unwrap();
     std::fs::copy(
-        env!("TEST_COMPONENT_HOSTILE_WASM"),
+        test_artifacts::HOSTILE_WASM,
         plugins_dir.join("my-llm.wasm"),
     )
     .unwrap();

@@ -250,7 +250,7 @@ fn a_plugin_that_changed_since_the_start_is_refused_with_both_digests() {
         });
     let pinned = pinned.expect("the llm plugin is pinned");
     std::fs::copy(
-        env!("TEST_COMPONENT_HOSTILE_WASM"),
+        test_artifacts::HOSTILE_WASM,
         sandbox.data().join("plugins/counter.wasm"),
     )
     .unwrap();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use support::{Sandbox, assert_exit, assert_success, exit_within, text};
 
-const HOSTILE_WASM: &str = env!("TEST_COMPONENT_HOSTILE_WASM");
+const HOSTILE_WASM: &str = test_artifacts::HOSTILE_WASM;
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("sandbox paths are UTF-8")

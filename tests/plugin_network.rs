@@ -21,7 +21,7 @@ use pipeline_core::workflow::GrantSpec;
 use support::fake_http::{FakeHttp, Response};
 use support::{Sandbox, text};
 
-const FETCHER_WASM: &str = env!("TEST_COMPONENT_FETCHER_WASM");
+const FETCHER_WASM: &str = test_artifacts::FETCHER_WASM;
 
 /// A host with the fetcher installed as `fetcher.wasm`, granted `grants`.
 fn host_with(directory: &Path, grants: PluginGrants) -> PluginHost {

@@ -11,7 +11,7 @@ use host::plugin::{
     PluginGrants, PluginHost, PluginHostSettings, Service, llm,
 };
 
-const HOSTILE_WASM: &str = env!("TEST_COMPONENT_HOSTILE_WASM");
+const HOSTILE_WASM: &str = test_artifacts::HOSTILE_WASM;
 
 /// A plugins directory holding the hostile component as `hostile.wasm`, and a host whose
 /// grants for it are `grants`.

@@ -7,7 +7,7 @@ mod support;
 use pipeline_core::{ExecutionState, StageId, StageStatus};
 use support::{Sandbox, assert_success, text};
 
-const HOSTILE_WASM: &str = env!("TEST_COMPONENT_HOSTILE_WASM");
+const HOSTILE_WASM: &str = test_artifacts::HOSTILE_WASM;
 
 fn sandbox_with_hostile() -> Sandbox {
     let sandbox = Sandbox::new();

@@ -11,7 +11,7 @@ use host::plugin::{
     CacheOutcome, HostConfig, InstanceAllocation, PluginHost, PluginHostSettings, Service, llm,
 };
 
-const NOOP_WASM: &str = env!("TEST_COMPONENT_NOOP_WASM");
+const NOOP_WASM: &str = test_artifacts::NOOP_WASM;
 const LOAD_ROUNDS: usize = 5;
 const CALLS: usize = 5_000;
 

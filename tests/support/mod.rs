@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod fake_http;
 pub mod server;
+pub mod toolchains;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,7 +18,7 @@ use pipeline_core::replay::replay;
 use pipeline_core::{Definition, Event, ExecutionState};
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_host");
-pub const COUNTER_WASM: &str = env!("TEST_COMPONENT_COUNTER_WASM");
+pub const COUNTER_WASM: &str = test_artifacts::COUNTER_WASM;
 
 /// A data directory and workspace for one test. When it goes out of scope, every history in it
 /// must replay against its pinned definition, unless the test damaged it on purpose.

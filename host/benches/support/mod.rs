@@ -14,9 +14,9 @@ use host::plugin::PluginHost;
 use host::settings::DataDir;
 
 /// The trivial LLM component: answers "ok" to everything.
-pub const NOOP_WASM: &str = env!("TEST_COMPONENT_NOOP_WASM");
+pub const NOOP_WASM: &str = test_artifacts::NOOP_WASM;
 /// The counting component: understands `sleep-ms=N` in its prompt.
-pub const COUNTER_WASM: &str = env!("TEST_COMPONENT_COUNTER_WASM");
+pub const COUNTER_WASM: &str = test_artifacts::COUNTER_WASM;
 
 /// A scratch data directory with the test components dropped in as `noop` and `counter`.
 pub struct Scratch {

@@ -268,9 +268,27 @@ impl Context {
             .data_dir
             .plugin_host_settings()
             .map_err(Failure::invalid_input)?;
-        let plugins = PluginHost::new(settings).map_err(Failure::internal)?;
+        let mut plugins = PluginHost::new(settings).map_err(Failure::internal)?;
+        announce_large_compiles(&mut plugins);
         Ok(Engine::open(&self.data_dir, store, plugins)?)
     }
+}
+
+/// Components at least this large (an interpreter inside: Python, JavaScript) take seconds
+/// to compile, so their first load says so.
+const ANNOUNCED_COMPILE_BYTES: usize = 8 << 20;
+
+/// Prints a line on stderr before a large component is compiled, so the wait of its first
+/// load is explained; later loads come from the compiled-code cache and print nothing.
+pub fn announce_large_compiles(plugins: &mut PluginHost) {
+    plugins.on_compile(|name, size| {
+        if size >= ANNOUNCED_COMPILE_BYTES {
+            eprintln!(
+                "Compiling plugin {name} ({:.1} MB) to machine code, once: later loads use the cache",
+                size as f64 / 1e6
+            );
+        }
+    });
 }
 
 /// A multi-threaded runtime for the commands that drive executions.

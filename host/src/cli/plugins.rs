@@ -1,11 +1,18 @@
-//! `host plugins list` and `host plugins inspect`: which plugins exist, what they implement,
-//! their digests and what they are allowed to reach.
+//! `host plugins list`, `inspect`, `check` and `new`: which plugins exist, what they implement,
+//! their digests and what they are allowed to reach; a sample call under the sandbox; a new
+//! plugin project to start from.
+
+mod check;
+mod new;
 
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
 use clap::Subcommand;
 use host::plugin::{
-    LoadedPlugin, PluginHost, PluginOrigin, PluginSource, WIT_PACKAGE, WIT_VERSION,
+    Language, LoadedPlugin, PluginHost, PluginOrigin, PluginSource, Service, WIT_PACKAGE,
+    WIT_VERSION,
 };
 use host::settings::DataDir;
 use serde::Serialize;
@@ -35,6 +42,51 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Load a plugin, name the world it implements (or what it lacks), call it once with a
+    /// sample request under its sandbox and grants, and show the result checks, usage, cost
+    /// and timings.
+    #[command(
+        after_help = "Examples:\n  host plugins check mock-tts\n  host plugins check ./my-llm.wasm --service llm --json\n\nExit codes: 0 every sample call passed, 1 a sample call failed (the message says\nwhether a workflow would retry it), 2 the plugin cannot be loaded or lacks the service."
+    )]
+    Check {
+        /// A plugin name (looked up in the plugins directory, then the built-ins) or a path to a
+        /// .wasm component.
+        plugin: String,
+        /// Check only this service (llm, tts, mixer, image); by default every one it exports.
+        #[arg(long, value_parser = parse_service)]
+        service: Option<Service>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a new plugin project for a service, in Rust, Python or JavaScript: its source, the
+    /// WIT files, a build script and a README saying how to build, grant and check it.
+    #[command(
+        after_help = "Examples:\n  host plugins new my-llm --service llm --lang python\n  host plugins new my-tts --service tts --lang rust --directory plugins-src/my-tts"
+    )]
+    New {
+        /// The plugin's name: lowercase letters, digits and dashes (the file is <name>.wasm).
+        name: String,
+        /// The service it provides.
+        #[arg(long, value_parser = parse_service)]
+        service: Service,
+        /// The language to write it in: rust, python or js.
+        #[arg(long, default_value = "rust", value_parser = parse_language)]
+        lang: Language,
+        /// Where to write the project [default: ./<name>]; it must not exist or be empty.
+        #[arg(long)]
+        directory: Option<PathBuf>,
+    },
+}
+
+fn parse_service(name: &str) -> Result<Service, String> {
+    Service::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not a service: use llm, tts, mixer or image"))
+}
+
+fn parse_language(name: &str) -> Result<Language, String> {
+    Language::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not a plugin language: use rust, python or js"))
 }
 
 /// One import of a plugin and what the host gives it.
@@ -65,12 +117,17 @@ struct PluginReport {
 }
 
 pub fn run(data_dir: &DataDir, command: PluginsCommand) -> Result<(), Failure> {
-    let settings = data_dir
-        .plugin_host_settings()
-        .map_err(Failure::invalid_input)?;
-    let host = PluginHost::new(settings).map_err(Failure::internal)?;
+    let open_host = || -> Result<PluginHost, Failure> {
+        let settings = data_dir
+            .plugin_host_settings()
+            .map_err(Failure::invalid_input)?;
+        let mut host = PluginHost::new(settings).map_err(Failure::internal)?;
+        super::announce_large_compiles(&mut host);
+        Ok(host)
+    };
     match command {
         PluginsCommand::List { json } => {
+            let host = open_host()?;
             let listed = host.list().map_err(Failure::invalid_input)?;
             let reports: Vec<PluginReport> = listed
                 .into_iter()
@@ -87,6 +144,7 @@ pub fn run(data_dir: &DataDir, command: PluginsCommand) -> Result<(), Failure> {
             }
         }
         PluginsCommand::Inspect { plugin, json } => {
+            let host = open_host()?;
             let loaded = host.load(&plugin).map_err(Failure::invalid_input)?;
             let report = report_loaded(&loaded);
             if json {
@@ -96,7 +154,30 @@ pub fn run(data_dir: &DataDir, command: PluginsCommand) -> Result<(), Failure> {
                 Ok(())
             }
         }
+        PluginsCommand::Check {
+            plugin,
+            service,
+            json,
+        } => check::run(&open_host()?, &plugin, service, json),
+        PluginsCommand::New {
+            name,
+            service,
+            lang,
+            directory,
+        } => new::run(&name, service, lang, directory),
     }
+}
+
+/// What each import of `plugin` gets under its grants, in the order of its imports.
+fn access_of(plugin: &LoadedPlugin) -> Vec<ImportAccess> {
+    plugin
+        .imports
+        .iter()
+        .map(|import| ImportAccess {
+            import: import.clone(),
+            gets: plugin.grants.access_for(import),
+        })
+        .collect()
 }
 
 fn report_loaded(plugin: &Arc<LoadedPlugin>) -> PluginReport {
@@ -117,14 +198,7 @@ fn report_loaded(plugin: &Arc<LoadedPlugin>) -> PluginReport {
             .collect(),
         exports: plugin.exports.clone(),
         imports: plugin.imports.clone(),
-        access: plugin
-            .imports
-            .iter()
-            .map(|import| ImportAccess {
-                import: import.clone(),
-                gets: plugin.grants.access_for(import),
-            })
-            .collect(),
+        access: access_of(plugin),
         grants: Some(plugin.grants.clone()),
         error: None,
     }

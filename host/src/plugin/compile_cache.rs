@@ -44,19 +44,21 @@ impl CompileCache {
         }
     }
 
-    /// Loads the compiled form of `bytes` from the cache, or compiles and stores it. A corrupt
-    /// or unreadable entry is replaced rather than trusted.
+    /// Loads the compiled form of `bytes` from the cache, or compiles and stores it, calling
+    /// `before_compiling` first. A corrupt or unreadable entry is replaced rather than trusted.
     pub fn load_or_compile(
         &self,
         engine: &Engine,
         plugin: &str,
         digest: &str,
         bytes: &[u8],
+        before_compiling: impl FnOnce(),
     ) -> Result<(Component, CacheOutcome), LoadError> {
         let path = self.entry_path(digest);
         if let Some(component) = self.load_entry(engine, &path) {
             return Ok((component, CacheOutcome::Hit));
         }
+        before_compiling();
         let component =
             Component::new(engine, bytes).map_err(|error| LoadError::NotAComponent {
                 plugin: plugin.to_string(),

@@ -20,8 +20,8 @@
 //! 80 and 443, no path): a plugin may send HTTP requests to exactly those, and every other
 //! request is refused and fails the call permanently. wasi-http is in the host's one linker, so
 //! a plugin importing it is pre-instantiated like any other and can be granted hosts later by a
-//! workflow; but a call of such a plugin whose grants name no host is refused before it starts,
-//! with an error saying how to grant them, and the request hook refuses anything not granted.
+//! workflow; a plugin granted no host loads and runs, and the request hook refuses each of its
+//! requests (as any request to an origin not granted), naming the origin and how to grant it.
 //!
 //! Variables in `env` and `env_if_set` (and a workflow's `secrets`) are secrets: a value
 //! reaches only this plugin, and any text the host keeps from the plugin (errors, answers,
@@ -33,7 +33,8 @@
 //! `openai-tts` and `openai-image` every set `OPENAI_*` variable and `https://api.openai.com`
 //! plus the origin of `$OPENAI_BASE_URL`, and `elevenlabs-tts` every set `ELEVENLABS_*`
 //! variable and `https://api.elevenlabs.io` plus the origin of `$ELEVENLABS_BASE_URL`, and
-//! `piper-tts` every `PIPER_*` variable and `http://127.0.0.1:5000` plus `$PIPER_BASE_URL`. Of
+//! `piper-tts` every `PIPER_*` variable and `http://127.0.0.1:5000` plus `$PIPER_BASE_URL` (each
+//! declared once, in the crate's `[package.metadata.host-grants]`). Of
 //! those variables, names ending in `_KEY`, `_TOKEN`, `_SECRET` or `_PASSWORD` are secrets and
 //! the rest settings. A section for one of them overrides its limits and adds to its variables
 //! and hosts.
@@ -44,6 +45,8 @@ use std::time::Duration;
 
 use pipeline_core::files::{FileError, limits, read_text};
 use pipeline_core::workflow::looks_like_secret;
+
+use super::builtin::PROVIDER_DEFAULTS;
 
 pub use super::network::{InvalidOrigin, Origin};
 
@@ -233,16 +236,6 @@ impl HostConfig {
         }
     }
 }
-
-/// The provider of each built-in real plugin: (plugin, prefix of its variables, its API origin).
-const PROVIDER_DEFAULTS: &[(&str, &str, &str)] = &[
-    ("openai-llm", "OPENAI_", "https://api.openai.com"),
-    ("openai-tts", "OPENAI_", "https://api.openai.com"),
-    ("openai-image", "OPENAI_", "https://api.openai.com"),
-    ("elevenlabs-tts", "ELEVENLABS_", "https://api.elevenlabs.io"),
-    // A local Piper server (`just local-servers`) on its default port.
-    ("piper-tts", "PIPER_", "http://127.0.0.1:5000"),
-];
 
 /// What a built-in real provider gets with no configuration: every set variable of its
 /// provider's prefix (so new model or option variables need no host change), the provider's

@@ -7,6 +7,7 @@ mod audio_io;
 mod bindings;
 mod builtin;
 mod catalog;
+mod check;
 mod compile_cache;
 mod error;
 mod grants;
@@ -15,12 +16,14 @@ mod outcome;
 mod redact;
 mod runtime;
 mod sandbox;
+mod scaffold;
 mod service;
 pub mod validate;
 
 pub use audio_io::AudioInput;
 pub use bindings::{image, llm, mixer, tts, types};
 pub use catalog::{Catalog, PluginBytes, PluginOrigin, PluginSource};
+pub use check::{SampleAnswer, SampleCall};
 pub use compile_cache::CacheOutcome;
 pub use error::{CallError, LoadError};
 pub use grants::{
@@ -28,4 +31,5 @@ pub use grants::{
     InvalidOrigin, Origin, PluginGrants,
 };
 pub use runtime::{InstanceAllocation, ListedPlugin, LoadedPlugin, PluginHost, PluginHostSettings};
+pub use scaffold::{Language, ProjectFile, ScaffoldError, project_files, write_project};
 pub use service::{Service, WIT_PACKAGE, WIT_VERSION};

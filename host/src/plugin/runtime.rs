@@ -126,8 +126,14 @@ pub struct PluginHost {
     /// Free instance slots when pooling; a call holds one from instantiation to the end, so
     /// excess calls wait instead of failing on an exhausted pool.
     instance_slots: Option<Semaphore>,
+    /// Told the name and size of a component about to be compiled (a cache miss), so a command
+    /// can say why the first load of a large component takes seconds.
+    compile_notice: Option<CompileNotice>,
     _ticker: EpochTicker,
 }
+
+/// See [`PluginHost::on_compile`].
+type CompileNotice = Box<dyn Fn(&str, usize) + Send + Sync>;
 
 impl PluginHost {
     pub fn new(settings: PluginHostSettings) -> Result<PluginHost, LoadError> {
@@ -192,7 +198,15 @@ impl PluginHost {
             config: settings.config,
             loaded: Mutex::new(HashMap::new()),
             instance_slots,
+            compile_notice: None,
         })
+    }
+
+    /// Calls `notice` with a plugin's name and size in bytes before its component is compiled
+    /// to machine code, which happens once per component and engine configuration (then the
+    /// compiled-code cache serves it) and takes seconds for an interpreter-sized component.
+    pub fn on_compile(&mut self, notice: impl Fn(&str, usize) + Send + Sync + 'static) {
+        self.compile_notice = Some(Box::new(notice));
     }
 
     /// Loads a plugin by name or path, whatever service it implements.
@@ -287,19 +301,29 @@ impl PluginHost {
     }
 
     fn prepare(&self, source: PluginSource) -> Result<LoadedPlugin, LoadError> {
-        let (component, cache) = match &self.compile_cache {
-            Some(cache) => {
-                cache.load_or_compile(&self.engine, &source.name, &source.digest, &source.bytes)?
+        let announce = || {
+            if let Some(notice) = &self.compile_notice {
+                notice(&source.name, source.bytes.len());
             }
-            None => (
-                Component::new(&self.engine, &source.bytes).map_err(|error| {
+        };
+        let (component, cache) = match &self.compile_cache {
+            Some(cache) => cache.load_or_compile(
+                &self.engine,
+                &source.name,
+                &source.digest,
+                &source.bytes,
+                announce,
+            )?,
+            None => {
+                announce();
+                let component = Component::new(&self.engine, &source.bytes).map_err(|error| {
                     LoadError::NotAComponent {
                         plugin: source.name.clone(),
                         reason: format!("{error:#}"),
                     }
-                })?,
-                CacheOutcome::Compiled,
-            ),
+                })?;
+                (component, CacheOutcome::Compiled)
+            }
         };
         let component_type = component.component_type();
         let exports: Vec<String> = component_type

@@ -6,8 +6,8 @@ use tiny_skia::Pixmap;
 use crate::decor::paint_background;
 use crate::palette::Palette;
 use crate::title::{draw, layout};
-pub use mock_support::failure::{Failure, FailureKind};
-use mock_support::seed::{Sequence, hash_fields};
+pub use guest_support::failure::{Failure, FailureKind};
+use guest_support::seed::{Sequence, hash_fields};
 
 /// Smallest and largest width or height accepted, in pixels.
 pub const MIN_SIDE: u32 = 64;

@@ -6,7 +6,7 @@ use std::f32::consts::PI;
 use tiny_skia::{Color, FillRule, Paint, Path, PathBuilder, Pixmap, Rect, Stroke, Transform};
 
 use crate::palette::{Palette, with_alpha};
-use mock_support::seed::Sequence;
+use guest_support::seed::Sequence;
 
 /// Where the vignette starts, as a share of the distance from the centre to a corner.
 const VIGNETTE_START: f32 = 0.55;

@@ -10,11 +10,11 @@ pub mod title;
 wit_bindgen::generate!({
     path: "../../wit",
     world: "image-provider",
-    with: { "pipeline:services/types@0.1.0": mock_support::types },
+    with: { "pipeline:services/types@0.1.0": guest_support::types },
 });
 
 use exports::pipeline::services::image::{GenerateRequest, GenerateResponse, Guest};
-use mock_support::types::{Cost, ProviderError, Quantity, Usage, UsageUnit};
+use guest_support::types::{Cost, ProviderError, Quantity, Usage, UsageUnit};
 
 use cover::{Cover, render};
 

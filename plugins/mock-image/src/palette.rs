@@ -2,7 +2,7 @@
 
 use tiny_skia::Color;
 
-use mock_support::seed::Sequence;
+use guest_support::seed::Sequence;
 
 pub struct Palette {
     /// Background gradient, from the start corner to the end corner.

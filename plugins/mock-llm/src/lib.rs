@@ -20,13 +20,13 @@ pub mod words;
 wit_bindgen::generate!({
     path: "../../wit",
     world: "llm-provider",
-    with: { "pipeline:services/types@0.1.0": mock_support::types },
+    with: { "pipeline:services/types@0.1.0": guest_support::types },
 });
 
 use exports::pipeline::services::llm::{
     FinishReason, GenerateRequest, GenerateResponse, Guest, Role as WitRole,
 };
-use mock_support::types::{Cost, ProviderError, Quantity, Usage, UsageUnit};
+use guest_support::types::{Cost, ProviderError, Quantity, Usage, UsageUnit};
 
 use request::{Finish, Message, Request, Role};
 

@@ -37,4 +37,4 @@ pub struct Response {
     pub output_tokens: u64,
 }
 
-pub use mock_support::failure::{Failure, FailureKind};
+pub use guest_support::failure::{Failure, FailureKind};

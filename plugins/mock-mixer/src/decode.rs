@@ -7,7 +7,7 @@ use std::f32::consts::FRAC_PI_2;
 
 use crate::io::{AudioInputs, CHUNK_BYTES};
 use crate::wav::WavLayout;
-use mock_support::failure::Failure;
+use guest_support::failure::Failure;
 
 pub type Frame = [f32; 2];
 
@@ -384,7 +384,7 @@ mod tests {
     use super::*;
     use crate::io::memory::MemoryInputs;
     use crate::wav::read_layout;
-    use mock_support::wav::pcm16_header as header;
+    use tts_kit::wav::pcm16_header as header;
 
     fn wav(channels: u16, rate: u32, samples: &[i16]) -> Vec<u8> {
         let frames = (samples.len() / channels as usize) as u32;

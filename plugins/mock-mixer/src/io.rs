@@ -2,7 +2,7 @@
 //! whole file in memory. The WASM build implements these over the host's `audio-source` and
 //! `audio-sink`; tests implement them over byte vectors.
 
-use mock_support::failure::Failure;
+use guest_support::failure::Failure;
 
 /// Bytes requested per read and buffered per write.
 pub const CHUNK_BYTES: usize = 64 * 1024;

@@ -18,11 +18,11 @@ mod tests;
 wit_bindgen::generate!({
     path: "../../wit",
     world: "mixer-provider",
-    with: { "pipeline:services/types@0.1.0": mock_support::types },
+    with: { "pipeline:services/types@0.1.0": guest_support::types },
 });
 
 use exports::pipeline::services::mixer::{Guest, MixRequest, MixResponse, Placement};
-use mock_support::types::{
+use guest_support::types::{
     AudioEncoding, AudioFormat, Cost, ProviderError, Quantity, Usage, UsageUnit,
 };
 use pipeline::services::{audio_sink, audio_source};

@@ -12,7 +12,7 @@ use crate::render::{Clip, Input, MixPlan, MusicBed, Renderer, db_to_gain};
 use crate::timeline::{ClipTiming, Timeline, frames_to_ms, lay_out, ms_to_frames};
 use crate::true_peak::TruePeakMeter;
 use crate::wav::{self, HEADER_BYTES};
-use mock_support::failure::Failure;
+use guest_support::failure::Failure;
 
 /// Frames rendered per step.
 const CHUNK_FRAMES: usize = 4096;
@@ -286,7 +286,7 @@ fn write_episode(
     let total_frames = plan.timeline.total_frames;
     let mut writer = ChunkedWriter::new(output);
     // `mix` checked that the episode fits a WAV file, so the frame count fits 32 bits.
-    writer.write(&mock_support::wav::pcm16_header(
+    writer.write(&tts_kit::wav::pcm16_header(
         plan.sample_rate,
         plan.channels as u16,
         total_frames as u32,

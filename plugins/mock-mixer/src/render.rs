@@ -6,7 +6,7 @@ use crate::decode::{Frame, PcmReader, Resampler, fade_gain};
 use crate::io::AudioInputs;
 use crate::timeline::{DuckEnvelope, Timeline};
 use crate::wav::WavLayout;
-use mock_support::failure::Failure;
+use guest_support::failure::Failure;
 
 /// One input, checked and named.
 pub struct Input {

@@ -2,14 +2,14 @@
 //! header before its samples.
 
 use crate::io::AudioInputs;
-use mock_support::failure::Failure;
+use guest_support::failure::Failure;
 
 const FORMAT_PCM: u16 = 1;
 const FORMAT_EXTENSIBLE: u16 = 0xfffe;
 /// Input rates the resampler accepts.
 pub const INPUT_RATES: std::ops::RangeInclusive<u32> = 4_000..=384_000;
 /// Bytes in the canonical header the mixer writes.
-pub const HEADER_BYTES: u64 = mock_support::wav::PCM16_HEADER_BYTES as u64;
+pub const HEADER_BYTES: u64 = tts_kit::wav::PCM16_HEADER_BYTES as u64;
 
 /// Where an input's samples are and how they are laid out.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -157,7 +157,7 @@ mod tests {
     }
 
     fn wav(channels: u16, rate: u32, frames: u32) -> Vec<u8> {
-        let mut bytes = mock_support::wav::pcm16_header(rate, channels, frames).to_vec();
+        let mut bytes = tts_kit::wav::pcm16_header(rate, channels, frames).to_vec();
         bytes.resize(bytes.len() + frames as usize * channels as usize * 2, 0);
         bytes
     }
@@ -202,7 +202,7 @@ mod tests {
         let error = layout_of(wav(1, 8_000, 4)[..20].to_vec()).expect_err("truncated");
         assert_eq!(
             error.kind,
-            mock_support::failure::FailureKind::InvalidRequest
+            guest_support::failure::FailureKind::InvalidRequest
         );
     }
 }

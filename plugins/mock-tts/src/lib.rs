@@ -9,11 +9,11 @@ mod voices;
 wit_bindgen::generate!({
     path: "../../wit",
     world: "tts-provider",
-    with: { "pipeline:services/types@0.1.0": mock_support::types },
+    with: { "pipeline:services/types@0.1.0": guest_support::types },
 });
 
 use exports::pipeline::services::tts::{Guest, SynthesizeRequest, SynthesizeResponse, Voice};
-use mock_support::types::{
+use guest_support::types::{
     AudioEncoding, AudioFormat, Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit,
 };
 

@@ -3,8 +3,8 @@
 use crate::synth::{self, SAMPLE_RATE};
 use crate::text;
 use crate::voices::{self, find_style, find_voice};
-use mock_support::seed::{Sequence, hash_fields};
-use mock_support::wav;
+use guest_support::seed::{Sequence, hash_fields};
+use tts_kit::wav;
 
 /// Longest clip produced; the whole clip travels in one response, so this bounds its memory
 /// (about 86 MB).

@@ -6,7 +6,7 @@ use std::f32::consts::{PI, TAU};
 
 use crate::text::{Event, Onset, Syllable, Vowel};
 use crate::voices::{Style, VoiceProfile};
-use mock_support::seed::Sequence;
+use guest_support::seed::Sequence;
 
 pub const SAMPLE_RATE: u32 = 24_000;
 /// Silence before the first syllable, so the clip does not start mid-breath.

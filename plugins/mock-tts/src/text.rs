@@ -1,7 +1,7 @@
 //! Turns text into a timed score of syllables and pauses with relative intonation, which the
 //! synthesiser then plays in a particular voice.
 
-use mock_support::seed::Sequence;
+use guest_support::seed::Sequence;
 
 /// Seconds one word takes at 150 words a minute.
 const WORD_SECONDS: f32 = 0.4;

@@ -7,7 +7,7 @@ pub mod png;
 wit_bindgen::generate!({
     path: "../../wit",
     world: "image-provider",
-    with: { "pipeline:services/types@0.1.0": mock_support::types },
+    with: { "pipeline:services/types@0.1.0": guest_support::types },
 });
 
 use exports::pipeline::services::image::{GenerateRequest, GenerateResponse, Guest};

@@ -7,7 +7,7 @@ pub mod speech;
 wit_bindgen::generate!({
     path: "../../wit",
     world: "tts-provider",
-    with: { "pipeline:services/types@0.1.0": mock_support::types },
+    with: { "pipeline:services/types@0.1.0": guest_support::types },
 });
 
 use exports::pipeline::services::tts::{Guest, SynthesizeRequest, SynthesizeResponse, Voice};

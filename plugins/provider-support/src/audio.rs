@@ -1,9 +1,9 @@
 //! Provider audio turned into what the host and the mixer accept: a canonical RIFF WAVE with
-//! 16-bit PCM samples and exact sizes. Raw PCM (OpenAI's `pcm`, ElevenLabs' `pcm_24000`) is
-//! wrapped; a provider WAV is re-read, because streaming servers write placeholder sizes
-//! (0 or 0xFFFFFFFF) and some send float or 24-bit samples.
+//! 16-bit PCM samples and exact sizes (written and read by `tts-kit`). Raw PCM (OpenAI's `pcm`,
+//! ElevenLabs' `pcm_24000`) is wrapped; a provider WAV is re-read, because streaming servers
+//! write placeholder sizes (0 or 0xFFFFFFFF) and some send float or 24-bit samples.
 
-use mock_support::wav::pcm16_header;
+use tts_kit::wav::{self, Pcm16};
 
 use crate::error;
 use crate::types::{AudioEncoding, AudioFormat, Cost, ProviderError, Quantity, Usage, UsageUnit};
@@ -47,101 +47,43 @@ pub fn from_pcm16(
     sample_rate: u32,
     channels: u16,
 ) -> Result<Speech, ProviderError> {
-    let block = usize::from(channels) * 2;
-    let usable = pcm.len() - pcm.len() % block;
-    let frames = u32::try_from(usable / block)
-        .map_err(|_| error::malformed(provider, "audio too long for a WAV file"))?;
-    if frames == 0 {
-        return Err(error::malformed(provider, "the audio is empty"));
-    }
-    let mut wav = Vec::with_capacity(44 + usable);
-    wav.extend_from_slice(&pcm16_header(sample_rate, channels, frames));
-    wav.extend_from_slice(&pcm[..usable]);
-    Ok(Speech {
-        wav,
-        format: AudioFormat {
-            encoding: AudioEncoding::WavPcm16,
+    speech(
+        provider,
+        Pcm16 {
+            samples: pcm.to_vec(),
             sample_rate,
-            channels: channels as u8,
+            channels,
         },
-        duration_ms: u64::from(frames) * 1000 / u64::from(sample_rate),
-    })
+    )
 }
 
 /// Re-reads a provider's WAV (PCM of 8, 16, 24 or 32 bits, or 32-bit float) as canonical
 /// 16-bit PCM.
 pub fn from_wav(provider: &str, bytes: &[u8]) -> Result<Speech, ProviderError> {
-    let bad = |what: &str| {
+    let pcm = wav::decode(bytes).map_err(|problem| {
         error::malformed(
             provider,
-            format!("the audio is not a usable WAV file: {what}"),
+            format!("the audio is not a usable WAV file: {problem}"),
         )
-    };
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(bad("no RIFF WAVE header"));
-    }
-    // Sizes are the provider's claims: all arithmetic on them is checked, since a chunk
-    // claiming 4 GiB overflows a 32-bit `usize` inside the sandbox.
-    let mut position: usize = 12;
-    let mut format = None;
-    while let Some(header) = bytes.get(position..position.saturating_add(8)) {
-        let id = &header[0..4];
-        let size = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default()) as u64;
-        let body = position + 8;
-        if id == b"fmt " {
-            let fmt = bytes
-                .get(body..body.saturating_add(16))
-                .ok_or_else(|| bad("fmt chunk cut short"))?;
-            let field = |at: usize| u16::from_le_bytes([fmt[at], fmt[at + 1]]);
-            let sample_rate = u32::from_le_bytes(fmt[4..8].try_into().unwrap_or_default());
-            format = Some((field(0), field(2), sample_rate, field(14)));
-        } else if id == b"data" {
-            let (encoding, channels, sample_rate, bits) =
-                format.ok_or_else(|| bad("data before fmt"))?;
-            // Streaming writers leave the size at 0 or 0xFFFFFFFF: the data runs to the end.
-            let end = match usize::try_from(body as u64 + size) {
-                Ok(end) if size != 0 && end <= bytes.len() => end,
-                _ => bytes.len(),
-            };
-            if channels == 0 || sample_rate == 0 {
-                return Err(bad("zero channels or sample rate"));
-            }
-            let pcm = to_pcm16(encoding, bits, &bytes[body..end]).ok_or_else(|| {
-                bad(&format!(
-                    "encoding {encoding} with {bits} bits per sample is not supported"
-                ))
-            })?;
-            return from_pcm16(provider, &pcm, sample_rate, channels);
-        }
-        // A chunk claiming to run past the end leaves nothing after it to read.
-        position = match usize::try_from(body as u64 + size + (size & 1)) {
-            Ok(next) => next,
-            Err(_) => break,
-        };
-    }
-    Err(bad("no data chunk"))
+    })?;
+    speech(provider, pcm)
 }
 
-/// Samples of `bits` in WAV `encoding` (1 integer PCM, 3 float, 0xFFFE extensible, read as
-/// integer PCM) as 16-bit little-endian PCM; lower bytes of wider samples are dropped.
-fn to_pcm16(encoding: u16, bits: u16, data: &[u8]) -> Option<Vec<u8>> {
-    let convert: fn(&[u8]) -> i16 = match (encoding, bits) {
-        (1 | 0xFFFE, 16) => |s| i16::from_le_bytes([s[0], s[1]]),
-        (1 | 0xFFFE, 8) => |s| (i16::from(s[0]) - 128) << 8,
-        (1 | 0xFFFE, 24) => |s| i16::from_le_bytes([s[1], s[2]]),
-        (1 | 0xFFFE, 32) => |s| i16::from_le_bytes([s[2], s[3]]),
-        (3, 32) => |s| {
-            let value = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-            (value.clamp(-1.0, 1.0) * 32767.0).round() as i16
+fn speech(provider: &str, pcm: Pcm16) -> Result<Speech, ProviderError> {
+    if pcm.frames() == 0 {
+        return Err(error::malformed(provider, "the audio is empty"));
+    }
+    let wav = wav::encode(&pcm)
+        .ok_or_else(|| error::malformed(provider, "audio too long for a WAV file"))?;
+    Ok(Speech {
+        wav,
+        format: AudioFormat {
+            encoding: AudioEncoding::WavPcm16,
+            sample_rate: pcm.sample_rate,
+            channels: pcm.channels as u8,
         },
-        _ => return None,
-    };
-    let width = usize::from(bits / 8);
-    Some(
-        data.chunks_exact(width)
-            .flat_map(|sample| convert(sample).to_le_bytes())
-            .collect(),
-    )
+        duration_ms: pcm.duration_ms(),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! What the real provider plugins share: one HTTP exchange over wasi-http and the mapping of
 //! its failures to provider errors, configuration from granted environment variables, the price
 //! table, voices for ids written for the mocks, and turning provider audio into the 16-bit PCM WAV the mixer accepts. The WIT types
-//! and the WAV header come from `mock-support`, so every guest crate uses the same ones.
+//! and the WAV header come from `guest-support`, so every guest crate uses the same ones.
 
 pub mod audio;
 pub mod config;
@@ -10,4 +10,4 @@ pub mod http;
 pub mod prices;
 pub mod voices;
 
-pub use mock_support::types;
+pub use guest_support::types;

@@ -4,7 +4,7 @@
 //! closest in character (a fixed table per plugin), and any other id a voice picked by a stable
 //! hash of the id, so the same host always sounds the same in every episode.
 
-use mock_support::seed::hash_fields;
+use guest_support::seed::hash_fields;
 
 /// The provider voice to use for `requested`. `known` decides whether the provider offers an
 /// id as is; `stand_ins` pairs mock voice ids with provider voices; `pool` is where other ids

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::mix::MusicRequest;
-use mock_support::failure::FailureKind;
+use guest_support::failure::FailureKind;
 
 fn episode(clips: usize, settings: Settings) -> MixRequest {
     MixRequest {
@@ -211,7 +211,7 @@ fn same_request_gives_identical_output() {
     assert_eq!(first, second);
 }
 
-fn error_of(request: &MixRequest, inputs: Vec<Vec<u8>>) -> mock_support::failure::Failure {
+fn error_of(request: &MixRequest, inputs: Vec<Vec<u8>>) -> guest_support::failure::Failure {
     let mut output = MemoryOutput::default();
     mix(request, &MemoryInputs(inputs), &mut output).expect_err("mix should fail")
 }

@@ -1,11 +1,11 @@
-//! The shared WIT `types` interface, generated once here so every mock uses the same Rust
-//! types (each mock maps `pipeline:services/types` to this module with `with:`), and the one
-//! conversion from a mock's [`Failure`] to the WIT provider error.
+//! The shared WIT `types` interface, generated once here so every guest crate uses the same Rust
+//! types (each maps `pipeline:services/types` to this module with `with:`), and the one
+//! conversion from a [`Failure`] to the WIT provider error.
 
 wit_bindgen::generate!({
     path: "../../wit",
-    inline: "package mock:support; world shared-types { import pipeline:services/types@0.1.0; }",
-    world: "mock:support/shared-types",
+    inline: "package guest:support; world shared-types { import pipeline:services/types@0.1.0; }",
+    world: "guest:support/shared-types",
     generate_all,
 });
 
