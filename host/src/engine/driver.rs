@@ -366,7 +366,15 @@ impl Engine {
         running: &mut Running,
         in_flight: &mut HashMap<ActivityId, tokio::task::AbortHandle>,
     ) {
-        for (id, activity) in &state.activities {
+        // Only running stages have running attempts worth starting, and their tallies list
+        // them: a fan-out of many items is not walked after every completion.
+        let running_attempts = state
+            .stage_order
+            .iter()
+            .map(|stage| state.stage(stage))
+            .filter(|stage| stage.status == StageStatus::Running)
+            .flat_map(|stage| state.activities_at(&stage.activities, &stage.tally.running));
+        for (id, activity) in running_attempts {
             let ActivityStatus::Running {
                 attempt,
                 idempotency_key,
@@ -375,9 +383,7 @@ impl Engine {
             else {
                 continue;
             };
-            if in_flight.contains_key(id)
-                || state.stage(&activity.stage).status != StageStatus::Running
-            {
+            if in_flight.contains_key(id) {
                 continue;
             }
             let Some(stage) = definition.stage(&activity.stage) else {
