@@ -313,9 +313,11 @@ impl ExecutionState {
                     .stages
                     .get_mut(stage)
                     .ok_or_else(|| fail(format!("stage {stage} has not started")))?;
-                stage_state
-                    .tally
-                    .moved(stage_state.activities.len(), None, &ActivityStatus::Scheduled);
+                stage_state.tally.moved(
+                    stage_state.activities.len(),
+                    None,
+                    &ActivityStatus::Scheduled,
+                );
                 stage_state.activities.push(activity.clone());
                 self.activities.insert(
                     activity.clone(),

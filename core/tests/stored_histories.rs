@@ -89,7 +89,10 @@ fn every_stage_tally_agrees_with_its_activities_after_each_event() {
                         ActivityStatus::Completed { .. } => expected.completed += 1,
                     }
                 }
-                assert_eq!(stage.tally, expected, "{name}: stage {stage_id} after {event:?}");
+                assert_eq!(
+                    stage.tally, expected,
+                    "{name}: stage {stage_id} after {event:?}"
+                );
             }
         }
     }

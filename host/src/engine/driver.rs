@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use super::activity::ActivityJob;
 use super::publish::PUBLISH_CALL;
+use super::start::PreparedStart;
 use super::store::apply;
 use super::{Engine, EngineError, LEASE_TTL_MS, Observer};
 
@@ -61,12 +62,49 @@ impl Engine {
         observer: &dyn Observer,
         options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
+        self.drive_from(execution_id, None, observer, options).await
+    }
+
+    /// Records a prepared start and drives the new execution on from the state the start
+    /// recorded, without reading back what was just written. Should another process drive it
+    /// in between, the first append meets a conflict and the drive reloads, as any drive does.
+    pub async fn start_and_drive(
+        &self,
+        prepared: PreparedStart,
+        observer: &dyn Observer,
+        options: DriveOptions,
+    ) -> Result<DriveOutcome, EngineError> {
+        let PreparedStart {
+            execution_id,
+            definition,
+            started,
+        } = prepared;
+        let now_ms = self.clock.now_ms();
+        let state = self.record_start(&definition, started, now_ms).await?;
+        self.drive_from(
+            &execution_id.0,
+            Some((definition, state)),
+            observer,
+            options,
+        )
+        .await
+    }
+
+    /// Drives from `loaded` (the definition and the state as last committed) when given,
+    /// else from the history.
+    async fn drive_from(
+        &self,
+        execution_id: &str,
+        loaded: Option<(Definition, ExecutionState)>,
+        observer: &dyn Observer,
+        options: DriveOptions,
+    ) -> Result<DriveOutcome, EngineError> {
         // A lease row another process left behind means it stopped without releasing it.
         let previous = self
             .store
             .lease_holder(execution_id, i64::MIN)?
             .filter(|holder| holder.owner != self.owner.id);
-        self.take_lease(execution_id)?;
+        self.take_lease(execution_id).await?;
         if let Some(holder) = &previous {
             tracing::warn!(
                 execution_id,
@@ -75,11 +113,17 @@ impl Engine {
             );
         }
         observer.drive_started(execution_id, previous.as_ref());
-        let outcome = self.drive_owned(execution_id, observer, options).await;
-        if let Err(error) = self.store.release_lease(execution_id, &self.owner) {
+        let outcome = self
+            .drive_owned(execution_id, loaded, observer, options)
+            .await;
+        self.give_up_lease(execution_id).await;
+        outcome
+    }
+
+    async fn give_up_lease(&self, execution_id: &str) {
+        if let Err(error) = self.store.release_lease(execution_id, &self.owner).await {
             tracing::warn!(%error, execution_id, "could not release the lease; it expires on its own");
         }
-        outcome
     }
 
     /// Records a signal after checking that it fits; nothing is recorded when it does not.
@@ -178,13 +222,12 @@ impl Engine {
         })
     }
 
-    fn take_lease(&self, execution_id: &str) -> Result<(), EngineError> {
-        match self.store.acquire_lease(
-            execution_id,
-            &self.owner,
-            self.clock.now_ms(),
-            LEASE_TTL_MS,
-        )? {
+    async fn take_lease(&self, execution_id: &str) -> Result<(), EngineError> {
+        match self
+            .store
+            .acquire_lease(execution_id, &self.owner, self.clock.now_ms(), LEASE_TTL_MS)
+            .await?
+        {
             Ok(()) => Ok(()),
             Err(holder) => Err(EngineError::Owned {
                 execution_id: execution_id.to_string(),
@@ -196,19 +239,24 @@ impl Engine {
     async fn drive_owned(
         &self,
         execution_id: &str,
+        loaded: Option<(Definition, ExecutionState)>,
         observer: &dyn Observer,
         mut options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
-        let loaded = self.load(execution_id)?;
-        let definition = loaded.definition;
-        let mut state = loaded.state;
+        let (definition, mut state) = match loaded {
+            Some(loaded) => loaded,
+            None => {
+                let loaded = self.load(execution_id)?;
+                (loaded.definition, loaded.state)
+            }
+        };
         let mut running: Running = JoinSet::new();
         let mut in_flight: HashMap<ActivityId, tokio::task::AbortHandle> = HashMap::new();
         let mut lease_renewed_at = self.clock.now_ms();
         loop {
             let now = self.clock.now_ms();
             if now - lease_renewed_at > LEASE_TTL_MS / 3 {
-                if let Err(error) = self.take_lease(execution_id) {
+                if let Err(error) = self.take_lease(execution_id).await {
                     running.abort_all();
                     return Err(error);
                 }
