@@ -56,6 +56,21 @@ pub trait HistoryStore: Send + Sync {
         self.append_with(execution_id, first_sequence, events, None, None)
     }
 
+    /// Appends the first `events` of a new execution (a conflict if it has any) with its row,
+    /// and takes its lease for `owner` until `now_ms + ttl_ms`, in one transaction: a start
+    /// that its own process drives on at once costs one commit, and no worker can pick the
+    /// execution up in between. A live holder of that id's lease makes it
+    /// [`HistoryError::LeaseLost`], having written nothing.
+    fn start_owned<'a>(
+        &'a self,
+        execution_id: &'a str,
+        events: Vec<NewEvent>,
+        summary: ExecutionSummary,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> AppendFuture<'a>;
+
     /// The whole history of an execution, returned only after [`chain::verify`] passes
     /// (against the `last_sequence` of its row); empty for an unknown execution.
     fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError>;

@@ -180,13 +180,15 @@ fn run_batch(
         ));
     }
     // Every topic is checked before anything starts, so a bad line does not leave half a batch.
-    let mut prepared = Vec::new();
-    for topic in &topics {
-        let mut one = request.clone();
-        one.inputs
-            .insert("topic".into(), Value::String(topic.to_string()));
-        prepared.push(engine.prepare(&one)?);
-    }
+    let each_inputs = topics
+        .iter()
+        .map(|topic| {
+            let mut inputs = request.inputs.clone();
+            inputs.insert("topic".into(), Value::String(topic.to_string()));
+            inputs
+        })
+        .collect();
+    let prepared = engine.prepare_each(&request, each_inputs)?;
     if arguments.dry_run {
         println!(
             "{} executions would start, one per topic of {}.",

@@ -65,9 +65,9 @@ impl Engine {
         self.drive_from(execution_id, None, observer, options).await
     }
 
-    /// Records a prepared start and drives the new execution on from the state the start
-    /// recorded, without reading back what was just written. Should another process drive it
-    /// in between, the first append meets a conflict and the drive reloads, as any drive does.
+    /// Records a prepared start, the decisions that follow it and the execution's lease in
+    /// one commit, and drives it on from that state without reading back what was written:
+    /// what a batch does for each of its starts.
     pub async fn start_and_drive(
         &self,
         prepared: PreparedStart,
@@ -80,14 +80,17 @@ impl Engine {
             started,
         } = prepared;
         let now_ms = self.clock.now_ms();
-        let state = self.record_start(&definition, started, now_ms).await?;
-        self.drive_from(
-            &execution_id.0,
-            Some((definition, state)),
-            observer,
-            options,
-        )
-        .await
+        let (state, decided) = self
+            .record_owned_start(&definition, started, now_ms)
+            .await?;
+        let execution_id = execution_id.0;
+        observer.drive_started(&execution_id, None);
+        notify(observer, &definition, &state, &decided);
+        let outcome = self
+            .drive_owned(&execution_id, Some((definition, state)), observer, options)
+            .await;
+        self.give_up_lease(&execution_id).await;
+        outcome
     }
 
     /// Drives from `loaded` (the definition and the state as last committed) when given,
@@ -491,7 +494,7 @@ const MAX_DECISIONS_PER_COMMIT: usize = 64;
 /// record more, appending those events and applying them. One commit then carries a step's
 /// outcome, the end of its stage and the start of the next, instead of one commit each. Replay
 /// sees the same: it decides again at each decision event, on the state before it.
-fn decide_onwards(
+pub(super) fn decide_onwards(
     definition: &Definition,
     state: &mut ExecutionState,
     events: &mut Vec<Event>,

@@ -226,6 +226,50 @@ impl Engine {
         Ok(state)
     }
 
+    /// Appends the first event of a new execution with the decisions that follow it at once,
+    /// taking its lease, in one commit; returns the state and the decided events.
+    pub(super) async fn record_owned_start(
+        &self,
+        definition: &Definition,
+        started: Event,
+        now_ms: i64,
+    ) -> Result<(ExecutionState, Vec<Event>), EngineError> {
+        let mut state =
+            ExecutionState::start(&started, now_ms).map_err(|source| EngineError::Fold {
+                execution_id: String::new(),
+                source,
+            })?;
+        let mut events = vec![started];
+        super::driver::decide_onwards(definition, &mut state, &mut events, now_ms)?;
+        let rows: Vec<NewEvent> = events
+            .iter()
+            .map(|event| NewEvent {
+                event_type: event.type_name().to_string(),
+                payload: event.to_payload(),
+                recorded_at_ms: now_ms,
+            })
+            .collect();
+        self.store
+            .start_owned(
+                &state.execution_id.0,
+                rows,
+                summary_of(definition, &state, now_ms),
+                &self.owner,
+                now_ms,
+                super::LEASE_TTL_MS,
+            )
+            .await
+            .map_err(|error| match error {
+                HistoryError::Conflict { execution_id, .. } => EngineError::InvalidRequest(
+                    format!("an execution with id `{execution_id}` already exists"),
+                ),
+                other => other.into(),
+            })?;
+        self.after_commit(events.len() as u64);
+        events.remove(0);
+        Ok((state, events))
+    }
+
     /// Fault injection: abort like a kill -9 once the configured number of events is committed.
     fn after_commit(&self, count: u64) {
         let total = self.appended_events.fetch_add(count, Ordering::SeqCst) + count;

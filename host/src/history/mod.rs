@@ -123,6 +123,7 @@ impl HistoryStore for SqliteStore {
                 events,
                 summary,
                 owner,
+                take_lease: None,
                 reply,
             }))?;
             answer.await.map_err(|_| HistoryError::WriterStopped)?
@@ -151,6 +152,34 @@ impl HistoryStore for SqliteStore {
             .optional()
             .map(|found| found.flatten().unwrap_or(0) as u64)
             .map_err(|error| self.database_error(error))
+    }
+
+    fn start_owned<'a>(
+        &'a self,
+        execution_id: &'a str,
+        events: Vec<NewEvent>,
+        summary: ExecutionSummary,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> AppendFuture<'a> {
+        Box::pin(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(writer::Request::Append(writer::AppendRequest {
+                execution_id: execution_id.to_string(),
+                first_sequence: 1,
+                events,
+                summary: Some(summary),
+                owner: None,
+                take_lease: Some(writer::NewLease {
+                    owner: owner.clone(),
+                    now_ms,
+                    ttl_ms,
+                }),
+                reply,
+            }))?;
+            answer.await.map_err(|_| HistoryError::WriterStopped)?
+        })
     }
 
     /// Queued for the writer like an append, so many drives' leases share commits.

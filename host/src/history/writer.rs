@@ -54,7 +54,16 @@ pub(super) struct AppendRequest {
     pub events: Vec<NewEvent>,
     pub summary: Option<ExecutionSummary>,
     pub owner: Option<String>,
+    /// A new execution's lease, taken in the transaction of its first events.
+    pub take_lease: Option<NewLease>,
     pub reply: Reply,
+}
+
+/// The lease a start takes for its owner.
+pub(super) struct NewLease {
+    pub owner: LeaseOwner,
+    pub now_ms: i64,
+    pub ttl_ms: i64,
 }
 
 pub(super) fn start(
@@ -197,6 +206,21 @@ fn append_one(
             execution_id: request.execution_id.clone(),
             expected: request.first_sequence,
             actual: last_sequence,
+        }));
+    }
+    // Last of the checks: taking the lease writes, and a refused append writes nothing.
+    if let Some(lease) = &request.take_lease
+        && let Err(holder) = executions::acquire_lease(
+            connection,
+            &request.execution_id,
+            &lease.owner,
+            lease.now_ms,
+            lease.ttl_ms,
+        )?
+    {
+        return Ok(Err(HistoryError::LeaseLost {
+            execution_id: request.execution_id.clone(),
+            holder: holder.to_string(),
         }));
     }
     let stored = chain(
