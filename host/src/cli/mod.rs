@@ -239,22 +239,28 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the history, blobs and plugins of the data directory.
-    pub fn engine(&self) -> Result<Engine, Failure> {
+    /// Opens the history of the data directory alone.
+    pub fn store(&self) -> Result<Arc<SqliteStore>, Failure> {
         std::fs::create_dir_all(self.data_dir.root()).map_err(|error| {
             Failure::invalid_input(format!(
                 "cannot create data directory {}: {error}",
                 self.data_dir.root().display()
             ))
         })?;
-        let store = SqliteStore::open(&self.data_dir.history_file(), self.durability)
-            .map_err(|error| Failure::from(EngineError::from(error)))?;
+        SqliteStore::open(&self.data_dir.history_file(), self.durability)
+            .map(Arc::new)
+            .map_err(|error| Failure::from(EngineError::from(error)))
+    }
+
+    /// Opens the history, blobs and plugins of the data directory.
+    pub fn engine(&self) -> Result<Engine, Failure> {
+        let store = self.store()?;
         let settings = self
             .data_dir
             .plugin_host_settings()
             .map_err(Failure::invalid_input)?;
         let plugins = PluginHost::new(settings).map_err(Failure::internal)?;
-        Ok(Engine::open(&self.data_dir, Arc::new(store), plugins)?)
+        Ok(Engine::open(&self.data_dir, store, plugins)?)
     }
 }
 

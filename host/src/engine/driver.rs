@@ -9,11 +9,10 @@ use pipeline_core::answers::attempt_input;
 use pipeline_core::decide::{Decision, context, decide};
 use pipeline_core::replay::replay;
 use pipeline_core::revise::add_revision_notes;
-use pipeline_core::signals::check_signal;
 use pipeline_core::store::HistoryError;
 use pipeline_core::{
-    ActivityId, ActivityStatus, Definition, Event, ExecutionState, Signal, StageId, StageKind,
-    StageStatus, WaitReason,
+    ActivityId, ActivityStatus, Definition, Event, ExecutionState, StageId, StageKind, StageStatus,
+    WaitReason,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -126,35 +125,6 @@ impl Engine {
     async fn give_up_lease(&self, execution_id: &str) {
         if let Err(error) = self.store.release_lease(execution_id, &self.owner).await {
             tracing::warn!(%error, execution_id, "could not release the lease; it expires on its own");
-        }
-    }
-
-    /// Records a signal after checking that it fits; nothing is recorded when it does not.
-    pub async fn signal(
-        &self,
-        execution_id: &str,
-        signal: Signal,
-    ) -> Result<ExecutionState, EngineError> {
-        loop {
-            let loaded = self.load(execution_id)?;
-            check_signal(&loaded.definition, &loaded.state, &signal)
-                .map_err(EngineError::SignalRefused)?;
-            let event = Event::SignalReceived {
-                signal: signal.clone(),
-            };
-            match self
-                .record(
-                    &loaded.definition,
-                    loaded.state,
-                    &[event],
-                    self.clock.now_ms(),
-                    false,
-                )
-                .await
-            {
-                Err(EngineError::History(HistoryError::Conflict { .. })) => continue,
-                other => return other,
-            }
         }
     }
 

@@ -15,6 +15,7 @@ mod error;
 mod observer;
 mod publish;
 mod report;
+mod signal;
 pub mod start;
 mod store;
 mod worker;
@@ -33,6 +34,7 @@ use pipeline_core::store::{HistoryStore, LeaseOwner};
 pub use report::{
     BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StatusReport,
 };
+pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
 pub use worker::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, Worker, WorkerSummary, WorkerWaker};

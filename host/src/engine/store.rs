@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use pipeline_core::store::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
+use pipeline_core::store::{ExecutionSummary, HistoryError, HistoryStore, NewEvent, StoredEvent};
 use pipeline_core::{Definition, Event, ExecutionState};
 
 use super::{Engine, EngineError};
@@ -35,6 +35,26 @@ pub fn decode_history(
                 })
         })
         .collect()
+}
+
+/// The verified, decoded events of an execution in `store`, with the state folded from them.
+pub(super) fn load_history_from(
+    store: &dyn HistoryStore,
+    execution_id: &str,
+) -> Result<(Vec<(Event, i64)>, ExecutionState), EngineError> {
+    let stored = store.read(execution_id)?;
+    if stored.is_empty() {
+        return Err(EngineError::UnknownExecution(execution_id.to_string()));
+    }
+    let events = decode_history(execution_id, &stored)?;
+    let state =
+        ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).map_err(|source| {
+            EngineError::Fold {
+                execution_id: execution_id.to_string(),
+                source,
+            }
+        })?;
+    Ok((events, state))
 }
 
 /// Applies one event to the state being recorded.
@@ -112,18 +132,7 @@ impl Engine {
         &self,
         execution_id: &str,
     ) -> Result<(Vec<(Event, i64)>, ExecutionState), EngineError> {
-        let stored = self.store.read(execution_id)?;
-        if stored.is_empty() {
-            return Err(EngineError::UnknownExecution(execution_id.to_string()));
-        }
-        let events = decode_history(execution_id, &stored)?;
-        let state = ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).map_err(
-            |source| EngineError::Fold {
-                execution_id: execution_id.to_string(),
-                source,
-            },
-        )?;
-        Ok((events, state))
+        load_history_from(self.store.as_ref(), execution_id)
     }
 
     /// Reads, verifies, decodes and folds an execution, and builds its pinned definition.
@@ -271,7 +280,7 @@ impl Engine {
     }
 
     /// Fault injection: abort like a kill -9 once the configured number of events is committed.
-    fn after_commit(&self, count: u64) {
+    pub(super) fn after_commit(&self, count: u64) {
         let total = self.appended_events.fetch_add(count, Ordering::SeqCst) + count;
         if let Some(limit) = self.crash_after_events
             && total >= limit

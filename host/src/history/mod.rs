@@ -35,7 +35,9 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Only asks `PRAGMA data_version`, which changes when another connection (of any
     /// process, the writer included) commits; it never writes, so every commit counts.
-    watcher: Mutex<Connection>,
+    /// Opened on first use: only a following worker asks.
+    watcher: Mutex<Option<Connection>>,
+    durability: Durability,
     commits: Arc<AtomicU64>,
 }
 
@@ -44,7 +46,6 @@ impl SqliteStore {
     pub fn open(path: &Path, durability: Durability) -> Result<SqliteStore, HistoryError> {
         let writer_connection = schema::open(path, durability)?;
         let reader = schema::open(path, durability)?;
-        let watcher = schema::open(path, durability)?;
         let (requests, receiver) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let writer_thread = writer::start(
@@ -62,7 +63,8 @@ impl SqliteStore {
             requests: Some(requests),
             writer_thread: Some(writer_thread),
             reader: Mutex::new(reader),
-            watcher: Mutex::new(watcher),
+            watcher: Mutex::new(None),
+            durability,
             commits,
         })
     }
@@ -270,7 +272,15 @@ impl HistoryStore for SqliteStore {
     }
 
     fn change_token(&self) -> Result<u64, HistoryError> {
-        Self::lock(&self.watcher)
+        let mut watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let connection = match &mut *watcher {
+            Some(connection) => connection,
+            empty => empty.insert(schema::open(&self.path, self.durability)?),
+        };
+        connection
             .query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))
             .map(|version| version as u64)
             .map_err(|error| self.database_error(error))
