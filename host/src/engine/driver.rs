@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use super::activity::ActivityJob;
 use super::publish::PUBLISH_CALL;
 use super::start::PreparedStart;
-use super::store::apply;
+use super::store::{apply, decode_history};
 use super::{Engine, EngineError, LEASE_TTL_MS, Observer};
 
 /// How often a driver looks for events other processes appended (signals, cancel).
@@ -180,18 +180,43 @@ impl Engine {
         Ok((state, self.keep_take(execution_id)?))
     }
 
-    /// Replays the history against its pinned definition or `definition`.
+    /// Replays the history against its pinned definition or `definition`. The history is
+    /// folded once, by the replay itself: the pinned definition comes from its first event.
     pub fn replay(
         &self,
         execution_id: &str,
         definition: Option<&Definition>,
     ) -> Result<ExecutionState, EngineError> {
-        let loaded = self.load(execution_id)?;
-        replay(definition.unwrap_or(&loaded.definition), &loaded.events).map_err(|source| {
-            EngineError::Replay {
-                execution_id: execution_id.to_string(),
-                source,
+        let stored = self.store.read(execution_id)?;
+        if stored.is_empty() {
+            return Err(EngineError::UnknownExecution(execution_id.to_string()));
+        }
+        let events = decode_history(execution_id, &stored)?;
+        drop(stored);
+        let pinned = match (definition, events.first()) {
+            (None, Some((first, at))) => {
+                let started =
+                    ExecutionState::start(first, *at).map_err(|source| EngineError::Replay {
+                        execution_id: execution_id.to_string(),
+                        source: source.into(),
+                    })?;
+                Some(
+                    Definition::from_bundle(&started.bundle).map_err(|diagnostics| {
+                        EngineError::PinnedDefinition {
+                            execution_id: execution_id.to_string(),
+                            diagnostics,
+                        }
+                    })?,
+                )
             }
+            _ => None,
+        };
+        let Some(definition) = definition.or(pinned.as_ref()) else {
+            return Err(EngineError::UnknownExecution(execution_id.to_string()));
+        };
+        replay(definition, &events).map_err(|source| EngineError::Replay {
+            execution_id: execution_id.to_string(),
+            source,
         })
     }
 
