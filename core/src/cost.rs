@@ -87,9 +87,11 @@ pub(crate) fn hold_at_budget(
     state: &ExecutionState,
     stage: &Stage,
 ) -> Decision {
-    let (Some(budget_micros), Some(spent), Decision::Record(events)) =
-        (state.budget_micros, state.spent(), &decision)
-    else {
+    // The total spent adds up every stage's cost: only an execution with a budget pays it.
+    let (Some(budget_micros), Decision::Record(events)) = (state.budget_micros, &decision) else {
+        return decision;
+    };
+    let Some(spent) = state.spent() else {
         return decision;
     };
     let calls_a_plugin = |activity: &ActivityId| {
