@@ -88,8 +88,10 @@ fn completion_times(store: &SqliteStore, execution_id: &str) -> Vec<i64> {
         .collect()
 }
 
-fn row(workload: &str, measurement: &str, result: String, baseline: String, ratio: f64) {
-    println!("| {workload} | {measurement} | {result} | {baseline} | {ratio:.2} |");
+/// A table row; `ratio` is the result over the baseline, where there is one.
+fn row(workload: &str, measurement: &str, result: String, baseline: String, ratio: Option<f64>) {
+    let ratio = ratio.map_or_else(String::new, |ratio| format!("{ratio:.2}"));
+    println!("| {workload} | {measurement} | {result} | {baseline} | {ratio} |");
 }
 
 /// W1: per step of `host run` from the history's own times (first to last completion), and
@@ -118,7 +120,7 @@ fn sequential() {
             ),
             format_duration(per_step),
             format!("bare {label} commit: {}", format_duration(bare)),
-            bare.as_secs_f64() / per_step.as_secs_f64(),
+            Some(bare.as_secs_f64() / per_step.as_secs_f64()),
         );
     }
 }
@@ -182,7 +184,7 @@ fn batch() {
             in_process.as_secs_f64(),
             library_cpu.as_secs_f64()
         ),
-        in_process.as_secs_f64() / wall.as_secs_f64(),
+        Some(in_process.as_secs_f64() / wall.as_secs_f64()),
     );
 }
 
@@ -295,7 +297,7 @@ fn gate() {
         ),
         format_duration(percentile(&mut signal_costs, 0.5)),
         "".into(),
-        0.0,
+        None,
     );
     row(
         "W3 200 at a gate",
@@ -305,14 +307,14 @@ fn gate() {
         ),
         format!("{:.2} s", all_complete.as_secs_f64()),
         "".into(),
-        0.0,
+        None,
     );
     row(
         "W3 200 at a gate",
         "last approval recorded → all complete (target ≤ 0.25 s)",
         format!("{:.3} s", (all_complete - last_recorded).as_secs_f64()),
         "".into(),
-        0.0,
+        None,
     );
     let median = percentile(&mut wake_ups, 0.5);
     row(
@@ -326,14 +328,14 @@ fn gate() {
             "in-process drive after approval: {}",
             format_duration(baseline)
         ),
-        median.as_secs_f64() / baseline.as_secs_f64(),
+        Some(median.as_secs_f64() / baseline.as_secs_f64()),
     );
     row(
         "W3 memory",
         "`host worker --follow` RSS with 200 waiting",
         format!("{:.1} MiB", worker_rss as f64 / 1024.0),
         "".into(),
-        0.0,
+        None,
     );
 }
 
@@ -440,7 +442,7 @@ fn recovery() {
             "remaining steps' own time {:.3} s (target ≤ 0.2 s more)",
             own_time.as_secs_f64()
         ),
-        (resume.as_secs_f64() - own_time.as_secs_f64()).max(0.0) / 0.2,
+        Some((resume.as_secs_f64() - own_time.as_secs_f64()).max(0.0) / 0.2),
     );
 }
 
