@@ -37,7 +37,9 @@ pub use report::{
 pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
-pub use worker::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, Worker, WorkerSummary, WorkerWaker};
+pub use worker::{
+    DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, WATCH_INTERVAL, Worker, WorkerSummary, WorkerWaker,
+};
 
 use crate::blob_store::BlobStore;
 use crate::plugin::PluginHost;
