@@ -39,13 +39,14 @@ const STATUS_FIELDS: [&str; 9] = [
 ];
 
 /// Every leaf command, as `host --help` and its subcommands' help list them.
-const COMMANDS: [&str; 21] = [
+const COMMANDS: [&str; 22] = [
     "run",
     "signal approve",
     "signal reject",
     "signal revise",
     "resume",
     "worker",
+    "serve",
     "cancel",
     "reset",
     "status",

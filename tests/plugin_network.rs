@@ -30,6 +30,7 @@ fn host_with(directory: &Path, grants: PluginGrants) -> PluginHost {
     std::fs::copy(FETCHER_WASM, plugins_dir.join("fetcher.wasm")).unwrap();
     let config = HostConfig {
         plugins: BTreeMap::from([("fetcher".to_string(), grants)]),
+        ..HostConfig::default()
     };
     PluginHost::new(PluginHostSettings {
         plugins_dir,

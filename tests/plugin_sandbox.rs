@@ -21,6 +21,7 @@ fn host_with(directory: &Path, grants: PluginGrants) -> PluginHost {
     std::fs::copy(HOSTILE_WASM, plugins_dir.join("hostile.wasm")).unwrap();
     let config = HostConfig {
         plugins: BTreeMap::from([("hostile".to_string(), grants)]),
+        ..HostConfig::default()
     };
     PluginHost::new(PluginHostSettings {
         plugins_dir,
@@ -338,6 +339,7 @@ async fn an_unbounded_allocation_is_stopped_without_pooling_too() {
         compile_cache_dir: Some(directory.path().join("cache")),
         config: HostConfig {
             plugins: BTreeMap::from([("hostile".to_string(), tight_grants())]),
+            ..HostConfig::default()
         },
         allocation: InstanceAllocation::OnDemand,
     })

@@ -60,6 +60,7 @@ fn new_host(plugins_dir: &Path, cache_dir: &Path, allocation: InstanceAllocation
         compile_cache_dir: Some(cache_dir.to_path_buf()),
         config: HostConfig {
             plugins: BTreeMap::new(),
+            ..HostConfig::default()
         },
         allocation,
     })

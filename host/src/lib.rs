@@ -8,6 +8,8 @@
 //! - [`maintenance`]: consistent backups of a data directory and checks of its histories and
 //!   blobs.
 //! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.
+//! - [`server`]: `host serve`: the worker behind an HTTP API, live events, webhooks, metrics
+//!   and the web dashboard.
 //! - [`settings`]: where the host keeps its data and how it is configured.
 
 pub mod blob_store;
@@ -15,4 +17,5 @@ pub mod engine;
 pub mod history;
 pub mod maintenance;
 pub mod plugin;
+pub mod server;
 pub mod settings;

@@ -60,6 +60,11 @@ impl DataDir {
         self.root.join("cache").join("compiled")
     }
 
+    /// The key `host serve` signs sessions and approval links with.
+    pub fn server_key_file(&self) -> PathBuf {
+        self.root.join("server.key")
+    }
+
     /// Where outlines waiting for approval are saved for editing.
     pub fn pending_dir(&self) -> PathBuf {
         self.root.join("pending")

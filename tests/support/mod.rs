@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_http;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use host::engine::{Amounts, CostFilter, EngineError, start_of_day};
+use host::engine::{Amounts, CostFilter, EngineError, ListFilter, event_json, start_of_day};
 use pipeline_core::duration::format_duration;
 use pipeline_core::money::format_amount;
 use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::workflow::load_bundle;
-use pipeline_core::{Definition, Event, ExecutionStatus};
+use pipeline_core::{Definition, Event};
 use serde_json::{Value, json};
 
 use super::{Context, Failure, exit_code, report};
@@ -109,32 +109,20 @@ pub fn status(context: &Context, arguments: StatusArguments) -> Result<(), Failu
 
 pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
-    let rows: Vec<_> = engine
-        .store
-        .executions()
-        .map_err(EngineError::from)?
-        .into_iter()
-        .filter(|row| {
-            arguments
-                .status
-                .as_ref()
-                .is_none_or(|status| row.summary.status.as_str() == status)
-        })
-        .filter(|row| {
-            arguments
-                .workflow
-                .as_ref()
-                .is_none_or(|workflow| &row.summary.workflow == workflow)
-        })
-        .collect();
+    let filter = ListFilter {
+        status: arguments.status,
+        workflow: arguments.workflow,
+        show: None,
+    };
+    let listings = engine
+        .matching_executions(&filter)?
+        .iter()
+        .map(|row| engine.listing(row))
+        .collect::<Result<Vec<_>, _>>()?;
     if arguments.json {
-        let list: Vec<Value> = rows
-            .iter()
-            .map(|row| json!({ "id": row.execution_id, "workflow": row.summary.workflow, "status": row.summary.status.as_str(), "stage": row.summary.stage, "show": row.summary.show, "created_at_ms": row.summary.created_at_ms, "updated_at_ms": row.summary.updated_at_ms }))
-            .collect();
-        return print_json(&list);
+        return print_json(&listings);
     }
-    if rows.is_empty() {
+    if listings.is_empty() {
         println!(
             "No executions yet. Start one with: host run workflows/podcast.toml --input topic=\"...\""
         );
@@ -149,34 +137,24 @@ pub fn list(context: &Context, arguments: ListArguments) -> Result<(), Failure> 
         "COST".into(),
         "TOPIC".into(),
     ]];
-    for row in rows {
-        // A running execution that no process drives was interrupted and waits for a resume.
-        let status = match row.summary.status {
-            ExecutionStatus::Running if engine.driver_of(&row.execution_id, now_ms)?.is_none() => {
-                "interrupted"
-            }
-            other => other.as_str(),
-        };
-        let state = engine.load_state(&row.execution_id)?;
-        // What the execution is about: its `topic`, or else its first text input.
-        let topic = state
-            .inputs
-            .get("topic")
-            .or_else(|| state.inputs.values().find(|value| value.is_string()))
-            .and_then(Value::as_str)
-            .unwrap_or("-");
-        let cost = state.spent().map_or_else(
+    for listing in listings {
+        let cost = listing.cost.map_or_else(
             || "-".to_string(),
             |cost| format!("{} {}", format_amount(cost.amount_micros), cost.currency),
         );
         table.push([
-            row.execution_id.clone(),
-            row.summary.workflow.clone(),
-            status.to_string(),
-            row.summary.stage.clone().unwrap_or_else(|| "-".into()),
-            age((now_ms - row.summary.created_at_ms).max(0) as u64),
+            listing.id,
+            listing.workflow,
+            if listing.interrupted {
+                "interrupted"
+            } else {
+                listing.status
+            }
+            .to_string(),
+            listing.stage.unwrap_or_else(|| "-".into()),
+            age((now_ms - listing.created_at_ms).max(0) as u64),
             cost,
-            printable(&abbreviate(topic, 40)).into_owned(),
+            printable(&abbreviate(listing.topic.as_deref().unwrap_or("-"), 40)).into_owned(),
         ]);
     }
     if table.len() > 1 {
@@ -230,7 +208,7 @@ pub fn history(context: &Context, arguments: HistoryArguments) -> Result<(), Fai
         let events: Vec<Value> = events
             .iter()
             .enumerate()
-            .map(|(index, (event, at))| event_json(index + 1, event, *at))
+            .map(|(index, (event, at))| event_json(index as u64 + 1, event, *at))
             .collect();
         return print_json(&events);
     }
@@ -251,7 +229,7 @@ pub fn watch(context: &Context, arguments: WatchArguments) -> Result<(), Failure
         let start = events.first().map_or(0, |(_, at)| *at);
         for (index, (event, at)) in events.iter().enumerate().skip(printed) {
             if arguments.json {
-                println!("{}", event_json(index + 1, event, *at));
+                println!("{}", event_json(index as u64 + 1, event, *at));
             } else {
                 println!("{}", printable(&event_line(index + 1, start, event, *at)));
             }
@@ -324,59 +302,39 @@ pub fn validate(_context: &Context, arguments: ValidateArguments) -> Result<(), 
 
 pub fn shows(context: &Context, arguments: ShowsArguments) -> Result<(), Failure> {
     let engine = context.engine()?;
-    let mut shows: std::collections::BTreeMap<String, Vec<Value>> =
-        std::collections::BTreeMap::new();
-    for row in engine
-        .store
-        .executions()
-        .map_err(EngineError::from)?
-        .into_iter()
-        .rev()
-    {
-        let Some(show) = row.summary.show.clone() else {
-            continue;
-        };
-        let state = engine.load_state(&row.execution_id)?;
-        shows.entry(show).or_default().push(json!({ "id": row.execution_id, "status": row.summary.status.as_str(), "covered_concepts": state.covered_concepts }));
-    }
+    let shows = engine.shows()?;
     if arguments.json {
-        let list: Vec<Value> = shows
-            .iter()
-            .map(|(show, episodes)| json!({ "show": show, "episodes": episodes }))
-            .collect();
-        return print_json(&list);
+        return print_json(&shows);
     }
     if shows.is_empty() {
         println!("No episodes yet.");
     }
-    for (show, episodes) in shows {
+    for overview in shows {
         // Only a completed run is an episode; the others are listed with their status.
-        let completed = episodes
+        let completed = overview
+            .episodes
             .iter()
-            .filter(|episode| episode["status"] == "completed")
+            .filter(|episode| episode.status == "completed")
             .count();
-        let others = episodes.len() - completed;
+        let others = overview.episodes.len() - completed;
         println!(
-            "{show}: {completed} episode(s){}",
+            "{}: {completed} episode(s){}",
+            overview.show,
             if others > 0 {
                 format!(", {others} other run(s) not completed")
             } else {
                 String::new()
             }
         );
-        for episode in episodes {
-            let concepts: Vec<&str> = episode["covered_concepts"]
-                .as_array()
-                .map(|list| list.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+        for episode in overview.episodes {
             println!(
                 "  {} {} — {}",
-                episode["id"].as_str().unwrap_or_default(),
-                episode["status"].as_str().unwrap_or_default(),
-                if concepts.is_empty() {
+                episode.id,
+                episode.status,
+                if episode.covered_concepts.is_empty() {
                     "-".to_string()
                 } else {
-                    printable(&concepts.join(", ")).into_owned()
+                    printable(&episode.covered_concepts.join(", ")).into_owned()
                 }
             );
         }
@@ -459,18 +417,6 @@ fn summarize(event: &Event) -> String {
 
 /// An event as `history --json` and `watch --json` print it: its fields plus `sequence` and
 /// `recorded_at_ms` (the pinned definition left out of `ExecutionStarted`, it is long).
-fn event_json(sequence: usize, event: &Event, at: i64) -> Value {
-    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("sequence".into(), sequence.into());
-        object.insert("recorded_at_ms".into(), at.into());
-        if matches!(event, Event::ExecutionStarted { .. }) {
-            object.remove("definition");
-        }
-    }
-    value
-}
-
 /// One row of the event table: sequence, time since the start, type, summary.
 fn event_line(sequence: usize, start: i64, event: &Event, at: i64) -> String {
     let elapsed = format_duration(std::time::Duration::from_millis((at - start).max(0) as u64));

@@ -7,6 +7,7 @@ mod maintenance;
 mod plugins;
 mod progress;
 mod report;
+mod serve;
 mod worker;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use host::engine::{Engine, EngineError};
 use host::history::{Durability, SqliteStore};
 use host::plugin::PluginHost;
 use host::settings::DataDir;
+use pipeline_core::store::HistoryStore;
 
 /// Exit codes scripts can rely on (0 is success).
 pub mod exit_code {
@@ -86,6 +88,8 @@ pub enum Command {
     },
     /// Drive every execution that can make progress; with --follow, keep doing so.
     Worker(worker::WorkerArguments),
+    /// Run the worker with an HTTP API, live events, webhooks and a web dashboard.
+    Serve(serve::ServeArguments),
     /// Cancel an execution: interrupts what is in flight and records it as cancelled.
     #[command(after_help = "Examples:\n  host cancel podcast-20261121-k3x9qa")]
     Cancel {
@@ -213,6 +217,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
             json,
         } => execution::resume(&context, &id, auto_approve, json),
         Command::Worker(arguments) => worker::run(&context, arguments),
+        Command::Serve(arguments) => serve::run(&context, arguments),
         Command::Cancel { id } => execution::cancel(&context, &id),
         Command::Reset { id, stage } => execution::reset(&context, &id, &stage),
         Command::Status(status) => inspect::status(&context, status),
@@ -239,22 +244,26 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the history of the data directory alone.
-    pub fn store(&self) -> Result<Arc<SqliteStore>, Failure> {
+    /// Opens the history, blobs and plugins of the data directory.
+    pub fn engine(&self) -> Result<Engine, Failure> {
+        self.engine_over(self.store()?)
+    }
+
+    /// Opens the data directory's history database.
+    pub fn store(&self) -> Result<Arc<dyn HistoryStore>, Failure> {
         std::fs::create_dir_all(self.data_dir.root()).map_err(|error| {
             Failure::invalid_input(format!(
                 "cannot create data directory {}: {error}",
                 self.data_dir.root().display()
             ))
         })?;
-        SqliteStore::open(&self.data_dir.history_file(), self.durability)
-            .map(Arc::new)
-            .map_err(|error| Failure::from(EngineError::from(error)))
+        let store = SqliteStore::open(&self.data_dir.history_file(), self.durability)
+            .map_err(|error| Failure::from(EngineError::from(error)))?;
+        Ok(Arc::new(store))
     }
 
-    /// Opens the history, blobs and plugins of the data directory.
-    pub fn engine(&self) -> Result<Engine, Failure> {
-        let store = self.store()?;
+    /// The engine over `store`, with the data directory's blobs and plugins.
+    pub fn engine_over(&self, store: Arc<dyn HistoryStore>) -> Result<Engine, Failure> {
         let settings = self
             .data_dir
             .plugin_host_settings()

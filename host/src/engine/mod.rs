@@ -18,6 +18,7 @@ mod report;
 mod signal;
 pub mod start;
 mod store;
+mod views;
 mod worker;
 
 use std::path::PathBuf;
@@ -32,11 +33,15 @@ pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner};
 pub use report::{
-    BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StatusReport,
+    BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StageReport,
+    StatusReport,
 };
 pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
+pub use views::{
+    ExecutionListing, ListFilter, ListedProgress, ShowEpisode, ShowOverview, event_json,
+};
 pub use worker::{
     DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, WATCH_INTERVAL, Worker, WorkerSummary, WorkerWaker,
 };

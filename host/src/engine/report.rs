@@ -40,13 +40,33 @@ pub struct StatusReport {
     /// Feedback given with approvals and rejections, oldest first.
     pub feedback: Vec<String>,
     pub id: ExecutionId,
+    /// The inputs the execution was started with (defaults filled in).
+    pub inputs: BTreeMap<String, Value>,
     /// The current stage's completed and total activities.
     pub progress: Option<StageProgress>,
     /// The current stage; none once the execution has ended.
     pub stage: Option<StageId>,
+    /// Every stage of the workflow in order, with where it is: the timeline a page draws.
+    pub stages: Vec<StageReport>,
     #[serde(serialize_with = "status_name")]
     pub status: ExecutionStatus,
     pub workflow: String,
+}
+
+/// One stage of the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// Completed activities of the stage's current generation.
+    pub completed: usize,
+    pub finished_at_ms: Option<i64>,
+    pub id: StageId,
+    /// `call` or `approval`.
+    pub kind: &'static str,
+    pub started_at_ms: Option<i64>,
+    /// `pending`, `running`, `waiting_for_approval`, `completed`, `skipped` or `failed`.
+    pub status: &'static str,
+    pub title: String,
+    pub total: usize,
 }
 
 /// An approval gate waiting for a person.
@@ -177,6 +197,27 @@ impl StatusReport {
             paused: state.budget_gate.is_some() && !state.status.is_terminal(),
             spent_micros: spent.as_ref().map_or(0, |cost| cost.amount_micros),
         });
+        let stages = definition
+            .stages
+            .iter()
+            .map(|stage| {
+                let stage_state = state.stage(&stage.id);
+                let (completed, total) = state.stage_progress(&stage.id);
+                StageReport {
+                    completed,
+                    finished_at_ms: stage_state.finished_at_ms,
+                    id: stage.id.clone(),
+                    kind: match stage.kind {
+                        StageKind::Call(_) => "call",
+                        StageKind::Approval { .. } => "approval",
+                    },
+                    started_at_ms: stage_state.started_at_ms,
+                    status: stage_status_name(&stage_state.status),
+                    title: stage.title.clone(),
+                    total,
+                }
+            })
+            .collect();
         StatusReport {
             approval,
             artifacts: published("artifacts").unwrap_or(Value::Array(Vec::new())),
@@ -191,8 +232,10 @@ impl StatusReport {
             events: state.last_sequence,
             feedback: state.feedback.clone(),
             id: state.execution_id.clone(),
+            inputs: state.inputs.clone(),
             progress,
             stage: current.map(|stage| stage.id.clone()),
+            stages,
             status: state.status,
             workflow: state.workflow.clone(),
         }
@@ -225,4 +268,15 @@ impl Engine {
 /// A status as `--json` and `host list --status` name it.
 fn status_name<S: Serializer>(status: &ExecutionStatus, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(status.as_str())
+}
+
+fn stage_status_name(status: &StageStatus) -> &'static str {
+    match status {
+        StageStatus::Pending => "pending",
+        StageStatus::Running => "running",
+        StageStatus::WaitingForApproval { .. } => "waiting_for_approval",
+        StageStatus::Completed => "completed",
+        StageStatus::Skipped { .. } => "skipped",
+        StageStatus::Failed { .. } => "failed",
+    }
 }

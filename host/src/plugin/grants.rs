@@ -187,6 +187,12 @@ pub struct HostConfig {
     /// Grants per plugin name.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginGrants>,
+    /// `host serve`'s settings.
+    #[serde(default)]
+    pub server: crate::server::ServerSection,
+    /// Notifications `host serve` sends.
+    #[serde(default)]
+    pub webhooks: Vec<crate::server::WebhookConfig>,
 }
 
 /// Why the configuration file could not be used.
