@@ -24,8 +24,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Every benchmark recorded in BENCHMARKS.md, one after the other (about 5 minutes).
+# Every benchmark recorded in BENCHMARKS.md, one after the other (about 8 minutes).
 bench:
+    cargo bench -p host --bench cli_workloads
+    cargo bench -p host --bench fan_out_scaling
     cargo bench -p host --bench engine_steps
     cargo bench -p host --bench replay
     cargo bench -p host --bench cold_start

@@ -1,6 +1,7 @@
 //! The library's worker, batches and status report, driven in-process on a real data directory
 //! (SQLite on disk, the built-in mock LLM): a pass drives every runnable execution; a following
-//! worker acts on a wake-up without waiting for its poll and ends on its stop; a batch starts
+//! worker acts on a wake-up without waiting for its poll and ends on its stop, and acts on an
+//! approval another process records while it is still busy with a long drive; a batch starts
 //! and drives its starts, approving gates, and reports a failed start as a result; the report
 //! serializes exactly as `host status --json` prints it.
 
@@ -156,6 +157,87 @@ async fn a_following_worker_acts_on_a_wake_up_and_ends_on_its_stop() {
     assert_eq!(
         engine.status_report("gated").unwrap().status,
         ExecutionStatus::Completed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_following_worker_acts_on_an_approval_another_process_records() {
+    let sandbox = Sandbox::new().with_counter();
+    let engine = engine(&sandbox);
+    let gate = engine
+        .prepare(&approval_request(&sandbox, "gated"))
+        .unwrap();
+    engine.start(gate).await.unwrap();
+    let outcome = engine
+        .drive("gated", &NoObserver, DriveOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, DriveOutcome::WaitingForApproval(_)));
+    // A call that takes 30 s: the worker is busy with it the whole time this test runs.
+    let folder = sandbox.directory.path().join("slow");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("slow.md"), "sleep-ms=30000").unwrap();
+    std::fs::write(
+        folder.join("workflow.toml"),
+        "name = \"slow\"\n\n[providers]\nllm = \"counter\"\n\n[[stages]]\nid = \"slow\"\ncall = \"llm.generate\"\nprompt = \"slow.md\"\n",
+    )
+    .unwrap();
+    let slow = StartRequest {
+        workflow: folder.join("workflow.toml"),
+        execution_id: Some("slow".into()),
+        ..StartRequest::default()
+    };
+    engine.start(engine.prepare(&slow).unwrap()).await.unwrap();
+
+    // No wake-up and a poll interval no test outlives: only the store's change token can tell
+    // the worker about the approval, and it must act while the slow drive goes on.
+    let (stop, stop_receiver) = watch::channel(false);
+    let worker = Worker::new(engine.clone())
+        .with_poll_interval(Duration::from_secs(3600))
+        .with_stop(stop_receiver);
+    let (sender, mut results) = mpsc::unbounded_channel();
+    let following = tokio::spawn(async move {
+        worker
+            .follow(&mut |driven: Driven| {
+                let _ = sender.send((driven.execution_id.clone(), status_of(&driven)));
+            })
+            .await
+    });
+    let approve = sandbox.command();
+    let approved = tokio::task::spawn_blocking(move || {
+        let mut approve = approve;
+        approve
+            .args(["signal", "approve", "gated", "--no-wait"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_success(&approved);
+    // The gate's one-second reminder may come due first and be driven too; the slow drive must
+    // not end before the approved execution completes.
+    loop {
+        let (id, status) = tokio::time::timeout(Duration::from_secs(60), results.recv())
+            .await
+            .expect("the worker drove nothing within 60 s")
+            .expect("the worker is running");
+        assert_eq!(
+            id, "gated",
+            "the approved execution is driven while the slow one runs"
+        );
+        if status == ExecutionStatus::Completed {
+            break;
+        }
+    }
+
+    stop.send(true).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(60), following)
+        .await
+        .expect("the stop ends the worker")
+        .unwrap();
+    assert!(
+        matches!(&ended, Err(host::engine::EngineError::Interrupted { execution_id }) if execution_id == "slow"),
+        "the slow drive is stopped and stays resumable: {ended:?}"
     );
 }
 

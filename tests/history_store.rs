@@ -221,6 +221,7 @@ async fn a_driver_whose_lease_was_taken_over_cannot_append() {
     assert!(
         store
             .acquire_lease("ep-1", &first, 0, 1_000)
+            .await
             .unwrap()
             .is_ok()
     );
@@ -228,7 +229,10 @@ async fn a_driver_whose_lease_was_taken_over_cannot_append() {
         .append_with("ep-1", 1, three_events(), None, Some(first.id.clone()))
         .await
         .unwrap();
-    let refused = store.acquire_lease("ep-1", &second, 500, 1_000).unwrap();
+    let refused = store
+        .acquire_lease("ep-1", &second, 500, 1_000)
+        .await
+        .unwrap();
     assert_eq!(
         refused.unwrap_err().owner,
         "first",
@@ -237,6 +241,7 @@ async fn a_driver_whose_lease_was_taken_over_cannot_append() {
     assert!(
         store
             .acquire_lease("ep-1", &second, 2_000, 1_000)
+            .await
             .unwrap()
             .is_ok(),
         "an expired lease is taken over"

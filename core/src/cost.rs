@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::decide::{Decision, WaitReason, current_stage};
 use crate::event::{Cost, Event, Signal};
 use crate::ids::{ActivityId, StageId};
-use crate::state::{ActivityStatus, ExecutionState, ExecutionStatus};
+use crate::state::{ExecutionState, ExecutionStatus};
 use crate::workflow::{Definition, Stage};
 
 /// A pause because the recorded cost reached the budget.
@@ -87,9 +87,11 @@ pub(crate) fn hold_at_budget(
     state: &ExecutionState,
     stage: &Stage,
 ) -> Decision {
-    let (Some(budget_micros), Some(spent), Decision::Record(events)) =
-        (state.budget_micros, state.spent(), &decision)
-    else {
+    // The total spent adds up every stage's cost: only an execution with a budget pays it.
+    let (Some(budget_micros), Decision::Record(events)) = (state.budget_micros, &decision) else {
+        return decision;
+    };
+    let Some(spent) = state.spent() else {
         return decision;
     };
     let calls_a_plugin = |activity: &ActivityId| {
@@ -138,14 +140,8 @@ pub(crate) fn budget_step(
             Signal::Approve { .. } | Signal::Cancel { .. } | Signal::Revise { .. } => {}
         }
     }
-    let in_flight = current_stage(definition, state).is_some_and(|current| {
-        state.stage(&current.id).activities.iter().any(|id| {
-            matches!(
-                state.activities.get(id).map(|activity| &activity.status),
-                Some(ActivityStatus::Running { .. })
-            )
-        })
-    });
+    let in_flight = current_stage(definition, state)
+        .is_some_and(|current| !state.stage(&current.id).tally.running.is_empty());
     Decision::Wait {
         until_ms: None,
         reason: if in_flight {

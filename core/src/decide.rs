@@ -8,7 +8,7 @@ use crate::cost::{budget_step, hold_at_budget};
 use crate::error_kind::ErrorKind;
 use crate::event::{ActivityError, Event, Signal, TimerPurpose};
 use crate::ids::{ActivityId, StageId};
-use crate::state::{ActivityState, ActivityStatus, ExecutionState, StageStatus};
+use crate::state::{ActivityStatus, ExecutionState, StageStatus};
 use crate::template::{self, TemplateError};
 use crate::workflow::{CallStage, Definition, OnError, Stage, StageKind, StageReads};
 
@@ -233,13 +233,13 @@ fn schedule_activities(
         None => vec![None],
         Some(items) => items.iter().enumerate().map(Some).collect(),
     };
+    let shared = template::SharedContext::new(context);
     for target in targets {
-        let mut item_context = context.clone();
-        if let Some((index, value)) = target {
-            item_context["item"] = value.clone();
-            item_context["index"] = index.into();
-        }
-        let input = match render_call_input(call, &item_context) {
+        let rendered = match target {
+            Some((index, value)) => render_call_input(call, &shared.with_item(index, value)),
+            None => render_call_input(call, &shared),
+        };
+        let input = match rendered {
             Ok(input) => input,
             Err(problem) => {
                 let at = target
@@ -274,7 +274,10 @@ fn schedule_activities(
 
 /// The fully rendered input of one activity: the stage's input fields and, for LLM stages,
 /// the conversation built from the prompt templates and the output schema.
-pub fn render_call_input(call: &CallStage, context: &Value) -> Result<Value, TemplateError> {
+pub fn render_call_input<C: serde::Serialize + ?Sized>(
+    call: &CallStage,
+    context: &C,
+) -> Result<Value, TemplateError> {
     let fields = Value::Object(
         call.input
             .iter()
@@ -388,11 +391,7 @@ fn approval_step(state: &ExecutionState, stage: &Stage, subject: &Value, now_ms:
 
 fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision {
     let stage_state = state.stage(&stage.id);
-    let activities: Vec<(&ActivityId, &ActivityState)> = stage_state
-        .activities
-        .iter()
-        .filter_map(|id| state.activities.get(id).map(|activity| (id, activity)))
-        .collect();
+    let (listed, tally) = (&stage_state.activities, &stage_state.tally);
     if let (Some(limit), Some(started)) = (stage.stage_timeout_ms, stage_state.started_at_ms)
         && now_ms >= started.saturating_add(limit as i64)
     {
@@ -408,9 +407,10 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
             ),
         );
     }
+    // Only the activities that can change are looked at (see `tally`), in item order.
     // Failed attempts: retry after a recorded timer, or give up.
     let mut events = Vec::new();
-    for (id, activity) in &activities {
+    for (id, activity) in state.activities_at(listed, &tally.failed) {
         if let ActivityStatus::AttemptFailed { attempt, error } = &activity.status
             && let Some(delay) = stage.retry.next_delay_ms(*attempt, error)
         {
@@ -418,7 +418,7 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
                 timer: format!("retry:{id}:{}", attempt + 1),
                 fire_at_ms: now_ms.saturating_add(delay as i64),
                 purpose: TimerPurpose::RetryBackoff {
-                    activity: (*id).clone(),
+                    activity: id.clone(),
                     next_attempt: attempt + 1,
                 },
             });
@@ -427,7 +427,7 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
     if !events.is_empty() {
         return Decision::Record(events);
     }
-    for (_, activity) in &activities {
+    for (_, activity) in state.activities_at(listed, &tally.backing_off) {
         if let ActivityStatus::BackingOff {
             timer, fire_at_ms, ..
         } = &activity.status
@@ -441,22 +441,14 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
     if !events.is_empty() {
         return Decision::Record(events);
     }
-    let running = activities
-        .iter()
-        .filter(|(_, activity)| matches!(activity.status, ActivityStatus::Running { .. }))
-        .count();
-    let free = (stage.concurrency as usize).saturating_sub(running);
-    for (id, activity) in activities.iter().filter(|_| free > 0) {
+    let free = (stage.concurrency as usize).saturating_sub(tally.running.len());
+    for (id, activity) in state.activities_at(listed, &tally.startable).take(free) {
         let next_attempt = match activity.status {
-            ActivityStatus::Scheduled => 1,
             ActivityStatus::Ready { next_attempt } => next_attempt,
-            _ => continue,
+            _ => 1,
         };
-        if events.len() == free {
-            break;
-        }
         events.push(Event::ActivityStarted {
-            activity: (*id).clone(),
+            activity: id.clone(),
             attempt: next_attempt,
             idempotency_key: idempotency_key(state, id, next_attempt),
         });
@@ -464,18 +456,11 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
     if !events.is_empty() {
         return Decision::Record(events);
     }
-    let unsettled = activities.iter().any(|(_, activity)| {
-        matches!(
-            activity.status,
-            ActivityStatus::Running { .. }
-                | ActivityStatus::BackingOff { .. }
-                | ActivityStatus::Ready { .. }
-                | ActivityStatus::Scheduled
-        )
-    });
+    let unsettled =
+        !(tally.running.is_empty() && tally.backing_off.is_empty() && tally.startable.is_empty());
     if unsettled {
-        let next_timer = activities
-            .iter()
+        let next_timer = state
+            .activities_at(listed, &tally.backing_off)
             .filter_map(|(_, activity)| match activity.status {
                 ActivityStatus::BackingOff { fire_at_ms, .. } => Some(fire_at_ms),
                 _ => None,
@@ -492,8 +477,8 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
             reason: WaitReason::Activities,
         };
     }
-    let failure = activities
-        .iter()
+    let failure = state
+        .activities_at(listed, &tally.failed)
         .find_map(|(id, activity)| match &activity.status {
             ActivityStatus::AttemptFailed { attempt, error } => Some((id, attempt, error)),
             _ => None,

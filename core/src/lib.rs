@@ -22,6 +22,7 @@ pub mod show;
 pub mod signals;
 pub mod state;
 pub mod store;
+pub mod tally;
 pub mod template;
 pub mod text;
 pub mod workflow;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::cost::BudgetGate;
 use crate::event::{ActivityError, Cost, Event, PluginPin, Signal, TimerPurpose};
 use crate::ids::{ActivityId, ExecutionId, StageId};
+use crate::tally::ActivityTally;
 use crate::workflow::DefinitionBundle;
 
 /// Where an execution is in its life.
@@ -72,6 +73,8 @@ pub struct StageState {
     pub finished_at_ms: Option<i64>,
     /// This generation's activities, in item order.
     pub activities: Vec<ActivityId>,
+    /// Those activities grouped by status, by position in `activities`.
+    pub tally: ActivityTally,
     pub output: Option<Value>,
 }
 
@@ -260,6 +263,7 @@ impl ExecutionState {
             started_at_ms: None,
             finished_at_ms: None,
             activities: Vec::new(),
+            tally: ActivityTally::EMPTY,
             output: None,
         };
         self.stages.get(id).unwrap_or(&NOT_REACHED)
@@ -267,17 +271,8 @@ impl ExecutionState {
 
     /// Completed activities of a stage and all of its activities, for progress.
     pub fn stage_progress(&self, stage: &StageId) -> (usize, usize) {
-        let activities = &self.stage(stage).activities;
-        let done = activities
-            .iter()
-            .filter(|id| {
-                matches!(
-                    self.activities.get(*id).map(|activity| &activity.status),
-                    Some(ActivityStatus::Completed { .. })
-                )
-            })
-            .count();
-        (done, activities.len())
+        let stage = self.stage(stage);
+        (stage.tally.completed, stage.activities.len())
     }
 
     /// Applies the next event.
@@ -297,6 +292,7 @@ impl ExecutionState {
                 state.status = StageStatus::Running;
                 state.started_at_ms = Some(at);
                 state.activities.clear();
+                state.tally = ActivityTally::default();
             }
             Event::StageSkipped { stage, reason } => {
                 let state = self.reach(stage);
@@ -317,6 +313,11 @@ impl ExecutionState {
                     .stages
                     .get_mut(stage)
                     .ok_or_else(|| fail(format!("stage {stage} has not started")))?;
+                stage_state.tally.moved(
+                    stage_state.activities.len(),
+                    None,
+                    &ActivityStatus::Scheduled,
+                );
                 stage_state.activities.push(activity.clone());
                 self.activities.insert(
                     activity.clone(),
@@ -337,16 +338,14 @@ impl ExecutionState {
                 attempt,
                 idempotency_key,
             } => {
-                let state = self
-                    .activities
-                    .get_mut(activity)
-                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
-                state.attempts = *attempt;
-                state.status = ActivityStatus::Running {
+                let running = ActivityStatus::Running {
                     attempt: *attempt,
                     idempotency_key: idempotency_key.clone(),
                     started_at_ms: at,
                 };
+                self.set_activity_status(activity, running)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?
+                    .attempts = *attempt;
             }
             Event::ActivityCompleted {
                 activity,
@@ -355,13 +354,12 @@ impl ExecutionState {
                 plugin,
                 ..
             } => {
-                let state = self
-                    .activities
-                    .get_mut(activity)
-                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
-                state.status = ActivityStatus::Completed {
+                let completed = ActivityStatus::Completed {
                     output: output.clone(),
                 };
+                let state = self
+                    .set_activity_status(activity, completed)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
                 state.plugin = plugin.clone();
                 let stage = state.stage.clone();
                 if let Some(cost) = cost {
@@ -374,14 +372,13 @@ impl ExecutionState {
                 error,
                 ..
             } => {
-                let state = self
-                    .activities
-                    .get_mut(activity)
-                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
-                state.status = ActivityStatus::AttemptFailed {
+                let failed = ActivityStatus::AttemptFailed {
                     attempt: *attempt,
                     error: error.clone(),
                 };
+                let state = self
+                    .set_activity_status(activity, failed)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
                 state.last_error = Some(error.clone());
                 self.last_error = Some(LastError {
                     stage: Some(state.stage.clone()),
@@ -400,15 +397,13 @@ impl ExecutionState {
                     next_attempt,
                 } = purpose
                 {
-                    let state = self
-                        .activities
-                        .get_mut(activity)
-                        .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
-                    state.status = ActivityStatus::BackingOff {
+                    let backing_off = ActivityStatus::BackingOff {
                         next_attempt: *next_attempt,
                         timer: timer.clone(),
                         fire_at_ms: *fire_at_ms,
                     };
+                    self.set_activity_status(activity, backing_off)
+                        .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
                 }
                 self.timers.insert(
                     timer.clone(),
@@ -427,9 +422,8 @@ impl ExecutionState {
                     activity,
                     next_attempt,
                 } = fired.purpose
-                    && let Some(state) = self.activities.get_mut(&activity)
                 {
-                    state.status = ActivityStatus::Ready { next_attempt };
+                    self.set_activity_status(&activity, ActivityStatus::Ready { next_attempt });
                 }
             }
             Event::ApprovalRequested { stage, subject } => {
@@ -583,6 +577,7 @@ fn pending_stage() -> StageState {
         started_at_ms: None,
         finished_at_ms: None,
         activities: Vec::new(),
+        tally: ActivityTally::default(),
         output: None,
     }
 }

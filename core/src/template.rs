@@ -89,13 +89,47 @@ fn voice_for(
     ))
 }
 
+/// A context converted for the template engine once, to render many templates with: a fan-out
+/// renders each item's input with the same context plus `item` and `index`, and converting
+/// the whole context (which holds the list being fanned out) for every item would make a
+/// stage's start cost grow with the square of its items.
+#[derive(Debug, Clone)]
+pub struct SharedContext(minijinja::Value);
+
+impl SharedContext {
+    pub fn new(context: &Value) -> SharedContext {
+        SharedContext(minijinja::Value::from_serialize(context))
+    }
+
+    /// This context with `item` and `index` bound, sharing everything else.
+    pub fn with_item(&self, index: usize, item: &Value) -> SharedContext {
+        let bound = minijinja::context! {
+            item => minijinja::Value::from_serialize(item),
+            index => index,
+        };
+        SharedContext(minijinja::value::merge_maps([bound, self.0.clone()]))
+    }
+}
+
+impl serde::Serialize for SharedContext {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// Renders a text template.
-pub fn render_text(source: &str, context: &Value) -> Result<String, TemplateError> {
+pub fn render_text<C: serde::Serialize + ?Sized>(
+    source: &str,
+    context: &C,
+) -> Result<String, TemplateError> {
     Ok(environment().render_str(source, context)?)
 }
 
 /// Evaluates an expression such as `not inputs.skip_cover` or `stages.script.output.lines`.
-pub fn evaluate(expression: &str, context: &Value) -> Result<Value, TemplateError> {
+pub fn evaluate<C: serde::Serialize + ?Sized>(
+    expression: &str,
+    context: &C,
+) -> Result<Value, TemplateError> {
     let compiled = compile_expression(expression)?;
     let value = compiled.eval(context)?;
     // Strict mode stops lookups through undefined values, but a missing last field evaluates
@@ -127,7 +161,10 @@ pub fn is_truthy(value: &Value) -> bool {
 /// Renders a tree of input templates: strings are templates, except that a string that is
 /// exactly one `{{ expression }}` becomes the expression's value with its type (a list stays
 /// a list). Other values are kept.
-pub fn render_tree(tree: &Value, context: &Value) -> Result<Value, TemplateError> {
+pub fn render_tree<C: serde::Serialize + ?Sized>(
+    tree: &Value,
+    context: &C,
+) -> Result<Value, TemplateError> {
     Ok(match tree {
         Value::String(text) => match sole_expression(text) {
             Some(expression) => evaluate(expression, context)?,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use pipeline_core::replay::replay;
-use pipeline_core::{Definition, Event, ExecutionState};
+use pipeline_core::{ActivityStatus, Definition, Event, ExecutionState};
 
 fn load(name: &str) -> Vec<(Event, i64)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -58,4 +58,42 @@ fn a_history_paused_at_its_budget_and_raised_folds_and_replays() {
     let definition = Definition::from_bundle(&state.bundle).expect("the pinned definition builds");
     let replayed = replay(&definition, &events).expect("the history replays");
     assert_eq!(replayed, state);
+}
+
+#[test]
+fn every_stage_tally_agrees_with_its_activities_after_each_event() {
+    // The tally is what `decide` reads instead of scanning a stage's activities, so it must
+    // say exactly what the statuses say, at every point of a real history (fan-outs included).
+    for name in ["podcast-v1.jsonl", "budget-v1.jsonl"] {
+        let events = load(name);
+        let mut state = ExecutionState::start(&events[0].0, events[0].1).unwrap();
+        for (event, at) in &events[1..] {
+            state.apply(event, *at).unwrap();
+            for (stage_id, stage) in &state.stages {
+                let mut expected = pipeline_core::tally::ActivityTally::default();
+                for (position, id) in stage.activities.iter().enumerate() {
+                    let status = &state.activities[id].status;
+                    match status {
+                        ActivityStatus::Scheduled | ActivityStatus::Ready { .. } => {
+                            expected.startable.insert(position);
+                        }
+                        ActivityStatus::Running { .. } => {
+                            expected.running.insert(position);
+                        }
+                        ActivityStatus::AttemptFailed { .. } => {
+                            expected.failed.insert(position);
+                        }
+                        ActivityStatus::BackingOff { .. } => {
+                            expected.backing_off.insert(position);
+                        }
+                        ActivityStatus::Completed { .. } => expected.completed += 1,
+                    }
+                }
+                assert_eq!(
+                    stage.tally, expected,
+                    "{name}: stage {stage_id} after {event:?}"
+                );
+            }
+        }
+    }
 }

@@ -17,11 +17,18 @@ pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEven
 pub type AppendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Vec<StoredEvent>, HistoryError>> + Send + 'a>>;
 
+/// The future of taking a lease: `Ok(Err(holder))` when a live process holds it.
+pub type LeaseFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Result<(), LeaseHolder>, HistoryError>> + Send + 'a>>;
+
+/// The future of giving a lease up.
+pub type ReleaseFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HistoryError>> + Send + 'a>>;
+
 /// The event log of every execution, the executions table kept in step with it, and the
 /// leases that say which process drives an execution.
 ///
-/// Appends are asynchronous: they wait for a commit, which a store may share between many
-/// callers. The other operations are short queries and block; async code calls them where a
+/// Appends and lease changes are asynchronous: they wait for a commit, which a store may share
+/// between many callers. The other operations are short queries and block; async code calls them where a
 /// blocking moment is acceptable or from `spawn_blocking`. The trait is object safe, so the
 /// engine holds an `Arc<dyn HistoryStore>` and does not know which database it talks to.
 pub trait HistoryStore: Send + Sync {
@@ -49,6 +56,21 @@ pub trait HistoryStore: Send + Sync {
         self.append_with(execution_id, first_sequence, events, None, None)
     }
 
+    /// Appends the first `events` of a new execution (a conflict if it has any) with its row,
+    /// and takes its lease for `owner` until `now_ms + ttl_ms`, in one transaction: a start
+    /// that its own process drives on at once costs one commit, and no worker can pick the
+    /// execution up in between. A live holder of that id's lease makes it
+    /// [`HistoryError::LeaseLost`], having written nothing.
+    fn start_owned<'a>(
+        &'a self,
+        execution_id: &'a str,
+        events: Vec<NewEvent>,
+        summary: ExecutionSummary,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> AppendFuture<'a>;
+
     /// The whole history of an execution, returned only after [`chain::verify`] passes
     /// (against the `last_sequence` of its row); empty for an unknown execution.
     fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError>;
@@ -58,17 +80,22 @@ pub trait HistoryStore: Send + Sync {
 
     /// Takes (or renews) the lease of `execution_id` for `owner` until `now_ms + ttl_ms`,
     /// unless a live process holds it: then says who. A lease whose holder is gone (expired,
-    /// or a process on this machine that no longer exists) is taken over.
-    fn acquire_lease(
-        &self,
-        execution_id: &str,
-        owner: &LeaseOwner,
+    /// or a process on this machine that no longer exists) is taken over. Resolves once the
+    /// change has committed.
+    fn acquire_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
         now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<Result<(), LeaseHolder>, HistoryError>;
+    ) -> LeaseFuture<'a>;
 
     /// Gives the lease up, if `owner` still holds it.
-    fn release_lease(&self, execution_id: &str, owner: &LeaseOwner) -> Result<(), HistoryError>;
+    fn release_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+    ) -> ReleaseFuture<'a>;
 
     /// Who holds the lease of an execution, if anyone does and has not let it expire.
     fn lease_holder(
@@ -87,8 +114,19 @@ pub trait HistoryStore: Send + Sync {
     /// may have died) and ones waiting for approval whose wake-up time is due.
     fn runnable(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError>;
 
+    /// Executions waiting for approval whose wake-up time is due at `now_ms` (a signal
+    /// arrived, a timer fired), oldest first: the part of [`runnable`](Self::runnable) that
+    /// others' commits create, without the running executions.
+    fn due(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError>;
+
     /// Executions of one show, oldest first.
     fn executions_of_show(&self, show: &str) -> Result<Vec<ExecutionRow>, HistoryError>;
+
+    /// A number that changes whenever anyone (any process, this one included) commits to the
+    /// store, and is cheap enough to ask for every few milliseconds: a following worker polls
+    /// it to learn at once of signals and starts other processes record, without querying
+    /// for runnable executions when nothing changed.
+    fn change_token(&self) -> Result<u64, HistoryError>;
 
     /// How many transactions this store has committed since it was opened; with group commit
     /// this grows more slowly than the number of appends.

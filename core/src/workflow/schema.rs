@@ -15,7 +15,10 @@ impl SchemaFile {
 
     /// The schema an activity is held to: the file as written, or the template rendered with
     /// the stage's `context` and checked like a written schema.
-    pub fn render(&self, context: &Value) -> Result<Value, TemplateError> {
+    pub fn render<C: serde::Serialize + ?Sized>(
+        &self,
+        context: &C,
+    ) -> Result<Value, TemplateError> {
         let source = match &self.body {
             SchemaBody::Fixed(schema) => return Ok(schema.clone()),
             SchemaBody::Template(source) => source,

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use host::engine::{BatchOptions, DriveOptions, DriveOutcome, Engine, EngineError, StartRequest};
+use host::engine::{
+    BatchOptions, DriveOptions, DriveOutcome, Engine, EngineError, StartRequest, SystemClock,
+    record_signal,
+};
 use pipeline_core::files::{self, limits};
 use pipeline_core::money::parse_amount;
 use pipeline_core::text::printable;
@@ -180,13 +183,15 @@ fn run_batch(
         ));
     }
     // Every topic is checked before anything starts, so a bad line does not leave half a batch.
-    let mut prepared = Vec::new();
-    for topic in &topics {
-        let mut one = request.clone();
-        one.inputs
-            .insert("topic".into(), Value::String(topic.to_string()));
-        prepared.push(engine.prepare(&one)?);
-    }
+    let each_inputs = topics
+        .iter()
+        .map(|topic| {
+            let mut inputs = request.inputs.clone();
+            inputs.insert("topic".into(), Value::String(topic.to_string()));
+            inputs
+        })
+        .collect();
+    let prepared = engine.prepare_each(&request, each_inputs)?;
     if arguments.dry_run {
         println!(
             "{} executions would start, one per topic of {}.",
@@ -274,7 +279,6 @@ fn run_batch(
 }
 
 pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> {
-    let engine = context.engine()?;
     let (id, signal, wait, json) = match command {
         SignalCommand::Approve {
             id,
@@ -323,17 +327,24 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
             (id, Signal::Revise { feedback }, true, json)
         }
     };
+    if !wait {
+        // Only recording: the history store is all it takes, not the plugins.
+        let store = context.store()?;
+        runtime()?.block_on(record_signal(store.as_ref(), &SystemClock, &id, signal))?;
+        report::forget_pending_outline(context, &id);
+        if !json {
+            eprintln!("Signal recorded for {id}");
+        }
+        return Ok(());
+    }
+    let engine = context.engine()?;
     runtime()?.block_on(async {
         engine.signal(&id, signal).await?;
         report::forget_pending_outline(context, &id);
         if !json {
             eprintln!("Signal recorded for {id}");
         }
-        if wait {
-            drive_and_report(context, &engine, &id, &ctrl_c_watch(), json).await
-        } else {
-            Ok(())
-        }
+        drive_and_report(context, &engine, &id, &ctrl_c_watch(), json).await
     })
 }
 

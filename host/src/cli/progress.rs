@@ -1,12 +1,16 @@
 //! Progress while an execution is driven. On a terminal, a bar per running stage with counts,
 //! elapsed time and time remaining; otherwise (or with `--json`) plain lines. Every line also
 //! goes to the execution's log file under `<data-dir>/logs/`, whatever the terminal shows.
+//! Log files are opened and written by a thread of their own: creating a file per execution
+//! costs a batch of hundreds of executions more than their steps, and need not hold up the
+//! drives that report them.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{IsTerminal as _, Write as _};
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::thread::JoinHandle;
 
 use host::engine::{Clock as _, Observer, SystemClock, rfc3339};
 use host::settings::{Existing, open_private};
@@ -24,8 +28,9 @@ pub struct Progress {
     bars: Option<MultiProgress>,
     /// A std mutex: held only to update a bar or write a line, never across an await.
     stage_bars: Mutex<HashMap<(String, StageId), ProgressBar>>,
-    logs: Mutex<HashMap<String, File>>,
-    logs_dir: std::path::PathBuf,
+    /// To the log thread; taken on drop, which lets the thread finish and is waited for.
+    logs: Mutex<Option<mpsc::Sender<LogMessage>>>,
+    log_thread: Option<JoinHandle<()>>,
     /// Gates are approved as they are reached (`--auto-approve`): none waits for a person.
     approving_automatically: bool,
     /// A worker: each drive it picks up is announced on stdout with a timestamp.
@@ -35,13 +40,25 @@ pub struct Progress {
 impl Progress {
     pub fn new(logs_dir: &Path, quiet: bool) -> Progress {
         let interactive = !quiet && std::io::stderr().is_terminal();
+        let (sender, receiver) = mpsc::channel();
+        let logs_dir = logs_dir.to_path_buf();
+        let log_thread = std::thread::Builder::new()
+            .name("execution-logs".into())
+            .spawn(move || write_logs(&logs_dir, receiver));
+        let (sender, log_thread) = match log_thread {
+            Ok(thread) => (Some(sender), Some(thread)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the thread that writes execution logs");
+                (None, None)
+            }
+        };
         Progress {
             quiet,
             bars: interactive
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             stage_bars: Mutex::new(HashMap::new()),
-            logs: Mutex::new(HashMap::new()),
-            logs_dir: logs_dir.to_path_buf(),
+            logs: Mutex::new(sender),
+            log_thread,
             approving_automatically: false,
             announcing_drives: false,
         }
@@ -62,10 +79,18 @@ impl Progress {
     /// Closes an execution's log file; a later line opens it again and appends. A following
     /// worker calls this after each drive, so it holds files only for the drives in flight.
     pub fn close_log(&self, execution_id: &str) {
-        self.logs
+        self.send_log(LogMessage::Close(execution_id.to_string()));
+    }
+
+    fn send_log(&self, message: LogMessage) {
+        if let Some(sender) = self
+            .logs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(execution_id);
+            .as_ref()
+        {
+            let _ = sender.send(message);
+        }
     }
 
     fn line(&self, execution_id: &str, line: &str) {
@@ -86,29 +111,12 @@ impl Progress {
         }
     }
 
+    /// Queues a line for the execution's log, stamped now.
     fn log(&self, execution_id: &str, line: &str) {
-        let line = printable(line);
-        let mut logs = self
-            .logs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !logs.contains_key(execution_id) {
-            let opened = std::fs::create_dir_all(&self.logs_dir).and_then(|()| {
-                open_private(
-                    &self.logs_dir.join(format!("{execution_id}.log")),
-                    Existing::Append,
-                )
-            });
-            match opened {
-                Ok(file) => {
-                    logs.insert(execution_id.to_string(), file);
-                }
-                Err(error) => tracing::warn!(%error, "cannot open the execution's log file"),
-            }
-        }
-        if let Some(file) = logs.get_mut(execution_id) {
-            let _ = writeln!(file, "{} {line}", rfc3339(SystemClock.now_ms()));
-        }
+        self.send_log(LogMessage::Line {
+            execution_id: execution_id.to_string(),
+            line: format!("{} {}", rfc3339(SystemClock.now_ms()), printable(line)),
+        });
     }
 
     /// Keeps the bar of a fan-out stage in step with its activities.
@@ -313,6 +321,63 @@ impl Observer for Progress {
             _ => return,
         };
         self.line(id, &line);
+    }
+}
+
+impl Drop for Progress {
+    /// Every queued line reaches its file before the process goes on (and exits).
+    fn drop(&mut self) {
+        self.logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = self.log_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the log thread is asked to do.
+enum LogMessage {
+    Line {
+        execution_id: String,
+        line: String,
+    },
+    /// The execution's drive ended: its file is closed until it has a line again.
+    Close(String),
+}
+
+/// The log thread: appends each line to its execution's file, opening files as needed and
+/// closing them when asked, until every sender is gone.
+fn write_logs(logs_dir: &Path, messages: mpsc::Receiver<LogMessage>) {
+    let mut files: HashMap<String, File> = HashMap::new();
+    let mut directory_made = false;
+    for message in messages {
+        let (execution_id, line) = match message {
+            LogMessage::Close(execution_id) => {
+                files.remove(&execution_id);
+                continue;
+            }
+            LogMessage::Line { execution_id, line } => (execution_id, line),
+        };
+        if !files.contains_key(&execution_id) {
+            let path: PathBuf = logs_dir.join(format!("{execution_id}.log"));
+            let made = if directory_made {
+                Ok(())
+            } else {
+                std::fs::create_dir_all(logs_dir)
+            };
+            directory_made = made.is_ok();
+            match made.and_then(|()| open_private(&path, Existing::Append)) {
+                Ok(file) => {
+                    files.insert(execution_id.clone(), file);
+                }
+                Err(error) => tracing::warn!(%error, "cannot open the execution's log file"),
+            }
+        }
+        if let Some(file) = files.get_mut(&execution_id) {
+            let _ = writeln!(file, "{line}");
+        }
     }
 }
 

@@ -54,14 +54,21 @@ impl Engine {
             tasks.spawn(async move {
                 let _slot = limit.acquire_owned().await;
                 let execution_id = prepared.execution_id.0.clone();
-                let outcome = match engine.start(prepared).await {
-                    Err(error) => Err(error),
-                    Ok(_) if auto_approve => {
+                let outcome = engine
+                    .start_and_drive(prepared, observer.as_ref(), drive.clone())
+                    .await;
+                let outcome = match outcome {
+                    Ok(outcome) if auto_approve && awaits_a_gate(&outcome) => {
                         engine
-                            .drive_approving(&execution_id, observer.as_ref(), drive, &mut || {})
+                            .approve_and_drive_on(
+                                &execution_id,
+                                observer.as_ref(),
+                                drive,
+                                &mut || {},
+                            )
                             .await
                     }
-                    Ok(_) => engine.drive(&execution_id, observer.as_ref(), drive).await,
+                    other => other,
                 };
                 Driven {
                     execution_id,
@@ -87,13 +94,23 @@ impl Engine {
         options: DriveOptions,
         on_approved: &mut (dyn FnMut() + Send),
     ) -> Result<DriveOutcome, EngineError> {
+        let outcome = self.drive(execution_id, observer, options.clone()).await?;
+        if !awaits_a_gate(&outcome) {
+            return Ok(outcome);
+        }
+        self.approve_and_drive_on(execution_id, observer, options, on_approved)
+            .await
+    }
+
+    /// Approves the gate an execution waits at and drives it on, approving every later gate.
+    async fn approve_and_drive_on(
+        &self,
+        execution_id: &str,
+        observer: &dyn Observer,
+        options: DriveOptions,
+        on_approved: &mut (dyn FnMut() + Send),
+    ) -> Result<DriveOutcome, EngineError> {
         loop {
-            let outcome = self.drive(execution_id, observer, options.clone()).await?;
-            // Only a person raises a budget: an execution paused at it is left waiting.
-            if !matches!(&outcome, DriveOutcome::WaitingForApproval(state) if state.budget_gate.is_none())
-            {
-                return Ok(outcome);
-            }
             let signal = Signal::Approve {
                 replacement: None,
                 feedback: Some(AUTO_APPROVAL_FEEDBACK.to_string()),
@@ -101,6 +118,16 @@ impl Engine {
             };
             self.signal(execution_id, signal).await?;
             on_approved();
+            let outcome = self.drive(execution_id, observer, options.clone()).await?;
+            if !awaits_a_gate(&outcome) {
+                return Ok(outcome);
+            }
         }
     }
+}
+
+/// Whether a drive stopped at an approval gate that `--auto-approve` answers. Only a person
+/// raises a budget: an execution paused at it is left waiting.
+fn awaits_a_gate(outcome: &DriveOutcome) -> bool {
+    matches!(outcome, DriveOutcome::WaitingForApproval(state) if state.budget_gate.is_none())
 }

@@ -9,11 +9,10 @@ use pipeline_core::answers::attempt_input;
 use pipeline_core::decide::{Decision, context, decide};
 use pipeline_core::replay::replay;
 use pipeline_core::revise::add_revision_notes;
-use pipeline_core::signals::check_signal;
 use pipeline_core::store::HistoryError;
 use pipeline_core::{
-    ActivityId, ActivityStatus, Definition, Event, ExecutionState, Signal, StageId, StageKind,
-    StageStatus, WaitReason,
+    ActivityId, ActivityStatus, Definition, Event, ExecutionState, StageId, StageKind, StageStatus,
+    WaitReason,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -21,7 +20,8 @@ use tokio::task::JoinSet;
 
 use super::activity::ActivityJob;
 use super::publish::PUBLISH_CALL;
-use super::store::apply;
+use super::start::PreparedStart;
+use super::store::{apply, decode_history};
 use super::{Engine, EngineError, LEASE_TTL_MS, Observer};
 
 /// How often a driver looks for events other processes appended (signals, cancel).
@@ -61,12 +61,52 @@ impl Engine {
         observer: &dyn Observer,
         options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
+        self.drive_from(execution_id, None, observer, options).await
+    }
+
+    /// Records a prepared start, the decisions that follow it and the execution's lease in
+    /// one commit, and drives it on from that state without reading back what was written:
+    /// what a batch does for each of its starts.
+    pub async fn start_and_drive(
+        &self,
+        prepared: PreparedStart,
+        observer: &dyn Observer,
+        options: DriveOptions,
+    ) -> Result<DriveOutcome, EngineError> {
+        let PreparedStart {
+            execution_id,
+            definition,
+            started,
+        } = prepared;
+        let now_ms = self.clock.now_ms();
+        let (state, decided) = self
+            .record_owned_start(&definition, started, now_ms)
+            .await?;
+        let execution_id = execution_id.0;
+        observer.drive_started(&execution_id, None);
+        notify(observer, &definition, &state, &decided);
+        let outcome = self
+            .drive_owned(&execution_id, Some((definition, state)), observer, options)
+            .await;
+        self.give_up_lease(&execution_id).await;
+        outcome
+    }
+
+    /// Drives from `loaded` (the definition and the state as last committed) when given,
+    /// else from the history.
+    async fn drive_from(
+        &self,
+        execution_id: &str,
+        loaded: Option<(Definition, ExecutionState)>,
+        observer: &dyn Observer,
+        options: DriveOptions,
+    ) -> Result<DriveOutcome, EngineError> {
         // A lease row another process left behind means it stopped without releasing it.
         let previous = self
             .store
             .lease_holder(execution_id, i64::MIN)?
             .filter(|holder| holder.owner != self.owner.id);
-        self.take_lease(execution_id)?;
+        self.take_lease(execution_id).await?;
         if let Some(holder) = &previous {
             tracing::warn!(
                 execution_id,
@@ -75,39 +115,16 @@ impl Engine {
             );
         }
         observer.drive_started(execution_id, previous.as_ref());
-        let outcome = self.drive_owned(execution_id, observer, options).await;
-        if let Err(error) = self.store.release_lease(execution_id, &self.owner) {
-            tracing::warn!(%error, execution_id, "could not release the lease; it expires on its own");
-        }
+        let outcome = self
+            .drive_owned(execution_id, loaded, observer, options)
+            .await;
+        self.give_up_lease(execution_id).await;
         outcome
     }
 
-    /// Records a signal after checking that it fits; nothing is recorded when it does not.
-    pub async fn signal(
-        &self,
-        execution_id: &str,
-        signal: Signal,
-    ) -> Result<ExecutionState, EngineError> {
-        loop {
-            let loaded = self.load(execution_id)?;
-            check_signal(&loaded.definition, &loaded.state, &signal)
-                .map_err(EngineError::SignalRefused)?;
-            let event = Event::SignalReceived {
-                signal: signal.clone(),
-            };
-            match self
-                .record(
-                    &loaded.definition,
-                    loaded.state,
-                    &[event],
-                    self.clock.now_ms(),
-                    false,
-                )
-                .await
-            {
-                Err(EngineError::History(HistoryError::Conflict { .. })) => continue,
-                other => return other,
-            }
+    async fn give_up_lease(&self, execution_id: &str) {
+        if let Err(error) = self.store.release_lease(execution_id, &self.owner).await {
+            tracing::warn!(%error, execution_id, "could not release the lease; it expires on its own");
         }
     }
 
@@ -163,28 +180,52 @@ impl Engine {
         Ok((state, self.keep_take(execution_id)?))
     }
 
-    /// Replays the history against its pinned definition or `definition`.
+    /// Replays the history against its pinned definition or `definition`. The history is
+    /// folded once, by the replay itself: the pinned definition comes from its first event.
     pub fn replay(
         &self,
         execution_id: &str,
         definition: Option<&Definition>,
     ) -> Result<ExecutionState, EngineError> {
-        let loaded = self.load(execution_id)?;
-        replay(definition.unwrap_or(&loaded.definition), &loaded.events).map_err(|source| {
-            EngineError::Replay {
-                execution_id: execution_id.to_string(),
-                source,
+        let stored = self.store.read(execution_id)?;
+        if stored.is_empty() {
+            return Err(EngineError::UnknownExecution(execution_id.to_string()));
+        }
+        let events = decode_history(execution_id, &stored)?;
+        drop(stored);
+        let pinned = match (definition, events.first()) {
+            (None, Some((first, at))) => {
+                let started =
+                    ExecutionState::start(first, *at).map_err(|source| EngineError::Replay {
+                        execution_id: execution_id.to_string(),
+                        source: source.into(),
+                    })?;
+                Some(
+                    Definition::from_bundle(&started.bundle).map_err(|diagnostics| {
+                        EngineError::PinnedDefinition {
+                            execution_id: execution_id.to_string(),
+                            diagnostics,
+                        }
+                    })?,
+                )
             }
+            _ => None,
+        };
+        let Some(definition) = definition.or(pinned.as_ref()) else {
+            return Err(EngineError::UnknownExecution(execution_id.to_string()));
+        };
+        replay(definition, &events).map_err(|source| EngineError::Replay {
+            execution_id: execution_id.to_string(),
+            source,
         })
     }
 
-    fn take_lease(&self, execution_id: &str) -> Result<(), EngineError> {
-        match self.store.acquire_lease(
-            execution_id,
-            &self.owner,
-            self.clock.now_ms(),
-            LEASE_TTL_MS,
-        )? {
+    async fn take_lease(&self, execution_id: &str) -> Result<(), EngineError> {
+        match self
+            .store
+            .acquire_lease(execution_id, &self.owner, self.clock.now_ms(), LEASE_TTL_MS)
+            .await?
+        {
             Ok(()) => Ok(()),
             Err(holder) => Err(EngineError::Owned {
                 execution_id: execution_id.to_string(),
@@ -196,19 +237,24 @@ impl Engine {
     async fn drive_owned(
         &self,
         execution_id: &str,
+        loaded: Option<(Definition, ExecutionState)>,
         observer: &dyn Observer,
         mut options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
-        let loaded = self.load(execution_id)?;
-        let definition = loaded.definition;
-        let mut state = loaded.state;
+        let (definition, mut state) = match loaded {
+            Some(loaded) => loaded,
+            None => {
+                let loaded = self.load(execution_id)?;
+                (loaded.definition, loaded.state)
+            }
+        };
         let mut running: Running = JoinSet::new();
         let mut in_flight: HashMap<ActivityId, tokio::task::AbortHandle> = HashMap::new();
         let mut lease_renewed_at = self.clock.now_ms();
         loop {
             let now = self.clock.now_ms();
             if now - lease_renewed_at > LEASE_TTL_MS / 3 {
-                if let Err(error) = self.take_lease(execution_id) {
+                if let Err(error) = self.take_lease(execution_id).await {
                     running.abort_all();
                     return Err(error);
                 }
@@ -366,7 +412,15 @@ impl Engine {
         running: &mut Running,
         in_flight: &mut HashMap<ActivityId, tokio::task::AbortHandle>,
     ) {
-        for (id, activity) in &state.activities {
+        // Only running stages have running attempts worth starting, and their tallies list
+        // them: a fan-out of many items is not walked after every completion.
+        let running_attempts = state
+            .stage_order
+            .iter()
+            .map(|stage| state.stage(stage))
+            .filter(|stage| stage.status == StageStatus::Running)
+            .flat_map(|stage| state.activities_at(&stage.activities, &stage.tally.running));
+        for (id, activity) in running_attempts {
             let ActivityStatus::Running {
                 attempt,
                 idempotency_key,
@@ -375,9 +429,7 @@ impl Engine {
             else {
                 continue;
             };
-            if in_flight.contains_key(id)
-                || state.stage(&activity.stage).status != StageStatus::Running
-            {
+            if in_flight.contains_key(id) {
                 continue;
             }
             let Some(stage) = definition.stage(&activity.stage) else {
@@ -437,7 +489,7 @@ const MAX_DECISIONS_PER_COMMIT: usize = 64;
 /// record more, appending those events and applying them. One commit then carries a step's
 /// outcome, the end of its stage and the start of the next, instead of one commit each. Replay
 /// sees the same: it decides again at each decision event, on the state before it.
-fn decide_onwards(
+pub(super) fn decide_onwards(
     definition: &Definition,
     state: &mut ExecutionState,
     events: &mut Vec<Event>,

@@ -15,6 +15,7 @@ mod error;
 mod observer;
 mod publish;
 mod report;
+mod signal;
 pub mod start;
 mod store;
 mod views;
@@ -35,12 +36,15 @@ pub use report::{
     BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StageReport,
     StatusReport,
 };
+pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
 pub use views::{
     ExecutionListing, ListFilter, ListedProgress, ShowEpisode, ShowOverview, event_json,
 };
-pub use worker::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, Worker, WorkerSummary, WorkerWaker};
+pub use worker::{
+    DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, WATCH_INTERVAL, Worker, WorkerSummary, WorkerWaker,
+};
 
 use crate::blob_store::BlobStore;
 use crate::plugin::PluginHost;

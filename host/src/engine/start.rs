@@ -8,7 +8,9 @@ use pipeline_core::show::ShowBlueprint;
 use pipeline_core::template;
 use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::workflow::load_bundle;
-use pipeline_core::{Definition, Event, ExecutionId, ExecutionState, ExecutionStatus, PluginPin};
+use pipeline_core::{
+    Definition, DefinitionBundle, Event, ExecutionId, ExecutionState, ExecutionStatus, PluginPin,
+};
 use serde_json::{Value, json};
 
 use super::{Engine, EngineError, clock};
@@ -27,6 +29,14 @@ pub struct StartRequest {
     pub max_cost_micros: Option<u64>,
 }
 
+/// What every start of one workflow shares: read, validated and pinned once.
+struct Pinned {
+    bundle: DefinitionBundle,
+    definition_hash: String,
+    definition: Definition,
+    plugins: BTreeMap<String, PluginPin>,
+}
+
 /// A workflow ready to start, as `--dry-run` shows it.
 pub struct PreparedStart {
     /// The id the execution will have (also in `started`).
@@ -38,14 +48,49 @@ pub struct PreparedStart {
 impl Engine {
     /// Validates everything a start needs without recording anything.
     pub fn prepare(&self, request: &StartRequest) -> Result<PreparedStart, EngineError> {
+        let mut prepared = self.prepare_each(request, vec![request.inputs.clone()])?;
+        Ok(prepared.remove(0))
+    }
+
+    /// [`prepare`](Self::prepare) for one start per set of inputs (each replacing the
+    /// request's), reading the workflow and pinning its plugins once for all of them, as a
+    /// batch does. Any start that would be refused refuses them all.
+    pub fn prepare_each(
+        &self,
+        request: &StartRequest,
+        each_inputs: Vec<BTreeMap<String, Value>>,
+    ) -> Result<Vec<PreparedStart>, EngineError> {
         let bundle = load_bundle(&request.workflow, &|name| std::env::var(name).ok())
             .map_err(EngineError::Workflow)?;
         let definition = Definition::from_bundle(&bundle).map_err(EngineError::Workflow)?;
+        let pinned = Pinned {
+            plugins: self.pin_plugins(&definition, &request.providers)?,
+            definition_hash: bundle.hash(),
+            bundle,
+            definition,
+        };
+        each_inputs
+            .iter()
+            .map(|inputs| self.prepare_one(request, &pinned, inputs))
+            .collect()
+    }
+
+    fn prepare_one(
+        &self,
+        request: &StartRequest,
+        pinned: &Pinned,
+        inputs: &BTreeMap<String, Value>,
+    ) -> Result<PreparedStart, EngineError> {
+        let Pinned {
+            bundle,
+            definition_hash,
+            definition,
+            plugins,
+        } = pinned;
         let inputs = definition
-            .resolve_inputs(&request.inputs)
+            .resolve_inputs(inputs)
             .map_err(|problems| EngineError::InvalidRequest(problems.join("\n")))?;
-        let plugins = self.pin_plugins(&definition, &request.providers)?;
-        let show = self.load_show(&definition, &request.workflow, &inputs)?;
+        let show = self.load_show(definition, &request.workflow, &inputs)?;
         let now_ms = self.clock.now_ms();
         let execution_id = match &request.execution_id {
             Some(id) if !ExecutionId::is_valid(id) => {
@@ -68,16 +113,16 @@ impl Engine {
         let started = Event::ExecutionStarted {
             execution_id: execution_id.clone(),
             workflow: definition.name.clone(),
-            definition_hash: bundle.hash(),
-            definition: bundle,
+            definition_hash: definition_hash.to_string(),
+            definition: bundle.clone(),
             inputs,
-            plugins,
+            plugins: plugins.clone(),
             show,
             budget_micros: request.max_cost_micros.or(definition.max_cost_micros),
         };
         Ok(PreparedStart {
             execution_id,
-            definition,
+            definition: definition.clone(),
             started,
         })
     }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use pipeline_core::store::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
+use pipeline_core::store::{ExecutionSummary, HistoryError, HistoryStore, NewEvent, StoredEvent};
 use pipeline_core::{Definition, Event, ExecutionState};
 
 use super::{Engine, EngineError};
@@ -35,6 +35,26 @@ pub fn decode_history(
                 })
         })
         .collect()
+}
+
+/// The verified, decoded events of an execution in `store`, with the state folded from them.
+pub(super) fn load_history_from(
+    store: &dyn HistoryStore,
+    execution_id: &str,
+) -> Result<(Vec<(Event, i64)>, ExecutionState), EngineError> {
+    let stored = store.read(execution_id)?;
+    if stored.is_empty() {
+        return Err(EngineError::UnknownExecution(execution_id.to_string()));
+    }
+    let events = decode_history(execution_id, &stored)?;
+    let state =
+        ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).map_err(|source| {
+            EngineError::Fold {
+                execution_id: execution_id.to_string(),
+                source,
+            }
+        })?;
+    Ok((events, state))
 }
 
 /// Applies one event to the state being recorded.
@@ -112,18 +132,7 @@ impl Engine {
         &self,
         execution_id: &str,
     ) -> Result<(Vec<(Event, i64)>, ExecutionState), EngineError> {
-        let stored = self.store.read(execution_id)?;
-        if stored.is_empty() {
-            return Err(EngineError::UnknownExecution(execution_id.to_string()));
-        }
-        let events = decode_history(execution_id, &stored)?;
-        let state = ExecutionState::fold(events.iter().map(|(event, at)| (event, *at))).map_err(
-            |source| EngineError::Fold {
-                execution_id: execution_id.to_string(),
-                source,
-            },
-        )?;
-        Ok((events, state))
+        load_history_from(self.store.as_ref(), execution_id)
     }
 
     /// Reads, verifies, decodes and folds an execution, and builds its pinned definition.
@@ -226,8 +235,52 @@ impl Engine {
         Ok(state)
     }
 
+    /// Appends the first event of a new execution with the decisions that follow it at once,
+    /// taking its lease, in one commit; returns the state and the decided events.
+    pub(super) async fn record_owned_start(
+        &self,
+        definition: &Definition,
+        started: Event,
+        now_ms: i64,
+    ) -> Result<(ExecutionState, Vec<Event>), EngineError> {
+        let mut state =
+            ExecutionState::start(&started, now_ms).map_err(|source| EngineError::Fold {
+                execution_id: String::new(),
+                source,
+            })?;
+        let mut events = vec![started];
+        super::driver::decide_onwards(definition, &mut state, &mut events, now_ms)?;
+        let rows: Vec<NewEvent> = events
+            .iter()
+            .map(|event| NewEvent {
+                event_type: event.type_name().to_string(),
+                payload: event.to_payload(),
+                recorded_at_ms: now_ms,
+            })
+            .collect();
+        self.store
+            .start_owned(
+                &state.execution_id.0,
+                rows,
+                summary_of(definition, &state, now_ms),
+                &self.owner,
+                now_ms,
+                super::LEASE_TTL_MS,
+            )
+            .await
+            .map_err(|error| match error {
+                HistoryError::Conflict { execution_id, .. } => EngineError::InvalidRequest(
+                    format!("an execution with id `{execution_id}` already exists"),
+                ),
+                other => other.into(),
+            })?;
+        self.after_commit(events.len() as u64);
+        events.remove(0);
+        Ok((state, events))
+    }
+
     /// Fault injection: abort like a kill -9 once the configured number of events is committed.
-    fn after_commit(&self, count: u64) {
+    pub(super) fn after_commit(&self, count: u64) {
         let total = self.appended_events.fetch_add(count, Ordering::SeqCst) + count;
         if let Some(limit) = self.crash_after_events
             && total >= limit

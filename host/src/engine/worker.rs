@@ -2,9 +2,20 @@
 //! have died, waiting ones whose timer is due or that got a signal), a bounded number at a
 //! time, once or following until stopped. `host worker` runs one; a server runs one and wakes
 //! it when it records a signal or a start itself.
+//!
+//! A following worker learns of work other processes record without being told: every
+//! [`WATCH_INTERVAL`] it asks the store's change token (in SQLite, `PRAGMA data_version`: a
+//! read of shared memory, no query, no lock), and only when it moved looks for waiting
+//! executions that became due (an approval, a fired timer), which an index answers. So an
+//! approval recorded by `host signal --no-wait` is acted on within milliseconds, each of many
+//! workers following one database pays a few microseconds per tick while nothing happens, and
+//! none of them writes anything to find out. Running executions whose owner may have died
+//! are looked for every poll interval, as before. Drives are started as slots free up, so
+//! a worker busy with a long batch still picks up what became runnable meanwhile.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -15,6 +26,9 @@ use super::{DriveOptions, Engine, EngineError, NoObserver, Observer};
 /// How often a following worker looks for work nobody told it about: signals recorded and
 /// executions started by other processes, timers coming due.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often a following worker asks the store whether anyone committed anything.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How many executions a worker drives at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -139,28 +153,124 @@ impl Worker {
         Ok(summary)
     }
 
-    /// Passes until stopped: after each pass, waits for a wake-up, the poll interval or the
-    /// stop, whichever comes first, and goes again. Returns the totals of every pass.
+    /// Drives until stopped, starting a drive whenever an execution becomes runnable and a
+    /// slot is free (see the module's notes for how it learns of them): at once for what this
+    /// process records and wakes it for, within [`WATCH_INTERVAL`] for due executions other
+    /// processes record, within the poll interval for executions whose owner died. Returns
+    /// the totals, or [`EngineError::Interrupted`] as soon as a drive is stopped.
     pub async fn follow(
         &self,
         on_driven: &mut impl FnMut(Driven),
     ) -> Result<WorkerSummary, EngineError> {
+        let engine = &self.engine;
         let mut stop = self.stop.clone();
         let mut total = WorkerSummary::default();
+        let mut tasks: JoinSet<Driven> = JoinSet::new();
+        let mut driving: HashSet<String> = HashSet::new();
+        // Executions another process drives, and when to try them again: without this, each
+        // commit of that process would send this worker to ask for their leases again.
+        let mut owned_elsewhere: HashMap<String, Instant> = HashMap::new();
+        let mut token = engine.store.change_token()?;
+        let mut look = Look::Everything;
+        let mut polled_at = Instant::now();
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Once stopped, nothing new starts; drives in flight were told through their options.
+        let mut stopping = false;
         loop {
-            let pass = self.drive_runnable(on_driven).await?;
-            total.drives += pass.drives;
-            total.errors += pass.errors;
-            if stop.as_ref().is_some_and(|stop| *stop.borrow()) {
+            stopping |= stop.as_ref().is_some_and(|stop| *stop.borrow());
+            if stopping && tasks.is_empty() {
                 return Ok(total);
             }
+            if !stopping && look != Look::Nothing && driving.len() < self.concurrency {
+                let now_ms = engine.clock.now_ms();
+                let rows = match look {
+                    Look::Everything => {
+                        polled_at = Instant::now();
+                        engine.store.runnable(now_ms)?
+                    }
+                    _ => engine.store.due(now_ms)?,
+                };
+                look = Look::Nothing;
+                let now = Instant::now();
+                owned_elsewhere.retain(|_, retry_at| *retry_at > now);
+                for row in rows {
+                    if driving.len() >= self.concurrency {
+                        // The rest wait for a free slot, which looks again.
+                        break;
+                    }
+                    if driving.contains(&row.execution_id)
+                        || owned_elsewhere.contains_key(&row.execution_id)
+                    {
+                        continue;
+                    }
+                    driving.insert(row.execution_id.clone());
+                    let (engine, observer) = (engine.clone(), self.observer.clone());
+                    let options = DriveOptions {
+                        stop: self.stop.clone(),
+                    };
+                    tasks.spawn(async move {
+                        let outcome = engine
+                            .drive(&row.execution_id, observer.as_ref(), options)
+                            .await;
+                        Driven {
+                            execution_id: row.execution_id,
+                            outcome,
+                        }
+                    });
+                }
+            }
             tokio::select! {
-                () = tokio::time::sleep(self.poll_interval) => {}
-                () = self.wake.notified() => {}
-                () = stopped(stop.as_mut()) => {}
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    // A drive that panicked has printed its panic; the other executions go on.
+                    let Ok(driven) = joined else { continue };
+                    driving.remove(&driven.execution_id);
+                    // The slot is free, and the drive may have left work (a signal that came
+                    // while it ran) that only a full look finds.
+                    look = Look::Everything;
+                    match &driven.outcome {
+                        Ok(_) => total.drives += 1,
+                        Err(EngineError::Owned { .. }) => {
+                            owned_elsewhere.insert(
+                                driven.execution_id.clone(),
+                                Instant::now() + self.poll_interval,
+                            );
+                            continue;
+                        }
+                        Err(EngineError::Interrupted { execution_id }) => {
+                            return Err(EngineError::Interrupted {
+                                execution_id: execution_id.clone(),
+                            });
+                        }
+                        Err(_) => total.errors += 1,
+                    }
+                    on_driven(driven);
+                }
+                _ = tick.tick() => {
+                    let now_token = engine.store.change_token()?;
+                    if now_token != token {
+                        token = now_token;
+                        look = look.max(Look::Due);
+                    }
+                    if polled_at.elapsed() >= self.poll_interval {
+                        look = Look::Everything;
+                    }
+                }
+                () = self.wake.notified() => look = Look::Everything,
+                () = stopped(stop.as_mut()), if !stopping => stopping = true,
             }
         }
     }
+}
+
+/// What a following worker looks for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Look {
+    Nothing,
+    /// Waiting executions whose wake-up time came (someone committed something).
+    Due,
+    /// Every runnable execution, running ones whose owner may have died included.
+    Everything,
 }
 
 impl WorkerWaker {

@@ -14,17 +14,15 @@ struct UnknownStatus(String);
 
 /// Takes the lease of `execution_id` for `owner` until `now_ms + ttl_ms`, unless a live
 /// process holds it: then says who. A lease whose holder is gone (expired, or a process on
-/// this machine that no longer exists) is taken over.
+/// this machine that no longer exists) is taken over. Runs in the writer's transaction.
 pub(super) fn acquire_lease(
-    connection: &mut Connection,
+    connection: &Connection,
     execution_id: &str,
     owner: &LeaseOwner,
     now_ms: i64,
     ttl_ms: i64,
 ) -> rusqlite::Result<Result<(), LeaseHolder>> {
-    let transaction =
-        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current = read_lease(&transaction, execution_id)?;
+    let current = read_lease(connection, execution_id)?;
     if let Some(holder) = current
         && holder.owner != owner.id
         && holder.expires_at_ms > now_ms
@@ -32,13 +30,25 @@ pub(super) fn acquire_lease(
     {
         return Ok(Err(holder));
     }
-    transaction.execute(
-        "INSERT INTO leases (execution_id, owner, pid, hostname, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (execution_id) DO UPDATE SET owner = ?2, pid = ?3, hostname = ?4, expires_at_ms = ?5",
-        params![execution_id, owner.id, owner.pid, owner.hostname, now_ms + ttl_ms],
-    )?;
-    transaction.commit()?;
+    connection
+        .prepare_cached(
+            "INSERT INTO leases (execution_id, owner, pid, hostname, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (execution_id) DO UPDATE SET owner = ?2, pid = ?3, hostname = ?4, expires_at_ms = ?5",
+        )?
+        .execute(params![execution_id, owner.id, owner.pid, owner.hostname, now_ms + ttl_ms])?;
     Ok(Ok(()))
+}
+
+/// Gives up the lease of `execution_id` if `owner` holds it.
+pub(super) fn release_lease(
+    connection: &Connection,
+    execution_id: &str,
+    owner: &str,
+) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached("DELETE FROM leases WHERE execution_id = ?1 AND owner = ?2")?
+        .execute(params![execution_id, owner])
+        .map(|_| ())
 }
 
 /// The rows of the executions table that `clause` (a `WHERE` and/or `ORDER BY`) selects.

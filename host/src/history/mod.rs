@@ -2,9 +2,9 @@
 //! the previous one by a SHA-256 hash so that corruption or tampering is detected on read. It
 //! implements `pipeline_core::store::HistoryStore`, whose types are re-exported here.
 //!
-//! Writes go through one writer thread that folds the appends of many concurrent executions
-//! into one transaction (group commit) and acknowledges each caller only after the commit that
-//! holds its events. Events here are untyped (a type name and a JSON payload); the engine's
+//! Writes (appends and lease changes) go through one writer thread that folds those of many
+//! concurrent executions into one transaction (group commit) and acknowledges each caller
+//! only after the commit that holds its change. Events here are untyped (a type name and a JSON payload); the engine's
 //! typed events are layered on top.
 
 mod executions;
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
-use pipeline_core::store::{AppendFuture, chain};
+use pipeline_core::store::{AppendFuture, LeaseFuture, ReleaseFuture, chain};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 pub use pipeline_core::store::{
@@ -28,13 +28,16 @@ pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE, snapshot};
 /// The event log of every execution, in one SQLite database.
 pub struct SqliteStore {
     path: PathBuf,
-    requests: Option<mpsc::Sender<writer::AppendRequest>>,
+    requests: Option<mpsc::Sender<writer::Request>>,
     writer_thread: Option<JoinHandle<()>>,
     /// Reads use their own connection so they never wait behind a commit (WAL readers run
     /// alongside the writer). A std mutex: each read is one short blocking query.
     reader: Mutex<Connection>,
-    /// Lease changes, which must not queue behind a batch of appends.
-    control: Mutex<Connection>,
+    /// Only asks `PRAGMA data_version`, which changes when another connection (of any
+    /// process, the writer included) commits; it never writes, so every commit counts.
+    /// Opened on first use: only a following worker asks.
+    watcher: Mutex<Option<Connection>>,
+    durability: Durability,
     commits: Arc<AtomicU64>,
 }
 
@@ -43,7 +46,6 @@ impl SqliteStore {
     pub fn open(path: &Path, durability: Durability) -> Result<SqliteStore, HistoryError> {
         let writer_connection = schema::open(path, durability)?;
         let reader = schema::open(path, durability)?;
-        let control = schema::open(path, durability)?;
         let (requests, receiver) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let writer_thread = writer::start(
@@ -61,7 +63,8 @@ impl SqliteStore {
             requests: Some(requests),
             writer_thread: Some(writer_thread),
             reader: Mutex::new(reader),
-            control: Mutex::new(control),
+            watcher: Mutex::new(None),
+            durability,
             commits,
         })
     }
@@ -72,6 +75,28 @@ impl SqliteStore {
         connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn send(&self, request: writer::Request) -> Result<(), HistoryError> {
+        self.requests
+            .as_ref()
+            .ok_or(HistoryError::WriterStopped)?
+            .send(request)
+            .map_err(|_| HistoryError::WriterStopped)
+    }
+
+    async fn change_lease(
+        &self,
+        execution_id: &str,
+        change: writer::LeaseChange,
+    ) -> Result<Result<(), LeaseHolder>, HistoryError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(writer::Request::Lease(writer::LeaseRequest {
+            execution_id: execution_id.to_string(),
+            change,
+            reply,
+        }))?;
+        answer.await.map_err(|_| HistoryError::WriterStopped)?
     }
 
     fn database_error(&self, error: rusqlite::Error) -> HistoryError {
@@ -94,19 +119,15 @@ impl HistoryStore for SqliteStore {
     ) -> AppendFuture<'a> {
         Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            let request = writer::AppendRequest {
+            self.send(writer::Request::Append(writer::AppendRequest {
                 execution_id: execution_id.to_string(),
                 first_sequence,
                 events,
                 summary,
                 owner,
+                take_lease: None,
                 reply,
-            };
-            self.requests
-                .as_ref()
-                .ok_or(HistoryError::WriterStopped)?
-                .send(request)
-                .map_err(|_| HistoryError::WriterStopped)?;
+            }))?;
             answer.await.map_err(|_| HistoryError::WriterStopped)?
         })
     }
@@ -135,31 +156,60 @@ impl HistoryStore for SqliteStore {
             .map_err(|error| self.database_error(error))
     }
 
-    fn acquire_lease(
-        &self,
-        execution_id: &str,
-        owner: &LeaseOwner,
+    fn start_owned<'a>(
+        &'a self,
+        execution_id: &'a str,
+        events: Vec<NewEvent>,
+        summary: ExecutionSummary,
+        owner: &'a LeaseOwner,
         now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<Result<(), LeaseHolder>, HistoryError> {
-        executions::acquire_lease(
-            &mut Self::lock(&self.control),
-            execution_id,
-            owner,
-            now_ms,
-            ttl_ms,
-        )
-        .map_err(|error| self.database_error(error))
+    ) -> AppendFuture<'a> {
+        Box::pin(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(writer::Request::Append(writer::AppendRequest {
+                execution_id: execution_id.to_string(),
+                first_sequence: 1,
+                events,
+                summary: Some(summary),
+                owner: None,
+                take_lease: Some(writer::NewLease {
+                    owner: owner.clone(),
+                    now_ms,
+                    ttl_ms,
+                }),
+                reply,
+            }))?;
+            answer.await.map_err(|_| HistoryError::WriterStopped)?
+        })
     }
 
-    fn release_lease(&self, execution_id: &str, owner: &LeaseOwner) -> Result<(), HistoryError> {
-        Self::lock(&self.control)
-            .execute(
-                "DELETE FROM leases WHERE execution_id = ?1 AND owner = ?2",
-                params![execution_id, owner.id],
-            )
-            .map(|_| ())
-            .map_err(|error| self.database_error(error))
+    /// Queued for the writer like an append, so many drives' leases share commits.
+    fn acquire_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> LeaseFuture<'a> {
+        let change = writer::LeaseChange::Acquire {
+            owner: owner.clone(),
+            now_ms,
+            ttl_ms,
+        };
+        Box::pin(async move { self.change_lease(execution_id, change).await })
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+    ) -> ReleaseFuture<'a> {
+        let change = writer::LeaseChange::Release {
+            owner_id: owner.id.clone(),
+        };
+        // Releasing always succeeds: a lease held by someone else is left alone.
+        Box::pin(async move { self.change_lease(execution_id, change).await.map(|_| ()) })
     }
 
     fn lease_holder(
@@ -202,6 +252,16 @@ impl HistoryStore for SqliteStore {
         .map_err(|error| self.database_error(error))
     }
 
+    fn due(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError> {
+        executions::query(
+            &Self::lock(&self.reader),
+            "WHERE status = 'waiting_for_approval' AND wake_at_ms <= ?1
+             ORDER BY created_at_ms, execution_id",
+            params![now_ms],
+        )
+        .map_err(|error| self.database_error(error))
+    }
+
     fn executions_of_show(&self, show: &str) -> Result<Vec<ExecutionRow>, HistoryError> {
         executions::query(
             &Self::lock(&self.reader),
@@ -209,6 +269,21 @@ impl HistoryStore for SqliteStore {
             params![show],
         )
         .map_err(|error| self.database_error(error))
+    }
+
+    fn change_token(&self) -> Result<u64, HistoryError> {
+        let mut watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let connection = match &mut *watcher {
+            Some(connection) => connection,
+            empty => empty.insert(schema::open(&self.path, self.durability)?),
+        };
+        connection
+            .query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))
+            .map(|version| version as u64)
+            .map_err(|error| self.database_error(error))
     }
 
     fn commit_count(&self) -> u64 {

@@ -59,6 +59,9 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;",
 ];
 
+/// How often a connection tries again for a lock another connection holds: about 5 s.
+const BUSY_RETRIES: i32 = 5_000;
+
 /// Opens a connection with the store's settings and brings the schema up to date.
 /// Environment variable setting how many WAL pages trigger a checkpoint (SQLite's default,
 /// 1000, when unset); crash tests set it to 1.
@@ -74,14 +77,24 @@ pub(super) fn open(path: &Path, durability: Durability) -> Result<Connection, Hi
         message: with_hint(&error),
     })?;
     // Set before anything else: even switching to WAL can meet another process's lock (a
-    // checkpoint), and must wait for it rather than fail.
+    // checkpoint), and must wait for it rather than fail. About 5 s in short sleeps: another
+    // process's commit holds the lock for a millisecond or two, and SQLite's own timeout
+    // sleeps ever longer (up to 100 ms a time), so a `host signal` next to a busy worker
+    // waited long after the lock was free.
     connection
-        .busy_timeout(std::time::Duration::from_secs(5))
+        .busy_handler(Some(|retries: i32| {
+            if retries >= BUSY_RETRIES {
+                return false;
+            }
+            let pause = if retries < 50 { 200 } else { 1_000 };
+            std::thread::sleep(std::time::Duration::from_micros(pause));
+            true
+        }))
         .map_err(|error| HistoryError::Database {
             database: path.display().to_string(),
             message: with_hint(&error),
         })?;
-    // WAL lets readers run beside the one writer; busy_timeout covers the moments another
+    // WAL lets readers run beside the one writer; the busy handler covers the moments another
     // process holds the write lock; foreign keys are off by default in SQLite.
     let synchronous = match durability {
         Durability::Full => "FULL",

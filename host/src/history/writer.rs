@@ -1,6 +1,9 @@
-//! The single writer: takes every append queued since its last commit, applies them in one
-//! transaction, commits once, then acknowledges each caller. An append that conflicts is
-//! refused before it writes anything, so it cannot sink the others in its batch.
+//! The single writer: takes every write queued since its last commit (appends and lease
+//! changes), applies them in one transaction, commits once, then acknowledges each caller. An
+//! append that conflicts, or a lease another process holds, is refused before it writes
+//! anything, so it cannot sink the others in its batch. Leases go through here too so that
+//! a batch of drives taking and giving up their leases shares commits with the appends
+//! instead of paying a commit (and, with FULL, an fsync) each on the caller's thread.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,12 +16,37 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
 
 use super::executions;
-use super::{ExecutionSummary, HistoryError, NewEvent, StoredEvent};
+use super::{ExecutionSummary, HistoryError, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
 const MAX_BATCH: usize = 1024;
 
 type Reply = tokio::sync::oneshot::Sender<Result<Vec<StoredEvent>, HistoryError>>;
+type LeaseReply = tokio::sync::oneshot::Sender<Result<Result<(), LeaseHolder>, HistoryError>>;
+
+/// One write waiting for the next commit.
+pub(super) enum Request {
+    Append(AppendRequest),
+    Lease(LeaseRequest),
+}
+
+/// Take (or renew) a lease, or give it up.
+pub(super) enum LeaseChange {
+    Acquire {
+        owner: LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    },
+    Release {
+        owner_id: String,
+    },
+}
+
+pub(super) struct LeaseRequest {
+    pub execution_id: String,
+    pub change: LeaseChange,
+    pub reply: LeaseReply,
+}
 
 pub(super) struct AppendRequest {
     pub execution_id: String,
@@ -26,13 +54,22 @@ pub(super) struct AppendRequest {
     pub events: Vec<NewEvent>,
     pub summary: Option<ExecutionSummary>,
     pub owner: Option<String>,
+    /// A new execution's lease, taken in the transaction of its first events.
+    pub take_lease: Option<NewLease>,
     pub reply: Reply,
+}
+
+/// The lease a start takes for its owner.
+pub(super) struct NewLease {
+    pub owner: LeaseOwner,
+    pub now_ms: i64,
+    pub ttl_ms: i64,
 }
 
 pub(super) fn start(
     connection: Connection,
     path: PathBuf,
-    requests: mpsc::Receiver<AppendRequest>,
+    requests: mpsc::Receiver<Request>,
     commits: Arc<AtomicU64>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -43,7 +80,7 @@ pub(super) fn start(
 fn run(
     mut connection: Connection,
     path: PathBuf,
-    requests: mpsc::Receiver<AppendRequest>,
+    requests: mpsc::Receiver<Request>,
     commits: Arc<AtomicU64>,
 ) {
     while let Ok(first) = requests.recv() {
@@ -54,38 +91,83 @@ fn run(
                 Err(_) => break,
             }
         }
-        let outcomes = commit_batch(&mut connection, &batch);
-        match outcomes {
+        match commit_batch(&mut connection, &batch) {
             Ok(outcomes) => {
                 commits.fetch_add(1, Ordering::Relaxed);
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(outcome);
+                    deliver(request, Ok(outcome));
                 }
             }
             Err(error) => {
                 // Nothing of the batch is committed; every caller learns why.
                 for request in batch {
-                    let _ = request.reply.send(Err(HistoryError::Database {
-                        database: path.display().to_string(),
-                        message: error.to_string(),
-                    }));
+                    deliver(
+                        request,
+                        Err(HistoryError::Database {
+                            database: path.display().to_string(),
+                            message: error.to_string(),
+                        }),
+                    );
                 }
             }
         }
     }
 }
 
+/// Answers the caller of `request`.
+fn deliver(request: Request, outcome: Result<Outcome, HistoryError>) {
+    match (request, outcome) {
+        (Request::Append(append), Ok(Outcome::Append(outcome))) => {
+            let _ = append.reply.send(outcome);
+        }
+        (Request::Lease(lease), Ok(Outcome::Lease(outcome))) => {
+            let _ = lease.reply.send(Ok(outcome));
+        }
+        (Request::Append(append), Err(error)) => {
+            let _ = append.reply.send(Err(error));
+        }
+        (Request::Lease(lease), Err(error)) => {
+            let _ = lease.reply.send(Err(error));
+        }
+        // Outcomes are built one per request, in order, so their kinds always match; a reply
+        // dropped here would reach its caller as a stopped writer, never as a false success.
+        (Request::Append(_) | Request::Lease(_), Ok(_)) => {}
+    }
+}
+
+/// What one request of a committed batch came to.
+enum Outcome {
+    Append(Result<Vec<StoredEvent>, HistoryError>),
+    Lease(Result<(), LeaseHolder>),
+}
+
 /// Applies a batch in one transaction. The outer error means the transaction failed as a whole;
-/// the inner results are per append.
-fn commit_batch(
-    connection: &mut Connection,
-    batch: &[AppendRequest],
-) -> rusqlite::Result<Vec<Result<Vec<StoredEvent>, HistoryError>>> {
+/// the inner results are per request.
+fn commit_batch(connection: &mut Connection, batch: &[Request]) -> rusqlite::Result<Vec<Outcome>> {
     let transaction =
         connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for request in batch {
-        outcomes.push(append_one(&transaction, request)?);
+        outcomes.push(match request {
+            Request::Append(append) => Outcome::Append(append_one(&transaction, append)?),
+            Request::Lease(lease) => Outcome::Lease(match &lease.change {
+                LeaseChange::Acquire {
+                    owner,
+                    now_ms,
+                    ttl_ms,
+                } => executions::acquire_lease(
+                    &transaction,
+                    &lease.execution_id,
+                    owner,
+                    *now_ms,
+                    *ttl_ms,
+                )?,
+                LeaseChange::Release { owner_id } => {
+                    executions::release_lease(&transaction, &lease.execution_id, owner_id)?;
+                    Ok(())
+                }
+            }),
+        });
     }
     transaction.commit()?;
     Ok(outcomes)
@@ -124,6 +206,21 @@ fn append_one(
             execution_id: request.execution_id.clone(),
             expected: request.first_sequence,
             actual: last_sequence,
+        }));
+    }
+    // Last of the checks: taking the lease writes, and a refused append writes nothing.
+    if let Some(lease) = &request.take_lease
+        && let Err(holder) = executions::acquire_lease(
+            connection,
+            &request.execution_id,
+            &lease.owner,
+            lease.now_ms,
+            lease.ttl_ms,
+        )?
+    {
+        return Ok(Err(HistoryError::LeaseLost {
+            execution_id: request.execution_id.clone(),
+            holder: holder.to_string(),
         }));
     }
     let stored = chain(

@@ -75,6 +75,7 @@ impl Feed {
             let mut reader = Reader {
                 engine,
                 known: HashMap::new(),
+                token: None,
                 sender,
                 listeners,
             };
@@ -129,10 +130,12 @@ impl Observer for Doorbell {
     }
 }
 
-/// The feed's state between passes: how many events of each execution were passed on.
+/// The feed's state between passes: how many events of each execution were passed on, and
+/// the store's change token when it last looked.
 struct Reader {
     engine: Engine,
     known: HashMap<String, u64>,
+    token: Option<u64>,
     sender: broadcast::Sender<FeedItem>,
     listeners: Vec<Arc<dyn FeedListener>>,
 }
@@ -152,6 +155,12 @@ impl Reader {
     /// Passes on what was committed since the last pass. Returns whether an execution changed
     /// that no drive of this process holds (another process recorded something).
     fn pass(&mut self) -> bool {
+        // Nobody committed anything since the last look: no need to read the executions.
+        let token = self.engine.store.change_token().ok();
+        if token.is_some() && token == self.token {
+            return false;
+        }
+        self.token = token;
         let rows = match self.engine.store.executions() {
             Ok(rows) => rows,
             Err(error) => {

@@ -13,8 +13,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use pipeline_core::Event;
 use pipeline_core::store::{
-    AppendFuture, ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseHolder,
-    LeaseOwner, NewEvent, StoredEvent,
+    AppendFuture, ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseFuture,
+    LeaseHolder, LeaseOwner, NewEvent, ReleaseFuture, StoredEvent,
 };
 
 use super::Shared;
@@ -232,18 +232,35 @@ impl HistoryStore for TimedStore {
         self.inner.last_sequence(execution_id)
     }
 
-    fn acquire_lease(
-        &self,
-        execution_id: &str,
-        owner: &LeaseOwner,
+    fn start_owned<'a>(
+        &'a self,
+        execution_id: &'a str,
+        events: Vec<NewEvent>,
+        summary: ExecutionSummary,
+        owner: &'a LeaseOwner,
         now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<Result<(), LeaseHolder>, HistoryError> {
+    ) -> AppendFuture<'a> {
+        self.inner
+            .start_owned(execution_id, events, summary, owner, now_ms, ttl_ms)
+    }
+
+    fn acquire_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> LeaseFuture<'a> {
         self.inner
             .acquire_lease(execution_id, owner, now_ms, ttl_ms)
     }
 
-    fn release_lease(&self, execution_id: &str, owner: &LeaseOwner) -> Result<(), HistoryError> {
+    fn release_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+    ) -> ReleaseFuture<'a> {
         self.inner.release_lease(execution_id, owner)
     }
 
@@ -267,8 +284,16 @@ impl HistoryStore for TimedStore {
         self.inner.runnable(now_ms)
     }
 
+    fn due(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError> {
+        self.inner.due(now_ms)
+    }
+
     fn executions_of_show(&self, show: &str) -> Result<Vec<ExecutionRow>, HistoryError> {
         self.inner.executions_of_show(show)
+    }
+
+    fn change_token(&self) -> Result<u64, HistoryError> {
+        self.inner.change_token()
     }
 
     fn commit_count(&self) -> u64 {
