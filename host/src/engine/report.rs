@@ -245,9 +245,16 @@ impl StatusReport {
 impl Engine {
     /// The status report of an execution now.
     pub fn status_report(&self, execution_id: &str) -> Result<StatusReport, EngineError> {
-        let loaded = self.load(execution_id)?;
+        let state = self.load_state(execution_id)?;
+        self.status_report_of(&state)
+    }
+
+    /// The status report of an execution whose history was already read and folded.
+    pub fn status_report_of(&self, state: &ExecutionState) -> Result<StatusReport, EngineError> {
+        let execution_id = &state.execution_id.0;
+        let definition = super::store::pinned_definition(execution_id, state)?;
         let now_ms = self.clock.now_ms();
-        let mut report = StatusReport::of(&loaded.definition, &loaded.state, now_ms);
+        let mut report = StatusReport::of(&definition, state, now_ms);
         report.driver = self.driver_of(execution_id, now_ms)?;
         Ok(report)
     }

@@ -138,12 +138,7 @@ impl Engine {
     /// Reads, verifies, decodes and folds an execution, and builds its pinned definition.
     pub fn load(&self, execution_id: &str) -> Result<LoadedExecution, EngineError> {
         let (events, state) = self.load_history(execution_id)?;
-        let definition = Definition::from_bundle(&state.bundle).map_err(|diagnostics| {
-            EngineError::PinnedDefinition {
-                execution_id: execution_id.to_string(),
-                diagnostics,
-            }
-        })?;
+        let definition = pinned_definition(execution_id, &state)?;
         Ok(LoadedExecution {
             state,
             definition,
@@ -292,4 +287,15 @@ impl Engine {
             std::process::abort();
         }
     }
+}
+
+/// The definition pinned in an execution's history, rebuilt from its bundle.
+pub(super) fn pinned_definition(
+    execution_id: &str,
+    state: &ExecutionState,
+) -> Result<Definition, EngineError> {
+    Definition::from_bundle(&state.bundle).map_err(|diagnostics| EngineError::PinnedDefinition {
+        execution_id: execution_id.to_string(),
+        diagnostics,
+    })
 }

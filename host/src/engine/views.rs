@@ -89,6 +89,15 @@ impl Engine {
     /// The list row of one execution, with what its history says (topic, cost, progress).
     pub fn listing(&self, row: &ExecutionRow) -> Result<ExecutionListing, EngineError> {
         let state = self.load_state(&row.execution_id)?;
+        self.listing_of(row, &state)
+    }
+
+    /// The list row of one execution from its already folded `state`.
+    pub fn listing_of(
+        &self,
+        row: &ExecutionRow,
+        state: &pipeline_core::ExecutionState,
+    ) -> Result<ExecutionListing, EngineError> {
         let topic = state
             .inputs
             .get("topic")

@@ -117,7 +117,7 @@ pub async fn start(
     let prepared = engine.prepare(&request)?;
     let state = engine.start(prepared).await?;
     shared.changed();
-    let report = engine.status_report(&state.execution_id.0)?;
+    let report = engine.status_report_of(&state)?;
     Ok((StatusCode::CREATED, Json(json!(report))).into_response())
 }
 
@@ -213,16 +213,16 @@ pub async fn reset(
     Path(id): Path<String>,
     Json(body): Json<ResetBody>,
 ) -> Result<Json<Value>, ApiError> {
-    shared.engine.reset(&id, &body.stage).await?;
+    let (state, _) = shared.engine.reset(&id, &body.stage).await?;
     shared.changed();
-    Ok(Json(json!(shared.engine.status_report(&id)?)))
+    Ok(Json(json!(shared.engine.status_report_of(&state)?)))
 }
 
 /// Records a signal (refused with nothing recorded when it does not fit) and wakes the worker.
 async fn record(shared: &Shared, id: &str, signal: Signal) -> Result<Json<Value>, ApiError> {
-    shared.engine.signal(id, signal).await?;
+    let state = shared.engine.signal(id, signal).await?;
     shared.changed();
-    Ok(Json(json!(shared.engine.status_report(id)?)))
+    Ok(Json(json!(shared.engine.status_report_of(&state)?)))
 }
 
 /// `GET /api/workflows`: what can be started, with the inputs each takes.

@@ -50,16 +50,16 @@ pub async fn execution(
     // Subscribed before reading the store, so nothing committed in between is lost.
     let mut items = shared.feed.subscribe();
     let after = resume_point(&headers, &query).unwrap_or(0).max(0) as u64;
-    let (events, _) = shared.engine.load_history(&id)?;
+    let (events, state) = shared.engine.load_history(&id)?;
+    // The report of the history just read, sent once its events have gone out.
+    let report = shared.engine.status_report_of(&state)?;
     let engine = shared.engine.clone();
     let stream = async_stream(move |sender| async move {
         let mut sent = after;
         if !send_after(&sender, &events, &mut sent).await {
             return;
         }
-        if let Ok(report) = engine.status_report(&id)
-            && !sender.send(status_message(&json!(report))).await
-        {
+        if !sender.send(status_message(&json!(report))).await {
             return;
         }
         loop {

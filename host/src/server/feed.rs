@@ -192,8 +192,9 @@ impl Reader {
     /// Passes on the events of one execution after `known`; returns whether this process
     /// holds its lease.
     fn pass_on(&self, execution_id: &str, known: u64) -> Result<bool, crate::engine::EngineError> {
-        let (events, _) = self.engine.load_history(execution_id)?;
-        let report = Arc::new(self.engine.status_report(execution_id)?);
+        // One read of the history serves the events, the report and the list row.
+        let (events, state) = self.engine.load_history(execution_id)?;
+        let report = Arc::new(self.engine.status_report_of(&state)?);
         let row = self.engine.store.execution(execution_id)?;
         for (index, (event, at)) in events.iter().enumerate().skip(known as usize) {
             let sequence = index as u64 + 1;
@@ -207,7 +208,7 @@ impl Reader {
             });
         }
         if let Some(row) = row {
-            let listing = Arc::new(self.engine.listing(&row)?);
+            let listing = Arc::new(self.engine.listing_of(&row, &state)?);
             let _ = self.sender.send(FeedItem::Changed {
                 report: report.clone(),
                 listing,
