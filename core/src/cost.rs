@@ -137,7 +137,10 @@ pub(crate) fn budget_step(
                     feedback: feedback.clone(),
                 }]);
             }
-            Signal::Approve { .. } | Signal::Cancel { .. } | Signal::Revise { .. } => {}
+            Signal::Approve { .. }
+            | Signal::Cancel { .. }
+            | Signal::Revise { .. }
+            | Signal::Resume => {}
         }
     }
     let in_flight = current_stage(definition, state)

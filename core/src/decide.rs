@@ -8,6 +8,7 @@ use crate::cost::{budget_step, hold_at_budget};
 use crate::error_kind::ErrorKind;
 use crate::event::{ActivityError, Event, Signal, TimerPurpose};
 use crate::ids::{ActivityId, StageId};
+use crate::pause::paused_step;
 use crate::state::{ActivityStatus, ExecutionState, StageStatus};
 use crate::template::{self, TemplateError};
 use crate::workflow::{CallStage, Definition, OnError, Stage, StageKind, StageReads};
@@ -36,6 +37,8 @@ pub enum WaitReason {
     Approval { stage: StageId },
     /// A person's decision to raise the budget or end the execution.
     Budget,
+    /// A resume after a stage's attempts ran out (`on_exhausted = "pause"`).
+    Paused,
 }
 
 /// Decides the next step of `state` at time `now_ms`.
@@ -65,6 +68,9 @@ pub fn decide(definition: &Definition, state: &ExecutionState, now_ms: i64) -> D
                 ),
             ),
         }]);
+    }
+    if let Some(pause) = &state.paused {
+        return bound_by_execution_deadline(paused_step(state, pause), definition, state);
     }
     if let Some(gate) = &state.budget_gate {
         return bound_by_execution_deadline(
@@ -349,7 +355,7 @@ fn approval_step(state: &ExecutionState, stage: &Stage, subject: &Value, now_ms:
                     }]);
                 }
             }
-            Signal::Cancel { .. } => {}
+            Signal::Cancel { .. } | Signal::Resume => {}
         }
     }
     let reminder = state.timers.iter().find(|(_, timer)| matches!(&timer.purpose, TimerPurpose::ApprovalReminder { stage: waiting } if *waiting == stage.id));
@@ -412,7 +418,9 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
     let mut events = Vec::new();
     for (id, activity) in state.activities_at(listed, &tally.failed) {
         if let ActivityStatus::AttemptFailed { attempt, error } = &activity.status
-            && let Some(delay) = stage.retry.next_delay_ms(*attempt, error)
+            && let Some(delay) = stage
+                .retry
+                .next_delay_ms(attempt - activity.resumed_after, error)
         {
             events.push(Event::TimerStarted {
                 timer: format!("retry:{id}:{}", attempt + 1),
@@ -485,6 +493,12 @@ fn running_stage(state: &ExecutionState, stage: &Stage, now_ms: i64) -> Decision
         });
     match failure {
         Some((id, attempt, failed)) => {
+            if stage.retry.pauses_on(failed) {
+                return Decision::Record(vec![Event::ExecutionPaused {
+                    stage: stage.id.clone(),
+                    error: failed.clone(),
+                }]);
+            }
             let message = format!(
                 "activity {id} failed after {attempt} attempt{}: {}",
                 if *attempt == 1 { "" } else { "s" },

@@ -104,6 +104,9 @@ pub enum Signal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Go on after a pause (`on_exhausted = "pause"`): the failed activities get a fresh
+    /// round of attempts.
+    Resume,
 }
 
 /// One entry of an execution's history.
@@ -237,6 +240,29 @@ pub enum Event {
     ExecutionReset {
         to_stage: StageId,
     },
+    /// The attempts of the stage's activities ran out on an error another attempt could cure,
+    /// and its retry policy says to pause rather than fail: nothing runs until a resume.
+    ExecutionPaused {
+        stage: StageId,
+        error: ActivityError,
+    },
+    /// A resume was acted on: the paused stage's failed activities start a fresh round.
+    ExecutionResumed {
+        stage: StageId,
+    },
+    /// A started attempt waits for its plugin's flow control (a concurrency or rate limit of
+    /// this process) before calling it; `reason` says which limit.
+    ActivityWaiting {
+        activity: ActivityId,
+        attempt: u32,
+        plugin: String,
+        reason: String,
+    },
+    /// The waiting attempt got its slot and calls its plugin.
+    ActivitySlotTaken {
+        activity: ActivityId,
+        attempt: u32,
+    },
 }
 
 impl Event {
@@ -264,6 +290,10 @@ impl Event {
             Event::ExecutionRejected { .. } => "ExecutionRejected",
             Event::ExecutionCancelled { .. } => "ExecutionCancelled",
             Event::ExecutionReset { .. } => "ExecutionReset",
+            Event::ExecutionPaused { .. } => "ExecutionPaused",
+            Event::ExecutionResumed { .. } => "ExecutionResumed",
+            Event::ActivityWaiting { .. } => "ActivityWaiting",
+            Event::ActivitySlotTaken { .. } => "ActivitySlotTaken",
         }
     }
 
@@ -278,6 +308,8 @@ impl Event {
                 | Event::TimerFired { .. }
                 | Event::SignalReceived { .. }
                 | Event::ExecutionReset { .. }
+                | Event::ActivityWaiting { .. }
+                | Event::ActivitySlotTaken { .. }
         )
     }
 

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod json_schema;
 pub mod money;
 pub mod origin;
+pub mod pause;
 pub mod replay;
 pub mod retry;
 pub mod revise;

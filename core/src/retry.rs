@@ -19,6 +19,21 @@ pub struct RetryPolicy {
     /// Error kinds (for example `invalid-request`) that are never retried, whatever the
     /// provider says.
     pub non_retryable: Vec<String>,
+    /// What happens when the attempts run out on an error worth retrying.
+    #[serde(default)]
+    pub on_exhausted: OnExhausted,
+}
+
+/// What an activity whose attempts ran out on a retryable error does to its execution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExhausted {
+    /// The stage fails (and with it the execution, unless the stage continues on errors).
+    #[default]
+    Fail,
+    /// The execution pauses until a person resumes it (`host resume`), for example after a
+    /// provider's outage; the failed activities then get a fresh round of attempts.
+    Pause,
 }
 
 impl Default for RetryPolicy {
@@ -29,6 +44,7 @@ impl Default for RetryPolicy {
             backoff_coefficient: 2.0,
             maximum_interval_ms: 60_000,
             non_retryable: Vec::new(),
+            on_exhausted: OnExhausted::Fail,
         }
     }
 }
@@ -56,6 +72,17 @@ impl RetryPolicy {
             .unwrap_or(0)
             .min(self.maximum_interval_ms);
         Some(capped.max(hinted))
+    }
+
+    /// Whether `error`, having used up the attempts, pauses the execution instead of failing
+    /// the stage: only errors that another attempt could cure do.
+    pub fn pauses_on(&self, error: &ActivityError) -> bool {
+        self.on_exhausted == OnExhausted::Pause
+            && error.retryable
+            && !self
+                .non_retryable
+                .iter()
+                .any(|kind| error.kind == kind.as_str())
     }
 }
 

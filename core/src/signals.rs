@@ -24,6 +24,14 @@ pub fn check_signal(
     }
     match signal {
         Signal::Cancel { .. } => Ok(()),
+        Signal::Resume if state.status != ExecutionStatus::Paused => Err(format!(
+            "execution {id} is not paused (it is {}); only a paused execution can be resumed this way",
+            state.status.as_str()
+        )),
+        Signal::Resume if state.pending_signals.contains(&Signal::Resume) => Err(format!(
+            "execution {id} already has a resume that has not been acted on yet; a worker or `host resume {id}` acts on it"
+        )),
+        Signal::Resume => Ok(()),
         Signal::Approve { .. } | Signal::Reject { .. } | Signal::Revise { .. }
             if state.status != ExecutionStatus::WaitingForApproval =>
         {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::cost::BudgetGate;
 use crate::event::{ActivityError, Cost, Event, PluginPin, Signal, TimerPurpose};
 use crate::ids::{ActivityId, ExecutionId, StageId};
+use crate::pause::{Pause, SlotWait, apply_slot_event};
 use crate::tally::ActivityTally;
 use crate::workflow::DefinitionBundle;
 
@@ -17,6 +18,8 @@ pub enum ExecutionStatus {
     Running,
     /// Waiting for a person at an approval gate.
     WaitingForApproval,
+    /// Paused after a stage's attempts ran out (`on_exhausted = "pause"`), until resumed.
+    Paused,
     Completed,
     Failed,
     Rejected,
@@ -27,7 +30,9 @@ impl ExecutionStatus {
     pub fn is_terminal(self) -> bool {
         !matches!(
             self,
-            ExecutionStatus::Running | ExecutionStatus::WaitingForApproval
+            ExecutionStatus::Running
+                | ExecutionStatus::WaitingForApproval
+                | ExecutionStatus::Paused
         )
     }
 
@@ -36,6 +41,7 @@ impl ExecutionStatus {
         match self {
             ExecutionStatus::Running => "running",
             ExecutionStatus::WaitingForApproval => "waiting_for_approval",
+            ExecutionStatus::Paused => "paused",
             ExecutionStatus::Completed => "completed",
             ExecutionStatus::Failed => "failed",
             ExecutionStatus::Rejected => "rejected",
@@ -123,6 +129,10 @@ pub struct ActivityState {
     /// Completed attempts' plugin, for the record.
     pub plugin: Option<PluginPin>,
     pub last_error: Option<ActivityError>,
+    /// Attempts made before the last resume; the retry policy counts the ones after it.
+    pub resumed_after: u32,
+    /// Set while the running attempt waits for its plugin's flow control.
+    pub slot_wait: Option<SlotWait>,
 }
 
 /// A timer that has not fired.
@@ -173,6 +183,8 @@ pub struct ExecutionState {
     pub budget_micros: Option<u64>,
     /// Open while the execution is paused at its budget.
     pub budget_gate: Option<BudgetGate>,
+    /// Open while the execution is paused after a stage's attempts ran out.
+    pub paused: Option<Pause>,
     pub last_error: Option<LastError>,
     pub covered_concepts: Vec<String>,
     pub feedback: Vec<String>,
@@ -229,6 +241,7 @@ impl ExecutionState {
             cost_by_stage: BTreeMap::new(),
             budget_micros: *budget_micros,
             budget_gate: None,
+            paused: None,
             last_error: None,
             covered_concepts: Vec::new(),
             feedback: Vec::new(),
@@ -330,6 +343,8 @@ impl ExecutionState {
                         attempts: 0,
                         plugin: None,
                         last_error: None,
+                        resumed_after: 0,
+                        slot_wait: None,
                     },
                 );
             }
@@ -343,9 +358,10 @@ impl ExecutionState {
                     idempotency_key: idempotency_key.clone(),
                     started_at_ms: at,
                 };
-                self.set_activity_status(activity, running)
-                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?
-                    .attempts = *attempt;
+                let state = self
+                    .set_activity_status(activity, running)
+                    .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
+                (state.attempts, state.slot_wait) = (*attempt, None);
             }
             Event::ActivityCompleted {
                 activity,
@@ -360,7 +376,7 @@ impl ExecutionState {
                 let state = self
                     .set_activity_status(activity, completed)
                     .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
-                state.plugin = plugin.clone();
+                (state.plugin, state.slot_wait) = (plugin.clone(), None);
                 let stage = state.stage.clone();
                 if let Some(cost) = cost {
                     self.add_cost(stage, cost);
@@ -379,7 +395,7 @@ impl ExecutionState {
                 let state = self
                     .set_activity_status(activity, failed)
                     .ok_or_else(|| fail(format!("unknown activity {activity}")))?;
-                state.last_error = Some(error.clone());
+                (state.last_error, state.slot_wait) = (Some(error.clone()), None);
                 self.last_error = Some(LastError {
                     stage: Some(state.stage.clone()),
                     activity: Some(activity.clone()),
@@ -518,41 +534,15 @@ impl ExecutionState {
                 self.pending_signals.clear();
             }
             Event::ExecutionReset { to_stage } => self.reset(to_stage),
+            Event::ExecutionPaused { stage, error } => self.pause(stage, error, at),
+            Event::ExecutionResumed { stage } => self.resume(stage),
+            slot_event => {
+                apply_slot_event(self, slot_event, at);
+            }
         }
         self.last_sequence = sequence;
         self.last_event_at_ms = at;
         Ok(())
-    }
-
-    /// Outputs of a stage's settled activities in item order, `null` for failed ones; a stage
-    /// without fan-out gives its one activity's output.
-    pub fn partial_output(&self, stage: &StageId) -> Value {
-        let Some(state) = self.stages.get(stage) else {
-            return Value::Null;
-        };
-        let outputs: Vec<Value> = state
-            .activities
-            .iter()
-            .map(
-                |id| match self.activities.get(id).map(|activity| &activity.status) {
-                    Some(ActivityStatus::Completed { output }) => output.clone(),
-                    _ => Value::Null,
-                },
-            )
-            .collect();
-        let fanned_out = state
-            .activities
-            .first()
-            .and_then(|id| self.activities.get(id))
-            .is_some_and(|activity| activity.item.is_some());
-        if state.activities.is_empty() {
-            return Value::Null;
-        }
-        if fanned_out {
-            Value::Array(outputs)
-        } else {
-            outputs.into_iter().next().unwrap_or(Value::Null)
-        }
     }
 
     fn consume_signal(&mut self, matches: impl Fn(&Signal) -> bool) {

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::ids::ActivityId;
+use serde_json::Value;
+
+use crate::ids::{ActivityId, StageId};
 use crate::state::{ActivityState, ActivityStatus, ExecutionState};
 
 /// Positions (in the stage's activity list, which is item order) of the activities in each
@@ -71,6 +73,37 @@ impl ActivityTally {
 }
 
 impl ExecutionState {
+    /// Outputs of a stage's settled activities in item order, `null` for failed ones; a stage
+    /// without fan-out gives its one activity's output.
+    pub fn partial_output(&self, stage: &StageId) -> Value {
+        let Some(state) = self.stages.get(stage) else {
+            return Value::Null;
+        };
+        let outputs: Vec<Value> = state
+            .activities
+            .iter()
+            .map(
+                |id| match self.activities.get(id).map(|activity| &activity.status) {
+                    Some(ActivityStatus::Completed { output }) => output.clone(),
+                    _ => Value::Null,
+                },
+            )
+            .collect();
+        let fanned_out = state
+            .activities
+            .first()
+            .and_then(|id| self.activities.get(id))
+            .is_some_and(|activity| activity.item.is_some());
+        if state.activities.is_empty() {
+            return Value::Null;
+        }
+        if fanned_out {
+            Value::Array(outputs)
+        } else {
+            outputs.into_iter().next().unwrap_or(Value::Null)
+        }
+    }
+
     /// Sets an activity's status, keeping its stage's tally in step. An activity of an
     /// earlier generation (its stage was reset since) is in no tally and only changes itself.
     pub(crate) fn set_activity_status(

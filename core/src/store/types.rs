@@ -85,6 +85,7 @@ impl ExecutionStatus {
         [
             ExecutionStatus::Running,
             ExecutionStatus::WaitingForApproval,
+            ExecutionStatus::Paused,
             ExecutionStatus::Completed,
             ExecutionStatus::Failed,
             ExecutionStatus::Rejected,
@@ -104,6 +105,7 @@ mod tests {
         for name in [
             "running",
             "waiting_for_approval",
+            "paused",
             "completed",
             "failed",
             "rejected",

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::MAX_CONCURRENCY;
 use super::calls::call_spec;
 use super::diagnostics::Diagnostic;
-use super::raw::{self, RawRetry, RawStage, RawWorkflow};
+use super::raw::{self, RawStage, RawWorkflow};
 use super::references::{Scope, reference_problem};
 use super::{
     Definition, DefinitionBundle, GrantSpec, InputKind, InputSpec, OnError, Stage, StageKind,
@@ -295,44 +295,9 @@ impl Builder<'_> {
         Some(micros as u64)
     }
 
-    fn duration_or(&mut self, text: Option<&Spanned<String>>, default_ms: u64) -> u64 {
+    pub(super) fn duration_or(&mut self, text: Option<&Spanned<String>>, default_ms: u64) -> u64 {
         text.and_then(|text| self.duration(text))
             .unwrap_or(default_ms)
-    }
-
-    fn retry(&mut self, raw: Option<&RawRetry>, base: &RetryPolicy) -> RetryPolicy {
-        let Some(raw) = raw else { return base.clone() };
-        let mut policy = base.clone();
-        if let Some(attempts) = &raw.max_attempts {
-            if *attempts.get_ref() == 0 {
-                self.error(
-                    attempts.span(),
-                    "max_attempts must be at least 1 (it counts the first attempt)",
-                );
-            }
-            policy.max_attempts = (*attempts.get_ref()).max(1);
-        }
-        if let Some(interval) = &raw.initial_interval {
-            policy.initial_interval_ms =
-                self.duration_or(Some(interval), policy.initial_interval_ms);
-        }
-        if let Some(interval) = &raw.maximum_interval {
-            policy.maximum_interval_ms =
-                self.duration_or(Some(interval), policy.maximum_interval_ms);
-        }
-        if let Some(coefficient) = &raw.backoff_coefficient {
-            if coefficient.get_ref().is_nan() || *coefficient.get_ref() < 1.0 {
-                self.error(
-                    coefficient.span(),
-                    "backoff_coefficient must be at least 1 (intervals never shrink)",
-                );
-            }
-            policy.backoff_coefficient = coefficient.get_ref().max(1.0);
-        }
-        if let Some(kinds) = &raw.non_retryable {
-            policy.non_retryable = kinds.clone();
-        }
-        policy
     }
 
     fn stage(

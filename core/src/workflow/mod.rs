@@ -12,6 +12,7 @@ mod env;
 mod raw;
 mod reads;
 mod references;
+mod retry_table;
 mod schema;
 
 use std::collections::BTreeMap;

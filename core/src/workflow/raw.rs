@@ -73,6 +73,7 @@ pub(super) struct RawRetry {
     pub backoff_coefficient: Option<Spanned<f64>>,
     pub maximum_interval: Option<Spanned<String>>,
     pub non_retryable: Option<Vec<String>>,
+    pub on_exhausted: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -452,7 +452,9 @@ async fn drive_and_report(
     let state = outcome.state();
     if json {
         report::print_status_json(engine, id)?;
-    } else if let DriveOutcome::WaitingForApproval(_) = &outcome {
+    } else if let DriveOutcome::WaitingForApproval(state) = &outcome
+        && state.paused.is_none()
+    {
         report::print_approval_request(context, engine, id)?;
     } else {
         report::print_status_text(engine, id)?;

@@ -31,7 +31,7 @@ pub struct StatusArguments {
     after_help = "Examples:\n  host list\n  host list --status waiting_for_approval --workflow podcast --json"
 )]
 pub struct ListArguments {
-    /// Only executions with this status (running, waiting_for_approval, completed, failed, rejected, cancelled).
+    /// Only executions with this status (running, waiting_for_approval, paused, completed, failed, rejected, cancelled).
     #[arg(long)]
     pub status: Option<String>,
     /// Only executions of this workflow.
@@ -237,6 +237,7 @@ pub fn watch(context: &Context, arguments: WatchArguments) -> Result<(), Failure
         printed = events.len();
         if state.status.is_terminal()
             || state.status == pipeline_core::ExecutionStatus::WaitingForApproval
+            || state.status == pipeline_core::ExecutionStatus::Paused
         {
             return Ok(());
         }
@@ -407,6 +408,17 @@ fn summarize(event: &Event) -> String {
         Event::ExecutionRejected { feedback, .. } => feedback.clone(),
         Event::ExecutionCancelled { reason } => reason.clone().unwrap_or_default(),
         Event::ExecutionReset { to_stage } => format!("to {to_stage}"),
+        Event::ExecutionPaused { stage, error } => {
+            format!("{stage}: [{}] {}", error.kind, error.message)
+        }
+        Event::ExecutionResumed { stage } => stage.0.clone(),
+        Event::ActivityWaiting {
+            activity,
+            attempt,
+            reason,
+            ..
+        } => format!("{activity} attempt {attempt}: {reason}"),
+        Event::ActivitySlotTaken { activity, attempt } => format!("{activity} attempt {attempt}"),
     };
     let mut text = text.replace('\n', " ");
     if text.chars().count() > 100 {

@@ -66,6 +66,9 @@ pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure>
                         ExecutionStatus::WaitingForApproval => format!(
                             "waiting_for_approval (`host status {id}` shows what it waits for)"
                         ),
+                        ExecutionStatus::Paused => format!(
+                            "paused after its retries ran out (`host resume {id}` once the provider is back)"
+                        ),
                         other => other.as_str().to_string(),
                     };
                     println!("{} {id}: {}", now(), printable(&what));

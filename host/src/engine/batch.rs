@@ -127,7 +127,8 @@ impl Engine {
 }
 
 /// Whether a drive stopped at an approval gate that `--auto-approve` answers. Only a person
-/// raises a budget: an execution paused at it is left waiting.
+/// raises a budget or resumes after an outage: an execution paused is left waiting.
 fn awaits_a_gate(outcome: &DriveOutcome) -> bool {
-    matches!(outcome, DriveOutcome::WaitingForApproval(state) if state.budget_gate.is_none())
+    matches!(outcome, DriveOutcome::WaitingForApproval(state)
+        if state.budget_gate.is_none() && state.paused.is_none())
 }

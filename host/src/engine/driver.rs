@@ -39,7 +39,7 @@ pub struct DriveOptions {
 pub enum DriveOutcome {
     /// It ended (completed, failed, rejected or cancelled).
     Finished(Box<ExecutionState>),
-    /// It waits for a person at an approval gate, or at its budget.
+    /// It waits for a person at an approval gate, at its budget, or paused after an outage.
     WaitingForApproval(Box<ExecutionState>),
 }
 
@@ -274,7 +274,10 @@ impl Engine {
                 Decision::Wait { until_ms, reason } => {
                     self.spawn_due(&definition, &state, &mut running, &mut in_flight);
                     if in_flight.is_empty()
-                        && matches!(reason, WaitReason::Approval { .. } | WaitReason::Budget)
+                        && matches!(
+                            reason,
+                            WaitReason::Approval { .. } | WaitReason::Budget | WaitReason::Paused
+                        )
                     {
                         return Ok(DriveOutcome::WaitingForApproval(Box::new(state)));
                     }

@@ -33,8 +33,8 @@ pub use error::EngineError;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner};
 pub use report::{
-    BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StageReport,
-    StatusReport,
+    BudgetReport, CostReport, ErrorReport, PauseReport, PendingApproval, SlotWaitReport,
+    StageProgress, StageReport, StatusReport,
 };
 pub use signal::record_signal;
 pub use start::StartRequest;

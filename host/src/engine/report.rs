@@ -42,6 +42,8 @@ pub struct StatusReport {
     pub id: ExecutionId,
     /// The inputs the execution was started with (defaults filled in).
     pub inputs: BTreeMap<String, Value>,
+    /// Why the execution is paused (`on_exhausted = "pause"`), while it is.
+    pub pause: Option<PauseReport>,
     /// The current stage's completed and total activities.
     pub progress: Option<StageProgress>,
     /// The current stage; none once the execution has ended.
@@ -50,7 +52,31 @@ pub struct StatusReport {
     pub stages: Vec<StageReport>,
     #[serde(serialize_with = "status_name")]
     pub status: ExecutionStatus,
+    /// Attempts held back by their plugin's flow control (a concurrency or rate limit of
+    /// the process driving them), in activity order.
+    pub waiting_for_slot: Vec<SlotWaitReport>,
     pub workflow: String,
+}
+
+/// A pause after a stage's attempts ran out on an error worth retrying.
+#[derive(Debug, Clone, Serialize)]
+pub struct PauseReport {
+    /// The last failure, which another attempt could cure (an outage, a rate limit).
+    pub error: ErrorReport,
+    pub paused_at_ms: i64,
+    /// Whether a resume is recorded and waits for a worker (or `host resume`) to act on it.
+    pub resume_requested: bool,
+    pub stage: StageId,
+}
+
+/// An attempt waiting for its plugin's flow control.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotWaitReport {
+    pub activity: ActivityId,
+    pub plugin: String,
+    /// Which limit holds it back, for example `rate limit of 2 per second`.
+    pub reason: String,
+    pub since_ms: i64,
 }
 
 /// One stage of the timeline.
@@ -233,10 +259,12 @@ impl StatusReport {
             feedback: state.feedback.clone(),
             id: state.execution_id.clone(),
             inputs: state.inputs.clone(),
+            pause: pause_report(state),
             progress,
             stage: current.map(|stage| stage.id.clone()),
             stages,
             status: state.status,
+            waiting_for_slot: slot_waits(definition, state),
             workflow: state.workflow.clone(),
         }
     }
@@ -270,6 +298,43 @@ impl Engine {
             .lease_holder(execution_id, now_ms)?
             .map(|holder| holder.to_string()))
     }
+}
+
+fn pause_report(state: &ExecutionState) -> Option<PauseReport> {
+    let pause = state.paused.as_ref()?;
+    Some(PauseReport {
+        error: ErrorReport {
+            activity: None,
+            attempt: None,
+            kind: pause.error.kind.clone(),
+            message: pause.error.message.clone(),
+            stage: Some(pause.stage.clone()),
+        },
+        paused_at_ms: pause.paused_at_ms,
+        resume_requested: state.pending_signals.contains(&Signal::Resume),
+        stage: pause.stage.clone(),
+    })
+}
+
+/// The current stage's running attempts that wait for a slot; only the running ones are
+/// looked at, so a large fan-out costs what is in flight.
+fn slot_waits(definition: &Definition, state: &ExecutionState) -> Vec<SlotWaitReport> {
+    let Some(stage) = pipeline_core::decide::current_stage(definition, state) else {
+        return Vec::new();
+    };
+    let stage = state.stage(&stage.id);
+    state
+        .activities_at(&stage.activities, &stage.tally.running)
+        .filter_map(|(id, activity)| {
+            let wait = activity.slot_wait.as_ref()?;
+            Some(SlotWaitReport {
+                activity: id.clone(),
+                plugin: wait.plugin.clone(),
+                reason: wait.reason.clone(),
+                since_ms: wait.since_ms,
+            })
+        })
+        .collect()
 }
 
 /// A status as `--json` and `host list --status` name it.

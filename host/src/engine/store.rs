@@ -91,8 +91,8 @@ pub fn summary_of(
         None
     } else if !state.pending_signals.is_empty() {
         Some(now_ms)
-    } else if state.budget_gate.is_some() {
-        // Paused at the budget, retry timers wait for a person's decision too.
+    } else if state.budget_gate.is_some() || state.paused.is_some() {
+        // Paused at the budget or after an outage, timers wait for a person's decision too.
         deadline
     } else {
         state

@@ -245,7 +245,7 @@ impl HistoryStore for SqliteStore {
     fn runnable(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError> {
         executions::query(
             &Self::lock(&self.reader),
-            "WHERE status = 'running' OR (status = 'waiting_for_approval' AND wake_at_ms <= ?1)
+            "WHERE status = 'running' OR (status IN ('waiting_for_approval', 'paused') AND wake_at_ms <= ?1)
              ORDER BY created_at_ms, execution_id",
             params![now_ms],
         )
@@ -255,7 +255,7 @@ impl HistoryStore for SqliteStore {
     fn due(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError> {
         executions::query(
             &Self::lock(&self.reader),
-            "WHERE status = 'waiting_for_approval' AND wake_at_ms <= ?1
+            "WHERE status IN ('waiting_for_approval', 'paused') AND wake_at_ms <= ?1
              ORDER BY created_at_ms, execution_id",
             params![now_ms],
         )

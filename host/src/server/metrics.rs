@@ -123,6 +123,7 @@ pub async fn scrape(State(shared): State<Shared>) -> Result<Response, ApiError> 
     for status in [
         "running",
         "waiting_for_approval",
+        "paused",
         "completed",
         "failed",
         "rejected",
