@@ -10,6 +10,7 @@ use pipeline_core::workflow::{GrantSpec, OutputCheck};
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
 
+use super::flow::FlowPermit;
 use super::publish::PUBLISH_CALL;
 use super::{Engine, EngineError};
 use crate::plugin::types::{Cost as WitCost, Usage};
@@ -41,6 +42,9 @@ pub(super) struct ActivityJob {
     /// What `episode.publish` adds to the manifest (costs, plugins); none for other calls,
     /// since it grows with the history and would cost every step.
     pub manifest_extra: Option<Value>,
+    /// Where the attempt tells its driver that it waits for its plugin's flow control, and
+    /// when it got its slot, as `ActivityWaiting` and `ActivitySlotTaken` to record.
+    pub slot_notices: tokio::sync::mpsc::UnboundedSender<Event>,
 }
 
 /// What a successful call produced.
@@ -146,6 +150,7 @@ impl Engine {
             })?,
             None => plugin,
         };
+        let permit = self.wait_for_slot(job, pin).await;
         let call = self.dispatch(service, &plugin, job);
         let result = match tokio::time::timeout(job.timeout, call).await {
             Ok(result) => result,
@@ -169,7 +174,36 @@ impl Engine {
             self.breakers
                 .record(&pin.name, !failed, self.clock.now_ms());
         }
+        if let (Some(permit), Ok(produced)) = (&permit, &result) {
+            permit.used_tokens(tokens_of(produced.usage.as_ref()));
+        }
         result
+    }
+
+    /// Waits for the plugin's flow control, telling the driver when the attempt has to wait
+    /// and when it got its slot.
+    async fn wait_for_slot(&self, job: &ActivityJob, pin: &PluginPin) -> Option<FlowPermit> {
+        let mut waited = false;
+        let permit = self
+            .flow
+            .acquire(&pin.name, |reason| {
+                waited = true;
+                // A driver that stopped listening has stopped driving; nothing to tell.
+                let _ = job.slot_notices.send(Event::ActivityWaiting {
+                    activity: job.activity.clone(),
+                    attempt: job.attempt,
+                    plugin: pin.name.clone(),
+                    reason,
+                });
+            })
+            .await;
+        if waited {
+            let _ = job.slot_notices.send(Event::ActivitySlotTaken {
+                activity: job.activity.clone(),
+                attempt: job.attempt,
+            });
+        }
+        permit
     }
 
     async fn dispatch(
@@ -453,6 +487,17 @@ fn number(input: &Value, field: &str, default: f32) -> f32 {
 fn usage_json(usage: &Usage) -> Value {
     let quantity = |quantity: &crate::plugin::types::Quantity| json!({ "amount": quantity.amount, "unit": format!("{:?}", quantity.unit).to_lowercase() });
     json!({ "input": quantity(&usage.input), "output": quantity(&usage.output) })
+}
+
+/// The tokens a call's recorded usage counts (input and output), for the token limits.
+fn tokens_of(usage: Option<&Value>) -> u64 {
+    let Some(usage) = usage else { return 0 };
+    ["input", "output"]
+        .iter()
+        .filter_map(|side| usage.get(side))
+        .filter(|quantity| quantity.get("unit").and_then(Value::as_str) == Some("tokens"))
+        .filter_map(|quantity| quantity.get("amount").and_then(Value::as_u64))
+        .sum()
 }
 
 fn cost(cost: &WitCost) -> Cost {

@@ -249,6 +249,7 @@ impl Engine {
             }
         };
         let mut running: Running = JoinSet::new();
+        let (slot_notices, mut slot_notice) = tokio::sync::mpsc::unbounded_channel();
         let mut in_flight: HashMap<ActivityId, tokio::task::AbortHandle> = HashMap::new();
         let mut lease_renewed_at = self.clock.now_ms();
         loop {
@@ -272,7 +273,13 @@ impl Engine {
                     return Ok(DriveOutcome::Finished(Box::new(state)));
                 }
                 Decision::Wait { until_ms, reason } => {
-                    self.spawn_due(&definition, &state, &mut running, &mut in_flight);
+                    self.spawn_due(
+                        &definition,
+                        &state,
+                        &mut running,
+                        &mut in_flight,
+                        &slot_notices,
+                    );
                     if in_flight.is_empty()
                         && matches!(
                             reason,
@@ -316,6 +323,15 @@ impl Engine {
                             };
                             state = self.record_outcome(&definition, state, &activity, attempt, event, observer).await?;
                             drop_unneeded(&state, &mut in_flight);
+                        }
+                        Some(notice) = slot_notice.recv() => {
+                            let (Event::ActivityWaiting { activity, attempt, .. }
+                            | Event::ActivitySlotTaken { activity, attempt }) = &notice
+                            else {
+                                continue;
+                            };
+                            let (activity, attempt) = (activity.clone(), *attempt);
+                            state = self.record_outcome(&definition, state, &activity, attempt, notice, observer).await?;
                         }
                         () = tokio::time::sleep(Duration::from_millis(pause as u64)) => {
                             if self.store.last_sequence(execution_id)? != state.last_sequence {
@@ -414,6 +430,7 @@ impl Engine {
         state: &ExecutionState,
         running: &mut Running,
         in_flight: &mut HashMap<ActivityId, tokio::task::AbortHandle>,
+        slot_notices: &tokio::sync::mpsc::UnboundedSender<Event>,
     ) {
         // Only running stages have running attempts worth starting, and their tallies list
         // them: a fan-out of many items is not walked after every completion.
@@ -472,6 +489,7 @@ impl Engine {
                 timeout: Duration::from_millis(stage.attempt_timeout_ms),
                 execution_id: state.execution_id.0.clone(),
                 manifest_extra: (activity.call == PUBLISH_CALL).then(|| manifest_extra(state)),
+                slot_notices: slot_notices.clone(),
             };
             if matches!(stage.kind, StageKind::Call(_)) {
                 let engine = self.clone();

@@ -12,6 +12,7 @@ mod clock;
 mod costs;
 mod driver;
 mod error;
+mod flow;
 mod observer;
 mod publish;
 mod report;
@@ -30,6 +31,7 @@ pub use clock::{Clock, SystemClock, rfc3339, start_of_day};
 pub use costs::{Amounts, CostFilter, CostRollup};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
+pub use flow::{FlowControl, FlowLimits};
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner};
 pub use report::{
@@ -69,6 +71,8 @@ pub struct Engine {
     pub episodes_dir: PathBuf,
     owner: LeaseOwner,
     breakers: Arc<CircuitBreakers>,
+    /// Concurrency and rate limits per plugin, shared by every drive of this process.
+    flow: Arc<FlowControl>,
     crash_after_events: Option<u64>,
     appended_events: Arc<AtomicU64>,
 }
@@ -89,6 +93,14 @@ impl Engine {
             })?),
             Err(_) => None,
         };
+        let limits = &plugins.config().limits;
+        // A misspelled section would limit nothing, silently: refused, naming it.
+        if let Some(unknown) = limits.keys().find(|name| !plugins.knows(name)) {
+            return Err(EngineError::InvalidRequest(format!(
+                "config.toml has [limits.{unknown}], but no plugin is named `{unknown}` (no {unknown}.wasm in the plugins directory and no built-in)"
+            )));
+        }
+        let flow = Arc::new(FlowControl::new(limits));
         let pid = std::process::id();
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|name| name.trim().to_string())
@@ -106,6 +118,7 @@ impl Engine {
             episodes_dir: data.episodes_dir(),
             owner,
             breakers: Arc::new(CircuitBreakers::default()),
+            flow,
             crash_after_events,
             appended_events: Arc::new(AtomicU64::new(0)),
         })

@@ -196,6 +196,9 @@ pub struct HostConfig {
     /// Notifications `host serve` sends.
     #[serde(default)]
     pub webhooks: Vec<crate::server::WebhookConfig>,
+    /// Flow control per plugin name, shared by every execution a process drives.
+    #[serde(default)]
+    pub limits: BTreeMap<String, crate::engine::FlowLimits>,
 }
 
 /// Why the configuration file could not be used.
@@ -219,10 +222,17 @@ impl HostConfig {
             }
             Err(error) => return Err(ConfigError::Unreadable(error)),
         };
-        toml::from_str(&text).map_err(|error| ConfigError::Invalid {
+        let config: HostConfig = toml::from_str(&text).map_err(|error| ConfigError::Invalid {
             path: path.to_path_buf(),
             message: error.to_string().trim_end().to_string(),
-        })
+        })?;
+        for (plugin, limits) in &config.limits {
+            limits.check().map_err(|problem| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("[limits.{plugin}]: {problem}"),
+            })?;
+        }
+        Ok(config)
     }
 
     /// The grants of the named plugin: its own section, or nothing beyond the defaults; for a

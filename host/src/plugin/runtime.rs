@@ -267,6 +267,16 @@ impl PluginHost {
         Ok(plugin)
     }
 
+    /// The host configuration this plugin host was built from.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Whether a plugin of that name exists (a dropped-in file or a built-in).
+    pub fn knows(&self, name: &str) -> bool {
+        self.catalog.knows(name)
+    }
+
     /// Every plugin available by name, each loaded or with the reason it cannot be.
     pub fn list(&self) -> Result<Vec<ListedPlugin>, LoadError> {
         Ok(self
