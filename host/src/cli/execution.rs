@@ -348,17 +348,6 @@ pub fn signal(context: &Context, command: SignalCommand) -> Result<(), Failure> 
     })
 }
 
-pub fn resume(context: &Context, id: &str, auto_approve: bool, json: bool) -> Result<(), Failure> {
-    let engine = context.engine()?;
-    runtime()?.block_on(async {
-        let stop = ctrl_c_watch();
-        if auto_approve {
-            drive_approving(context, &engine, id, &stop, json).await?;
-        }
-        drive_and_report(context, &engine, id, &stop, json).await
-    })
-}
-
 pub fn cancel(context: &Context, id: &str) -> Result<(), Failure> {
     let engine = context.engine()?;
     runtime()?.block_on(async {
@@ -410,7 +399,7 @@ pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
 }
 
 /// Drives an execution through every approval gate it reaches, saying so unless `json`.
-async fn drive_approving(
+pub(super) async fn drive_approving(
     context: &Context,
     engine: &Engine,
     id: &str,
@@ -432,7 +421,7 @@ async fn drive_approving(
 }
 
 /// Drives an execution with progress, prints where it ended, and maps that to an exit code.
-async fn drive_and_report(
+pub(super) async fn drive_and_report(
     context: &Context,
     engine: &Engine,
     id: &str,

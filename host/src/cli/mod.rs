@@ -7,6 +7,7 @@ mod maintenance;
 mod plugins;
 mod progress;
 mod report;
+mod resume;
 mod serve;
 mod worker;
 
@@ -72,20 +73,8 @@ pub enum Command {
     /// Approve or reject an execution waiting at an approval gate.
     #[command(subcommand)]
     Signal(execution::SignalCommand),
-    /// Continue an execution (after a crash, Ctrl-C or a reset).
-    #[command(
-        after_help = "Examples:\n  host resume podcast-20261121-k3x9qa\n  host resume podcast-20261121-k3x9qa --auto-approve --json"
-    )]
-    Resume {
-        /// The execution id.
-        id: String,
-        /// Approve every approval gate as it is reached (demos and crash tests).
-        #[arg(long)]
-        auto_approve: bool,
-        /// Print the outcome as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Continue an execution (after a crash, Ctrl-C, a reset or a pause).
+    Resume(resume::ResumeArguments),
     /// Drive every execution that can make progress; with --follow, keep doing so.
     Worker(worker::WorkerArguments),
     /// Run the worker with an HTTP API, live events, webhooks and a web dashboard.
@@ -211,11 +200,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Plugins(command) => plugins::run(&context.data_dir, command),
         Command::Run(run) => execution::run(&context, run),
         Command::Signal(signal) => execution::signal(&context, signal),
-        Command::Resume {
-            id,
-            auto_approve,
-            json,
-        } => execution::resume(&context, &id, auto_approve, json),
+        Command::Resume(arguments) => resume::run(&context, arguments),
         Command::Worker(arguments) => worker::run(&context, arguments),
         Command::Serve(arguments) => serve::run(&context, arguments),
         Command::Cancel { id } => execution::cancel(&context, &id),

@@ -98,6 +98,35 @@ pub fn print_plan(prepared: &PreparedStart, as_json: bool) -> Result<(), Failure
     Ok(())
 }
 
+/// What holds the execution back: a pause after its retries ran out, or attempts waiting for
+/// their plugin's flow control.
+fn print_holds(status: &StatusReport, id: &str, now_ms: i64) {
+    if let Some(pause) = &status.pause {
+        let since = format_duration(std::time::Duration::from_millis(
+            (now_ms - pause.paused_at_ms).max(0) as u64,
+        ));
+        println!(
+            "  Paused:   for {since} at stage {}: [{}] {}",
+            pause.stage,
+            pause.error.kind,
+            printable(&abbreviate(&pause.error.message, 200))
+        );
+        if pause.resume_requested {
+            println!("            a resume is recorded; a worker or `host resume {id}` acts on it");
+        } else {
+            println!("            once the provider is back: `host resume {id}`");
+        }
+    }
+    for wait in &status.waiting_for_slot {
+        println!(
+            "  Waiting:  {} for a slot of {} ({})",
+            wait.activity,
+            wait.plugin,
+            printable(&wait.reason)
+        );
+    }
+}
+
 /// `status --json` (and `run --json`): the library's report as it serializes.
 pub fn print_status_json(engine: &Engine, id: &str) -> Result<(), Failure> {
     print_json(&engine.status_report(id)?)
@@ -147,6 +176,7 @@ pub fn print_status_text(engine: &Engine, id: &str) -> Result<(), Failure> {
             ),
         }
     }
+    print_holds(&status, id, now_ms);
     for feedback in &status.feedback {
         println!("  Feedback: {}", printable(feedback));
     }

@@ -207,6 +207,14 @@ pub async fn cancel(
     record(&shared, &id, signal).await
 }
 
+/// `POST /api/executions/{id}/resume`: a paused execution gets a fresh round of attempts.
+pub async fn resume(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    record(&shared, &id, Signal::Resume).await
+}
+
 /// `POST /api/executions/{id}/reset`.
 pub async fn reset(
     State(shared): State<Shared>,

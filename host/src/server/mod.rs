@@ -219,6 +219,7 @@ fn router(shared: Shared) -> Router {
         .route("/api/executions/{id}/reject", post(api::reject))
         .route("/api/executions/{id}/revise", post(api::revise))
         .route("/api/executions/{id}/cancel", post(api::cancel))
+        .route("/api/executions/{id}/resume", post(api::resume))
         .route("/api/executions/{id}/reset", post(api::reset))
         .route(
             "/api/executions/{id}/artifacts/{name}",

@@ -125,7 +125,7 @@ function route() {
 
 // ---- Executions list ------------------------------------------------------------------
 
-const FILTERS = ["all", "running", "waiting_for_approval", "completed", "failed", "rejected", "cancelled"];
+const FILTERS = ["all", "running", "waiting_for_approval", "paused", "completed", "failed", "rejected", "cancelled"];
 
 async function listView() {
   document.title = "Executions · host";
