@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A request header section larger than this is refused; no test client sends one.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -91,6 +91,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// Whether the body came with `Transfer-Encoding: chunked`.
     pub chunked: bool,
+    /// When the server had read the whole request: what rate-limit tests measure spacing by.
+    pub received_at: Instant,
 }
 
 impl Request {
@@ -125,6 +127,9 @@ struct Route {
 struct Script {
     routes: HashMap<(String, String), Route>,
     requests: Vec<Request>,
+    /// Requests read and not yet answered, and the most there ever were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The running server; it stops accepting connections when dropped.
@@ -210,6 +215,11 @@ impl FakeHttp {
         self.lock().requests.clone()
     }
 
+    /// The most requests the server was answering at once (read, answer not yet sent).
+    pub fn most_in_flight(&self) -> usize {
+        self.lock().most_in_flight
+    }
+
     /// The requests received for one route.
     pub fn requests_to(&self, method: &str, path: &str) -> Vec<Request> {
         self.lock()
@@ -287,7 +297,10 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) -> std::io::Result<()> {
             headers,
             body,
             chunked,
+            received_at: Instant::now(),
         });
+        script.in_flight += 1;
+        script.most_in_flight = script.most_in_flight.max(script.in_flight);
         match script
             .routes
             .get_mut(&(method.to_ascii_uppercase(), path.clone()))
@@ -301,8 +314,9 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) -> std::io::Result<()> {
         }
     };
     std::thread::sleep(response.delay);
-    write_response(&mut writer, &response)?;
-    writer.flush()?;
+    let written = write_response(&mut writer, &response).and_then(|()| writer.flush());
+    lock(script).in_flight -= 1;
+    written?;
     // Closing a socket with unread bytes in it (a client still sending a body the route did
     // not wait for) makes the kernel send a reset, which can destroy the answer before the
     // client reads it. Half-close, then read whatever is left until the client hangs up.
