@@ -5,12 +5,14 @@
 
 pub mod chain;
 mod error;
+mod schedules;
 mod types;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use error::HistoryError;
+pub use schedules::{ScheduleRow, ScheduleStore};
 pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
 
 /// The future of an append: the stored events once their transaction has committed.

@@ -236,6 +236,11 @@ impl Context {
 
     /// Opens the data directory's history database.
     pub fn store(&self) -> Result<Arc<dyn HistoryStore>, Failure> {
+        Ok(self.sqlite_store()?)
+    }
+
+    /// The history database as the SQLite store itself, which also keeps the schedules.
+    pub fn sqlite_store(&self) -> Result<Arc<SqliteStore>, Failure> {
         std::fs::create_dir_all(self.data_dir.root()).map_err(|error| {
             Failure::invalid_input(format!(
                 "cannot create data directory {}: {error}",

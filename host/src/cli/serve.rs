@@ -59,8 +59,9 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         )));
     }
     let metrics = Arc::new(Metrics::default());
+    let sqlite = context.sqlite_store()?;
     let store = Arc::new(TimedStore {
-        inner: context.store()?,
+        inner: sqlite.clone(),
         metrics: metrics.clone(),
     });
     let engine = context.engine_over(store)?;
@@ -83,6 +84,7 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         concurrency: arguments.concurrency,
         observer: progress,
         metrics,
+        schedules: Some(sqlite),
     };
     let owner = engine.owner().clone();
     let now = rfc3339(engine.clock.now_ms());

@@ -24,7 +24,8 @@ pub struct WorkerArguments {
 }
 
 pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
-    let engine = context.engine()?;
+    let store = context.sqlite_store()?;
+    let engine = context.engine_over(store.clone())?;
     runtime()?.block_on(async {
         // Stages are shown with -v; the timestamped lines below always.
         let progress = Arc::new(
@@ -47,7 +48,8 @@ pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure>
         let worker = Worker::new(engine.clone())
             .with_concurrency(arguments.concurrency)
             .with_observer(progress.clone())
-            .with_stop(ctrl_c_watch());
+            .with_stop(ctrl_c_watch())
+            .with_schedules(store);
         // Executions that could not be driven (a corrupt history, say): the others still run.
         let mut print = |driven: Driven| {
             progress.close_log(&driven.execution_id);

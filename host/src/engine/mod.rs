@@ -16,6 +16,7 @@ mod flow;
 mod observer;
 mod publish;
 mod report;
+mod schedule;
 mod signal;
 pub mod start;
 mod store;
@@ -38,6 +39,7 @@ pub use report::{
     BudgetReport, CostReport, ErrorReport, PauseReport, PendingApproval, SlotWaitReport,
     StageProgress, StageReport, StatusReport,
 };
+pub use schedule::{ScheduleSpec, ScheduledStart, next_due_after, parse_cron, run_id};
 pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use pipeline_core::store::ScheduleStore;
+
 use super::batch::Driven;
 use super::{DriveOptions, Engine, EngineError, NoObserver, Observer};
 
@@ -44,6 +46,8 @@ pub struct Worker {
     /// Ends a following worker's wait early. `Notify` keeps one permit when nobody waits, so a
     /// wake-up that arrives during a pass is not lost: the next wait returns at once.
     wake: Arc<Notify>,
+    /// Where the schedules are, when this worker starts their due runs.
+    schedules: Option<Arc<dyn ScheduleStore>>,
 }
 
 /// Wakes a following worker at once, for work recorded in this process. Cheap to clone.
@@ -71,7 +75,15 @@ impl Worker {
             poll_interval: DEFAULT_POLL_INTERVAL,
             stop: None,
             wake: Arc::new(Notify::new()),
+            schedules: None,
         }
+    }
+
+    /// Starts the due runs of the schedules in `schedules` (see `schedule`): at the start of a
+    /// pass, and every poll interval while following.
+    pub fn with_schedules(mut self, schedules: Arc<dyn ScheduleStore>) -> Worker {
+        self.schedules = Some(schedules);
+        self
     }
 
     /// Drives at most `concurrency` executions at once (at least one).
@@ -115,6 +127,7 @@ impl Worker {
         on_driven: &mut impl FnMut(Driven),
     ) -> Result<WorkerSummary, EngineError> {
         let engine = &self.engine;
+        self.start_scheduled().await;
         let runnable = engine.store.runnable(engine.clock.now_ms())?;
         let limit = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
@@ -173,6 +186,7 @@ impl Worker {
         let mut token = engine.store.change_token()?;
         let mut look = Look::Everything;
         let mut polled_at = Instant::now();
+        let mut scheduled_at: Option<Instant> = None;
         let mut tick = tokio::time::interval(WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Once stopped, nothing new starts; drives in flight were told through their options.
@@ -255,9 +269,49 @@ impl Worker {
                     if polled_at.elapsed() >= self.poll_interval {
                         look = Look::Everything;
                     }
+                    if self.schedules.is_some()
+                        && !stopping
+                        && scheduled_at.is_none_or(|at| at.elapsed() >= self.poll_interval)
+                    {
+                        scheduled_at = Some(Instant::now());
+                        if self.start_scheduled().await > 0 {
+                            look = Look::Everything;
+                        }
+                    }
                 }
                 () = self.wake.notified() => look = Look::Everything,
                 () = stopped(stop.as_mut()), if !stopping => stopping = true,
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// Starts the due runs of the schedules, if this worker has them; how many it started. A
+    /// failure is logged and the worker goes on: the next pass tries again.
+    async fn start_scheduled(&self) -> usize {
+        let Some(schedules) = &self.schedules else {
+            return 0;
+        };
+        match self.engine.start_due_schedules(schedules.as_ref()).await {
+            Ok(started) => {
+                for start in &started {
+                    match &start.outcome {
+                        Ok(execution_id) => tracing::info!(
+                            schedule = start.schedule,
+                            execution_id,
+                            "started a scheduled run"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(schedule = start.schedule, %error, "a scheduled run could not start; its due time is skipped")
+                        }
+                    }
+                }
+                started.len()
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the schedules");
+                0
             }
         }
     }

@@ -8,6 +8,7 @@
 //! typed events are layered on top.
 
 mod executions;
+mod schedules;
 mod schema;
 mod writer;
 
@@ -21,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 pub use pipeline_core::store::{
     ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseHolder, LeaseOwner, NewEvent,
-    StoredEvent,
+    ScheduleRow, ScheduleStore, StoredEvent,
 };
 pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE, snapshot};
 

@@ -57,6 +57,17 @@ const MIGRATIONS: &[&str] = &[
         hostname TEXT NOT NULL,
         expires_at_ms INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;",
+    // 3: `host schedule`. A handful of rows, read whole by every worker's pass; next_due_ms
+    // is where each schedule stands, moved on only after its run was started.
+    "CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        cron TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        request TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        next_due_ms INTEGER NOT NULL,
+        last_execution TEXT
+    ) STRICT, WITHOUT ROWID;",
 ];
 
 /// How often a connection tries again for a lock another connection holds: about 5 s.

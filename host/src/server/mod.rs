@@ -62,6 +62,8 @@ pub struct ServeOptions {
     /// Told about every event the worker's drives record (the command line's log lines).
     pub observer: Arc<dyn Observer>,
     pub metrics: Arc<Metrics>,
+    /// The schedules whose due runs the embedded worker starts.
+    pub schedules: Option<Arc<dyn pipeline_core::store::ScheduleStore>>,
 }
 
 /// Why the server could not start or stopped.
@@ -169,9 +171,12 @@ pub async fn serve(
         auth.clone(),
         public_url,
     ));
-    let worker = Worker::new(engine.clone())
+    let mut worker = Worker::new(engine.clone())
         .with_concurrency(options.concurrency)
         .with_stop(stop.clone());
+    if let Some(schedules) = options.schedules.clone() {
+        worker = worker.with_schedules(schedules);
+    }
     let waker = worker.waker();
     let feed = feed::Feed::start(
         engine.clone(),
