@@ -489,7 +489,7 @@ pub(super) fn ctrl_c_watch() -> watch::Receiver<bool> {
     .clone()
 }
 
-fn parse_inputs(
+pub(super) fn parse_inputs(
     pairs: &[String],
     file: Option<&PathBuf>,
 ) -> Result<BTreeMap<String, Value>, Failure> {
@@ -511,7 +511,7 @@ fn parse_inputs(
     Ok(inputs)
 }
 
-fn parse_pairs(
+pub(super) fn parse_pairs(
     pairs: &[String],
     flag: &str,
     shape: &str,

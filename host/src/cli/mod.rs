@@ -8,6 +8,7 @@ mod plugins;
 mod progress;
 mod report;
 mod resume;
+mod schedule;
 mod serve;
 mod worker;
 
@@ -123,6 +124,9 @@ pub enum Command {
     Check(maintenance::CheckArguments),
     /// Remove blobs that no history references.
     Gc(maintenance::GcArguments),
+    /// Start a workflow at the times of a cron expression: add, list, remove.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
 }
 
 /// A failed command: the message shown to the user and the exit code it maps to.
@@ -217,6 +221,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Backup(backup) => maintenance::backup(&context, backup),
         Command::Check(check) => maintenance::check(&context, check),
         Command::Gc(gc) => maintenance::gc(&context, gc),
+        Command::Schedule(command) => schedule::run(&context, command),
     }
 }
 
