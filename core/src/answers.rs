@@ -172,6 +172,8 @@ mod tests {
                 ErrorKind::CheckFailed,
                 "the answer failed its checks: line 2 is spoken by Zed",
             )),
+            resumed_after: 0,
+            slot_wait: None,
         };
         let messages = attempt_input(&activity, 2)["messages"].clone();
         assert_eq!(

@@ -44,7 +44,7 @@ impl Builder<'_> {
                 "pause" => policy.on_exhausted = OnExhausted::Pause,
                 other => self.error(
                     mode.span(),
-                    &format!("on_exhausted must be \"fail\" or \"pause\", not \"{other}\""),
+                    format!("on_exhausted must be \"fail\" or \"pause\", not \"{other}\""),
                 ),
             }
         }
