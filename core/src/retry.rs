@@ -117,6 +117,19 @@ mod tests {
     }
 
     #[test]
+    fn only_errors_worth_retrying_pause_and_only_when_asked() {
+        let pausing = RetryPolicy {
+            non_retryable: vec!["quota".into()],
+            on_exhausted: OnExhausted::Pause,
+            ..RetryPolicy::default()
+        };
+        assert!(pausing.pauses_on(&failure("unavailable", true, None)));
+        assert!(!pausing.pauses_on(&failure("invalid-request", false, None)));
+        assert!(!pausing.pauses_on(&failure("quota", true, None)));
+        assert!(!RetryPolicy::default().pauses_on(&failure("unavailable", true, None)));
+    }
+
+    #[test]
     fn permanent_errors_and_listed_kinds_are_not_retried() {
         let policy = RetryPolicy {
             non_retryable: vec!["quota".into()],
