@@ -47,7 +47,7 @@ const GLOBAL_OPTIONS: &str = "Global options (every command)";
 #[derive(Debug, Parser)]
 #[command(name = "host", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host signal approve podcast-20261121-k3x9qa\n  host status podcast-20261121-k3x9qa\n  host plugins list\n\nExit codes: 0 ok (completed, or waiting for approval), 1 execution failed or cancelled,\n2 invalid input or workflow, 3 signal refused, 4 internal error, 5 execution busy\nin another process, 130 interrupted (resumable)."
+    after_help = "Examples:\n  host run workflows/podcast.toml --input topic=\"the history of tea\"\n  host signal approve podcast-20261121-k3x9qa\n  host status podcast-20261121-k3x9qa\n  host plugins list\n\nExit codes: 0 ok (completed, waiting for approval, or paused), 1 execution failed or cancelled,\n2 invalid input or workflow, 3 signal refused, 4 internal error, 5 execution busy\nin another process, 130 interrupted (resumable)."
 )]
 pub struct Arguments {
     /// Directory for everything the host stores (history, blobs, caches, config.toml).
