@@ -151,6 +151,12 @@ fn refused_requests_name_the_problem_and_record_nothing() {
             "invalid_input",
         ),
         (
+            "/api/executions/gate/resume",
+            json!({}),
+            409,
+            "signal_refused",
+        ),
+        (
             "/api/executions/gate/reset",
             json!({ "stage": "nowhere" }),
             400,
@@ -325,6 +331,7 @@ fn metrics_and_the_api_description_are_served() {
         "/api/executions",
         "/api/executions/{id}",
         "/api/executions/{id}/approve",
+        "/api/executions/{id}/resume",
         "/api/executions/{id}/events",
         "/api/events",
         "/api/executions/{id}/artifacts/{name}",

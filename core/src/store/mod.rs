@@ -113,11 +113,12 @@ pub trait HistoryStore: Send + Sync {
     fn executions(&self) -> Result<Vec<ExecutionRow>, HistoryError>;
 
     /// Executions that can make progress at `now_ms`, oldest first: running ones (their owner
-    /// may have died) and ones waiting for approval whose wake-up time is due.
+    /// may have died) and ones waiting for approval or paused whose wake-up time is due (a
+    /// paused execution has one only once a resume is recorded).
     fn runnable(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError>;
 
-    /// Executions waiting for approval whose wake-up time is due at `now_ms` (a signal
-    /// arrived, a timer fired), oldest first: the part of [`runnable`](Self::runnable) that
+    /// Executions waiting for approval or paused whose wake-up time is due at `now_ms` (a
+    /// signal arrived, a timer fired), oldest first: the part of [`runnable`](Self::runnable) that
     /// others' commits create, without the running executions.
     fn due(&self, now_ms: i64) -> Result<Vec<ExecutionRow>, HistoryError>;
 

@@ -318,6 +318,15 @@ impl Observer for Progress {
             Event::ExecutionRejected { feedback, .. } => format!("✗ Rejected: {feedback}"),
             Event::ExecutionCancelled { .. } => "✗ Cancelled".to_string(),
             Event::ExecutionReset { to_stage } => format!("↺ reset to {}", title(to_stage)),
+            Event::ExecutionPaused { stage, error } => format!(
+                "⏸ paused at {}: its retries ran out ({}); `host resume {id}` once the provider is back",
+                title(stage),
+                error.kind
+            ),
+            Event::ExecutionResumed { stage } => format!("▶ resumed at {}", title(stage)),
+            Event::ActivityWaiting {
+                activity, reason, ..
+            } => format!("… {activity} waits for a slot ({reason})"),
             _ => return,
         };
         self.line(id, &line);
