@@ -279,3 +279,32 @@ fn paused_executions_wait_out_an_outage_and_finish_once_resumed() {
     assert_success(&nothing_left);
     assert_eq!(text(&nothing_left.stdout), "", "nothing left to resume");
 }
+
+#[test]
+fn a_paused_execution_can_be_cancelled_or_reset_like_any_other() {
+    let sandbox = Sandbox::new();
+    let server = FakeHttp::start();
+    server.route(
+        "POST",
+        CHAT,
+        [],
+        Response::json(503, r#"{"error": {"message": "overloaded"}}"#),
+    );
+    assert_success(&finish(run_batch(&sandbox, &server, &["tea", "silk"])));
+    let paused = execution_ids(&sandbox, Some("paused"));
+    assert_eq!(paused.len(), 2);
+    assert_success(&sandbox.host(&["cancel", &paused[0]]));
+    server.route("POST", CHAT, [], answered());
+    // A reset runs the stage again from scratch, so the pause is over.
+    let reset = host_against(&sandbox, &server, &["reset", &paused[1], "--to", "answers"])
+        .output()
+        .unwrap();
+    assert_success(&reset);
+    let status = |id: &str| {
+        let report: Value =
+            serde_json::from_slice(&sandbox.host(&["status", id, "--json"]).stdout).unwrap();
+        report["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status(&paused[0]), "cancelled");
+    assert_eq!(status(&paused[1]), "completed");
+}

@@ -32,6 +32,7 @@ impl ExecutionState {
         self.timers.clear();
         self.pending_signals.clear();
         self.budget_gate = None;
+        self.paused = None;
         self.status = ExecutionStatus::Running;
     }
 }
