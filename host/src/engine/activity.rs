@@ -45,6 +45,9 @@ pub(super) struct ActivityJob {
     /// Where the attempt tells its driver that it waits for its plugin's flow control, and
     /// when it got its slot, as `ActivityWaiting` and `ActivitySlotTaken` to record.
     pub slot_notices: tokio::sync::mpsc::UnboundedSender<Event>,
+    /// Whether the history has this attempt waiting for a slot: a process that died while it
+    /// waited left no `ActivitySlotTaken`, so this run records one even if it need not wait.
+    pub recorded_waiting: bool,
 }
 
 /// What a successful call produced.
@@ -197,7 +200,7 @@ impl Engine {
                 });
             })
             .await;
-        if waited {
+        if waited || job.recorded_waiting {
             let _ = job.slot_notices.send(Event::ActivitySlotTaken {
                 activity: job.activity.clone(),
                 attempt: job.attempt,

@@ -490,6 +490,7 @@ impl Engine {
                 execution_id: state.execution_id.0.clone(),
                 manifest_extra: (activity.call == PUBLISH_CALL).then(|| manifest_extra(state)),
                 slot_notices: slot_notices.clone(),
+                recorded_waiting: activity.slot_wait.is_some(),
             };
             if matches!(stage.kind, StageKind::Call(_)) {
                 let engine = self.clone();
