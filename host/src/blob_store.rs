@@ -141,10 +141,12 @@ impl BlobStore {
     }
 
     /// Checks that a blob is present and intact, and returns its path; a blob only the shared
-    /// database has is downloaded first.
+    /// database has (or whose copy here is damaged) is downloaded first.
     pub fn verify(&self, blob: &BlobRef) -> Result<PathBuf, BlobError> {
         match self.verify_local(blob) {
-            Err(BlobError::Missing { .. }) if self.shared.is_some() => {
+            Err(
+                BlobError::Missing { .. } | BlobError::Corrupt { .. } | BlobError::WrongSize { .. },
+            ) if self.shared.is_some() => {
                 self.fetch_shared(&blob.digest)?;
                 self.verify_local(blob)
             }
