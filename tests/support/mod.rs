@@ -83,13 +83,20 @@ impl Sandbox {
 
     /// Installs the counting plugin as `counter`, granted `<sandbox>/work` as `/work`.
     pub fn with_counter(self) -> Sandbox {
+        let work = self.work();
+        self.with_counter_writing_to(&work)
+    }
+
+    /// Installs the counting plugin as `counter`, granted `work` as `/work`: hosts of one
+    /// team given the same directory write one call log.
+    pub fn with_counter_writing_to(self, work: &Path) -> Sandbox {
         let plugins = self.data().join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
         std::fs::copy(COUNTER_WASM, plugins.join("counter.wasm")).unwrap();
-        std::fs::create_dir_all(self.work()).unwrap();
+        std::fs::create_dir_all(work).unwrap();
         let config = format!(
             "[plugins.counter]\n[[plugins.counter.directories]]\nhost = \"{}\"\nguest = \"/work\"\nwritable = true\n",
-            self.work().display()
+            work.display()
         );
         std::fs::write(self.data().join("config.toml"), config).unwrap();
         self
