@@ -131,7 +131,11 @@ fn three_hosts_share_two_hundred_executions_with_every_call_made_once() {
     let reports: Vec<String> = workers.into_iter().map(stop).collect();
 
     let calls = hosts[0].calls();
-    assert_eq!(calls.len(), 200 * 4, "one draft and three fan-out calls each");
+    assert_eq!(
+        calls.len(),
+        200 * 4,
+        "one draft and three fan-out calls each"
+    );
     assert_no_call_twice(&calls);
     for id in &ids {
         assert_eq!(completions(&hosts[0], id), 1, "{id}");
@@ -151,7 +155,14 @@ fn spawn_slow_run(host: &Sandbox, id: &str, sleep_ms: u64) -> Child {
     let items = format!(r#"items=["sleep-ms={sleep_ms}"]"#);
     let child = host
         .command()
-        .args(["run", workflow.to_str().unwrap(), "--id", id, "--input", &items])
+        .args([
+            "run",
+            workflow.to_str().unwrap(),
+            "--id",
+            id,
+            "--input",
+            &items,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -174,7 +185,11 @@ fn a_host_killed_mid_activity_is_taken_over_by_another() {
     assert_success(&hosts[1].host(&["resume", "slow"]));
     let calls = hosts[0].calls();
     let fan: Vec<&String> = calls.iter().filter(|key| key.contains("/fan#")).collect();
-    assert_eq!(fan.len(), 2, "the interrupted attempt runs again, once: {calls:?}");
+    assert_eq!(
+        fan.len(),
+        2,
+        "the interrupted attempt runs again, once: {calls:?}"
+    );
     assert_eq!(fan[0], fan[1], "with the same idempotency key");
     assert_eq!(
         calls.iter().filter(|key| key.contains("/first#")).count(),
@@ -220,12 +235,15 @@ fn restarting_postgres_in_the_middle_of_the_work_loses_nothing() {
     };
     let ids = start_approved(&hosts[0], 40);
     let workers: Vec<Child> = hosts.iter().map(follow).collect();
+    // The drafts were made before the approvals; wait for some of the fan-out calls, so that
+    // the database goes away with work in flight.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while hosts[0].calls().len() < 40 {
+    while hosts[0].calls().len() < 40 + 20 {
         assert!(Instant::now() < deadline, "the work never got going");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     server.stop();
+    let made_before_the_restart = hosts[0].calls().len();
     std::thread::sleep(Duration::from_secs(2));
     server.start();
     wait_until_all_completed(&hosts[0], Duration::from_secs(180));
@@ -234,7 +252,15 @@ fn restarting_postgres_in_the_middle_of_the_work_loses_nothing() {
     }
 
     let calls = hosts[0].calls();
-    assert_eq!(calls.len(), 40 * 4, "one draft and three fan-out calls each");
+    assert!(
+        made_before_the_restart < calls.len(),
+        "the restart should have come in the middle of the work"
+    );
+    assert_eq!(
+        calls.len(),
+        40 * 4,
+        "one draft and three fan-out calls each"
+    );
     assert_no_call_twice(&calls);
     for id in &ids {
         assert_eq!(completions(&hosts[0], id), 1, "{id}");

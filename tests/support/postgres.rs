@@ -249,13 +249,15 @@ impl Postgres {
             data = self.data().display(),
             directory = self.directory.display()
         );
-        Command::new("setsid")
-            .args(["sh", "-c", &script])
+        // `--fork`: setsid returns at once, leaving the watcher in a session of its own.
+        let started = Command::new("setsid")
+            .args(["--fork", "sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .status()
             .expect("the server's watcher starts");
+        assert!(started.success(), "the server's watcher did not start");
     }
 }
 
