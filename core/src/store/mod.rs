@@ -3,6 +3,7 @@
 //! writes and verifies the same way. The SQLite store in `host` implements it; a store on
 //! another database builds on this module alone.
 
+mod blobs;
 pub mod chain;
 mod error;
 mod schedules;
@@ -11,6 +12,7 @@ mod types;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use blobs::SharedBlobs;
 pub use error::HistoryError;
 pub use schedules::{ScheduleRow, ScheduleStore};
 pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use host::engine::{EngineError, ScheduleSpec, rfc3339};
-use pipeline_core::store::ScheduleStore as _;
 use pipeline_core::text::printable;
 use serde_json::{Value, json};
 
@@ -55,10 +54,11 @@ pub struct AddArguments {
 }
 
 pub fn run(context: &Context, command: ScheduleCommand) -> Result<(), Failure> {
-    let store = context.sqlite_store()?;
+    let database = context.database()?;
+    let store = database.schedules()?;
     match command {
         ScheduleCommand::Add(arguments) => {
-            let engine = context.engine_over(store.clone())?;
+            let engine = context.engine_over(database.history, database.shared_blobs)?;
             let spec = ScheduleSpec {
                 name: arguments.name,
                 cron: arguments.cron,

@@ -59,12 +59,13 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         )));
     }
     let metrics = Arc::new(Metrics::default());
-    let sqlite = context.sqlite_store()?;
+    let database = context.database()?;
+    let schedules = database.schedules.clone();
     let store = Arc::new(TimedStore {
-        inner: sqlite.clone(),
+        inner: database.history,
         metrics: metrics.clone(),
     });
-    let engine = context.engine_over(store)?;
+    let engine = context.engine_over(store, database.shared_blobs)?;
     let key = signing_key(&context.data_dir.server_key_file()).map_err(|error| {
         Failure::internal(format!(
             "cannot keep the server key in {}: {error}",
@@ -84,7 +85,7 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         concurrency: arguments.concurrency,
         observer: progress,
         metrics,
-        schedules: Some(sqlite),
+        schedules,
     };
     let owner = engine.owner().clone();
     let now = rfc3339(engine.clock.now_ms());

@@ -24,8 +24,9 @@ pub struct WorkerArguments {
 }
 
 pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
-    let store = context.sqlite_store()?;
-    let engine = context.engine_over(store.clone())?;
+    let database = context.database()?;
+    let schedules = database.schedules.clone();
+    let engine = context.engine_over(database.history, database.shared_blobs)?;
     runtime()?.block_on(async {
         // Stages are shown with -v; the timestamped lines below always.
         let progress = Arc::new(
@@ -45,11 +46,14 @@ pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure>
                 ""
             }
         );
-        let worker = Worker::new(engine.clone())
+        let mut worker = Worker::new(engine.clone())
             .with_concurrency(arguments.concurrency)
             .with_observer(progress.clone())
-            .with_stop(ctrl_c_watch())
-            .with_schedules(store);
+            .with_stop(ctrl_c_watch());
+        // A shared PostgreSQL database keeps no schedules yet; its workers only drive.
+        if let Some(schedules) = schedules {
+            worker = worker.with_schedules(schedules);
+        }
         // Executions that could not be driven (a corrupt history, say): the others still run.
         let mut print = |driven: Driven| {
             progress.close_log(&driven.execution_id);
