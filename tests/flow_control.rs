@@ -86,6 +86,23 @@ fn answered() -> Response {
     chat_answer(&json!({ "answer": "tea came by ship" }))
 }
 
+/// Two executions of one batch whose provider is down throughout: both end paused.
+fn paused_by_an_outage() -> (Sandbox, FakeHttp, Vec<String>) {
+    let sandbox = Sandbox::new();
+    let server = FakeHttp::start();
+    server.route(
+        "POST",
+        CHAT,
+        [],
+        Response::json(503, r#"{"error": {"message": "overloaded"}}"#),
+    );
+    let batch = finish(run_batch(&sandbox, &server, &["tea", "silk"]));
+    assert_success(&batch);
+    let paused = execution_ids(&sandbox, Some("paused"));
+    assert_eq!(paused.len(), 2, "{}", text(&batch.stdout));
+    (sandbox, server, paused)
+}
+
 fn finish(child: std::process::Child) -> Output {
     child.wait_with_output().expect("host finishes")
 }
@@ -214,18 +231,7 @@ fn bad_limits_are_refused_with_the_problem_named_and_nothing_recorded() {
 
 #[test]
 fn paused_executions_wait_out_an_outage_and_finish_once_resumed() {
-    let sandbox = Sandbox::new();
-    let server = FakeHttp::start();
-    server.route(
-        "POST",
-        CHAT,
-        [],
-        Response::json(503, r#"{"error": {"message": "overloaded"}}"#),
-    );
-    let batch = finish(run_batch(&sandbox, &server, &["tea", "silk"]));
-    assert_success(&batch);
-    let paused = execution_ids(&sandbox, Some("paused"));
-    assert_eq!(paused.len(), 2, "{}", text(&batch.stdout));
+    let (sandbox, server, paused) = paused_by_an_outage();
     let status = text(&sandbox.host(&["status", &paused[0]]).stdout);
     assert!(status.contains("Status:   paused"), "{status}");
     assert!(
@@ -282,17 +288,7 @@ fn paused_executions_wait_out_an_outage_and_finish_once_resumed() {
 
 #[test]
 fn a_paused_execution_can_be_cancelled_or_reset_like_any_other() {
-    let sandbox = Sandbox::new();
-    let server = FakeHttp::start();
-    server.route(
-        "POST",
-        CHAT,
-        [],
-        Response::json(503, r#"{"error": {"message": "overloaded"}}"#),
-    );
-    assert_success(&finish(run_batch(&sandbox, &server, &["tea", "silk"])));
-    let paused = execution_ids(&sandbox, Some("paused"));
-    assert_eq!(paused.len(), 2);
+    let (sandbox, server, paused) = paused_by_an_outage();
     assert_success(&sandbox.host(&["cancel", &paused[0]]));
     server.route("POST", CHAT, [], answered());
     // A reset runs the stage again from scratch, so the pause is over.

@@ -183,69 +183,45 @@ fn bad_schedules_are_refused_with_the_problem_named_and_nothing_recorded() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
     let workflow = workflow.to_str().unwrap();
+    // `host schedule add NAME --cron CRON WORKFLOW [MORE...]`.
+    let add = |name: &'static str, cron: &'static str, workflow: &str, more: &[&'static str]| {
+        let mut arguments = vec!["schedule".to_string(), "add".into(), name.into()];
+        arguments.extend(["--cron".to_string(), cron.into(), workflow.into()]);
+        arguments.extend(more.iter().map(|argument| argument.to_string()));
+        arguments
+    };
     for (arguments, expected) in [
         (
-            vec![
-                "schedule",
-                "add",
-                "weekly",
-                "--cron",
-                "every monday",
-                workflow,
-            ],
+            add("weekly", "every monday", workflow, &[]),
             "`every monday` is not a cron expression",
         ),
         (
-            vec![
-                "schedule",
-                "add",
-                "weekly",
-                "--cron",
-                "0 6 * * FUNDAY",
-                workflow,
-            ],
+            add("weekly", "0 6 * * FUNDAY", workflow, &[]),
             "is not a cron expression",
         ),
         (
-            vec![
-                "schedule",
-                "add",
-                "weekly/tea",
-                "--cron",
-                "0 6 * * MON",
-                workflow,
-            ],
+            add("weekly/tea", "0 6 * * MON", workflow, &[]),
             "cannot be a schedule name",
         ),
         (
-            vec![
-                "schedule",
-                "add",
-                "weekly",
-                "--cron",
-                "0 6 * * MON",
-                "missing.toml",
-            ],
+            add("weekly", "0 6 * * MON", "missing.toml", &[]),
             "missing.toml",
         ),
         (
-            vec![
-                "schedule",
-                "add",
+            add(
                 "weekly",
-                "--cron",
                 "0 6 * * MON",
                 workflow,
-                "--input",
-                "colour=red",
-            ],
+                &["--input", "colour=red"],
+            ),
             "colour",
         ),
         (
-            vec!["schedule", "remove", "weekly"],
+            vec!["schedule".into(), "remove".into(), "weekly".into()],
             "no schedule is named `weekly`",
         ),
     ] {
+        let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
         let output = sandbox.host(&arguments);
         assert_exit(&output, 2, &arguments.join(" "));
         assert!(
@@ -256,15 +232,11 @@ fn bad_schedules_are_refused_with_the_problem_named_and_nothing_recorded() {
     }
     let listed = sandbox.host(&["schedule", "list", "--json"]);
     assert_eq!(text(&listed.stdout).trim(), "[]");
-    assert_success(&sandbox.host(&[
-        "schedule",
-        "add",
-        "weekly",
-        "--cron",
-        "0 6 * * MON",
-        workflow,
-    ]));
-    let again = sandbox.host(&["schedule", "add", "weekly", "--cron", "0 7 * * *", workflow]);
+    let weekly = add("weekly", "0 6 * * MON", workflow, &[]);
+    let weekly: Vec<&str> = weekly.iter().map(String::as_str).collect();
+    assert_success(&sandbox.host(&weekly));
+    let again = add("weekly", "0 7 * * *", workflow, &[]);
+    let again = sandbox.host(&again.iter().map(String::as_str).collect::<Vec<_>>());
     assert_exit(&again, 2, "a second schedule of the same name");
     assert!(text(&again.stderr).contains("already exists"));
     let listed: Value =
