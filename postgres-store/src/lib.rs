@@ -34,7 +34,7 @@ use pipeline_core::store::{
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 
-use retry::{Failure, with_retries};
+use retry::{CONNECT_FOR, Failure, RETRY_FOR, with_retries};
 pub use schema::SchemaVersions;
 
 /// Connections one store keeps open at most: the writers', the readers', and one spare.
@@ -95,7 +95,7 @@ impl PostgresStore {
         let schema = {
             let (pool, database) = (pool.clone(), database.clone());
             runtime.block_on(async move {
-                with_retries(&pool, &database, |mut client, _| async move {
+                with_retries(&pool, &database, CONNECT_FOR, |mut client, _| async move {
                     schema::migrate(&mut client)
                         .await
                         .map_err(|error| match error {
@@ -157,7 +157,7 @@ impl PostgresStore {
         let (pool, database) = (self.pool.clone(), self.database.clone());
         let task = self
             .runtime()
-            .spawn(async move { with_retries(&pool, &database, attempt).await });
+            .spawn(async move { with_retries(&pool, &database, RETRY_FOR, attempt).await });
         futures::executor::block_on(task).unwrap_or_else(|error| {
             Err(HistoryError::Database {
                 database: self.database.clone(),

@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::retry::{Failure, with_retries};
+use crate::retry::{Failure, RETRY_FOR, with_retries};
 use crate::rows;
 
 /// Most requests folded into one transaction; bounds the latency of the first of them.
@@ -120,10 +120,15 @@ pub(crate) async fn run(writers: Arc<Writers>, mut requests: mpsc::UnboundedRece
 }
 
 async fn commit_and_answer(writers: &Writers, batch: Vec<Request>) {
-    let outcome = with_retries(&writers.pool, &writers.database, |mut client, tries| {
-        let batch = &batch;
-        async move { commit_batch(&mut client, batch, tries > 0).await }
-    })
+    let outcome = with_retries(
+        &writers.pool,
+        &writers.database,
+        RETRY_FOR,
+        |mut client, tries| {
+            let batch = &batch;
+            async move { commit_batch(&mut client, batch, tries > 0).await }
+        },
+    )
     .await;
     match outcome {
         Ok(outcomes) => {
