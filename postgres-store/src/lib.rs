@@ -92,9 +92,11 @@ impl PostgresStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| failed(format!("cannot create the connection pool: {error}")))?;
+        // Spawned and waited for rather than `block_on`, which would panic when the caller
+        // is itself on a runtime's thread.
         let schema = {
             let (pool, database) = (pool.clone(), database.clone());
-            runtime.block_on(async move {
+            let migration = runtime.spawn(async move {
                 with_retries(&pool, &database, CONNECT_FOR, |mut client, _| async move {
                     schema::migrate(&mut client)
                         .await
@@ -104,7 +106,9 @@ impl PostgresStore {
                         })
                 })
                 .await
-            })?
+            });
+            futures::executor::block_on(migration)
+                .map_err(|error| failed(format!("the migration stopped: {error}")))??
         };
         let changes = Arc::new(AtomicU64::new(0));
         let commits = Arc::new(AtomicU64::new(0));

@@ -206,10 +206,14 @@ impl Postgres {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut client = self.client("postgres");
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("database is created");
+        // On a thread of its own: the blocking client cannot run inside an async test's runtime.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                self.client("postgres")
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("database is created")
+            });
+        });
         self.url(&name)
     }
 
