@@ -6,6 +6,7 @@
 mod blobs;
 pub mod chain;
 mod error;
+pub mod queue;
 mod types;
 
 use std::future::Future;
