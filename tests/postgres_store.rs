@@ -9,7 +9,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_core::store::{HistoryError, HistoryStore, LeaseOwner, NewEvent, SharedBlobs};
+use pipeline_core::store::{
+    HistoryError, HistoryStore, LeaseOwner, NewEvent, ScheduleRow, ScheduleStore, SharedBlobs,
+};
 use postgres_store::PostgresStore;
 use support::postgres::{fresh_database, shared};
 
@@ -255,4 +257,54 @@ fn a_schema_from_a_newer_host_is_refused() {
             && refused.to_string().contains("upgrade the host"),
         "{refused}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_added_once_moved_on_by_one_store_and_removed() {
+    let Some(url) = database() else { return };
+    let (first, second) = (
+        PostgresStore::connect(&url).unwrap(),
+        PostgresStore::connect(&url).unwrap(),
+    );
+    let schedule = ScheduleRow {
+        name: "weekly".into(),
+        cron: "0 6 * * MON".into(),
+        workflow: "/srv/workflows/podcast.toml".into(),
+        request: r#"{"inputs":{"topic":"tea"},"providers":{}}"#.into(),
+        created_at_ms: 1,
+        next_due_ms: 1_000,
+        last_execution: None,
+    };
+    assert!(first.add_schedule(&schedule).unwrap());
+    assert!(
+        !second.add_schedule(&schedule).unwrap(),
+        "the name is taken"
+    );
+    assert_eq!(second.schedules().unwrap(), [schedule.clone()]);
+    // Two hosts found the same due time: only one moves the schedule on.
+    assert!(
+        first
+            .advance_schedule("weekly", 1_000, 2_000, Some("weekly-19700101T000001"))
+            .unwrap()
+    );
+    assert!(
+        !second
+            .advance_schedule("weekly", 1_000, 2_000, Some("weekly-19700101T000001"))
+            .unwrap()
+    );
+    // A due time that could not start moves on and keeps the last run named.
+    assert!(
+        second
+            .advance_schedule("weekly", 2_000, 3_000, None)
+            .unwrap()
+    );
+    let moved = &first.schedules().unwrap()[0];
+    assert_eq!(moved.next_due_ms, 3_000);
+    assert_eq!(
+        moved.last_execution.as_deref(),
+        Some("weekly-19700101T000001")
+    );
+    assert!(second.remove_schedule("weekly").unwrap());
+    assert!(!first.remove_schedule("weekly").unwrap());
+    assert!(first.schedules().unwrap().is_empty());
 }

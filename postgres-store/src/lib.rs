@@ -16,6 +16,7 @@ mod blobs;
 mod listener;
 mod retry;
 mod rows;
+mod schedules;
 mod schema;
 mod writer;
 

@@ -50,6 +50,17 @@ const MIGRATIONS: &[&str] = &[
         size_bytes BIGINT NOT NULL,
         chunks INTEGER NOT NULL
     );",
+    // 3: `host schedule`, as in the SQLite store: a handful of rows every worker reads whole;
+    // next_due_ms is where each schedule stands, moved on only after its run was started.
+    "CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        cron TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        request TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        next_due_ms BIGINT NOT NULL,
+        last_execution TEXT
+    );",
 ];
 
 /// The advisory lock key migrations hold (any constant no other lock of ours uses).

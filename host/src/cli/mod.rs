@@ -273,8 +273,8 @@ impl Context {
                     description: store.database().to_string(),
                     schema: Some(store.schema_versions()),
                     history: store.clone(),
-                    shared_blobs: Some(store),
-                    schedules: None,
+                    shared_blobs: Some(store.clone()),
+                    schedules: store,
                 })
             }
             Some(other) => Err(Failure::invalid_input(format!(
@@ -291,7 +291,7 @@ impl Context {
                     schema: None,
                     history: store.clone(),
                     shared_blobs: None,
-                    schedules: Some(store),
+                    schedules: store,
                 })
             }
         }
@@ -326,20 +326,8 @@ pub struct Database {
     pub schema: Option<postgres_store::SchemaVersions>,
     pub history: Arc<dyn HistoryStore>,
     pub shared_blobs: Option<Arc<dyn SharedBlobs>>,
-    /// Where `host schedule` keeps schedules: the SQLite file; PostgreSQL has none yet.
-    pub schedules: Option<Arc<dyn ScheduleStore>>,
-}
-
-impl Database {
-    /// The schedules, or a refusal naming why there are none.
-    pub fn schedules(&self) -> Result<Arc<dyn ScheduleStore>, Failure> {
-        self.schedules.clone().ok_or_else(|| {
-            Failure::invalid_input(format!(
-                "schedules are kept in the SQLite database only for now, not in {}; run `host schedule` and the worker that starts them without --database",
-                self.description
-            ))
-        })
-    }
+    /// Where `host schedule` keeps schedules, in the same database.
+    pub schedules: Arc<dyn ScheduleStore>,
 }
 
 /// Components at least this large (an interpreter inside: Python, JavaScript) take seconds

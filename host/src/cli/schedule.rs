@@ -55,7 +55,7 @@ pub struct AddArguments {
 
 pub fn run(context: &Context, command: ScheduleCommand) -> Result<(), Failure> {
     let database = context.database()?;
-    let store = database.schedules()?;
+    let store = database.schedules.clone();
     match command {
         ScheduleCommand::Add(arguments) => {
             let engine = context.engine_over(database.history, database.shared_blobs)?;

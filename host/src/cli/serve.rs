@@ -85,7 +85,7 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         concurrency: arguments.concurrency,
         observer: progress,
         metrics,
-        schedules,
+        schedules: Some(schedules),
     };
     let owner = engine.owner().clone();
     let now = rfc3339(engine.clock.now_ms());

@@ -46,14 +46,11 @@ pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure>
                 ""
             }
         );
-        let mut worker = Worker::new(engine.clone())
+        let worker = Worker::new(engine.clone())
             .with_concurrency(arguments.concurrency)
             .with_observer(progress.clone())
-            .with_stop(ctrl_c_watch());
-        // A shared PostgreSQL database keeps no schedules yet; its workers only drive.
-        if let Some(schedules) = schedules {
-            worker = worker.with_schedules(schedules);
-        }
+            .with_stop(ctrl_c_watch())
+            .with_schedules(schedules);
         // Executions that could not be driven (a corrupt history, say): the others still run.
         let mut print = |driven: Driven| {
             progress.close_log(&driven.execution_id);
