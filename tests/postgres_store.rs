@@ -280,7 +280,7 @@ async fn schedules_are_added_once_moved_on_by_one_store_and_removed() {
         !second.add_schedule(&schedule).unwrap(),
         "the name is taken"
     );
-    assert_eq!(second.schedules().unwrap(), [schedule.clone()]);
+    assert_eq!(second.schedules().unwrap(), [schedule]);
     // Two hosts found the same due time: only one moves the schedule on.
     assert!(
         first
