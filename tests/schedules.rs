@@ -2,7 +2,8 @@
 //! seconds field) run by real `host worker --follow` processes on the counting plugin, crashed
 //! right after starting a run and before moving the schedule on, killed with SIGKILL, and
 //! restarted. Each due time starts one run at most, every run completes once, and a downtime's
-//! missed due times start only the latest of them.
+//! missed due times start only the latest of them. Each test runs on SQLite and on
+//! PostgreSQL, where the schedules are kept in the shared database.
 
 mod support;
 
@@ -14,6 +15,11 @@ use serde_json::Value;
 use support::{Sandbox, assert_exit, assert_success, completed_keys, exit_within, text};
 
 const SCHEDULE: &str = "every2";
+
+support::postgres::on_both_stores!(
+    a_schedule_fires_once_per_due_time_across_crashes_and_a_kill_9_of_the_worker,
+    bad_schedules_are_refused_with_the_problem_named_and_nothing_recorded,
+);
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -88,7 +94,6 @@ fn wait_for(sandbox: &Sandbox, what: &str, enough: impl Fn(&[(String, String)]) 
     }
 }
 
-#[test]
 fn a_schedule_fires_once_per_due_time_across_crashes_and_a_kill_9_of_the_worker() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
@@ -178,7 +183,6 @@ fn a_schedule_fires_once_per_due_time_across_crashes_and_a_kill_9_of_the_worker(
     assert_eq!(distinct.len(), keys.len(), "a completed step ran twice");
 }
 
-#[test]
 fn bad_schedules_are_refused_with_the_problem_named_and_nothing_recorded() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
