@@ -10,6 +10,8 @@ mod types;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::event::ReusedFrom;
+
 pub use error::HistoryError;
 pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
 
@@ -131,4 +133,13 @@ pub trait HistoryStore: Send + Sync {
     /// How many transactions this store has committed since it was opened; with group commit
     /// this grows more slowly than the number of appends.
     fn commit_count(&self) -> u64;
+
+    /// The first `ActivityCompleted` recorded (by any execution) with this `reuse_key`
+    /// ([`crate::lineage::reuse_key`]), for a run that reuses identical calls. A store keeps
+    /// the index in the transaction that appends the event. The default answers `None`: a
+    /// store without the index simply has every identical call run again.
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
+        let _ = reuse_key;
+        Ok(None)
+    }
 }

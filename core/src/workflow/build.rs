@@ -157,6 +157,7 @@ impl Builder<'_> {
             plugin_grants,
             execution_timeout_ms,
             max_cost_micros,
+            reuse_identical: parsed.reuse == Some(super::raw::RawReuse::Identical),
             covered_concepts: parsed
                 .covered_concepts
                 .as_ref()

@@ -49,6 +49,9 @@ pub struct Definition {
     pub execution_timeout_ms: Option<u64>,
     /// The budget, in millionths of the currency the plugins report, unless a run sets its own.
     pub max_cost_micros: Option<u64>,
+    /// `reuse = "identical"`: a plugin call identical to a completed one (same call, request,
+    /// plugin digest and definition) reuses its result instead of calling the provider.
+    pub reuse_identical: bool,
     /// Expression giving the concepts an episode covered, recorded for its show on completion.
     pub covered_concepts: Option<String>,
     pub stages: Vec<Stage>,

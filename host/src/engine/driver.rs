@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pipeline_core::answers::attempt_input;
 use pipeline_core::decide::{Decision, context, decide};
+use pipeline_core::lineage::reuse_key;
 use pipeline_core::replay::replay;
 use pipeline_core::revise::add_revision_notes;
 use pipeline_core::store::HistoryError;
@@ -77,10 +78,11 @@ impl Engine {
             execution_id,
             definition,
             started,
+            forked,
         } = prepared;
         let now_ms = self.clock.now_ms();
         let (state, decided) = self
-            .record_owned_start(&definition, started, now_ms)
+            .record_owned_start(&definition, started, forked, now_ms)
             .await?;
         let execution_id = execution_id.0;
         observer.drive_started(&execution_id, None);
@@ -448,19 +450,22 @@ impl Engine {
             } else {
                 context(state, &stage.reads, None)
             };
+            let mut input = attempt_input(activity, *attempt);
+            add_revision_notes(state, activity, &mut input);
+            let plugin = state.plugins.get(service).cloned();
             let job = ActivityJob {
                 activity: id.clone(),
                 attempt: *attempt,
                 idempotency_key: idempotency_key.clone(),
                 call: activity.call.clone(),
-                input: {
-                    let mut input = attempt_input(activity, *attempt);
-                    add_revision_notes(state, activity, &mut input);
-                    input
-                },
+                reuse_key: plugin.as_ref().map(|pin| {
+                    reuse_key(&activity.call, &input, &pin.digest, &state.definition_hash)
+                }),
+                reuse_identical: state.reuse_identical || definition.reuse_identical,
+                input,
                 checks,
                 check_context,
-                plugin: state.plugins.get(service).cloned(),
+                plugin,
                 grants: state
                     .plugins
                     .get(service)

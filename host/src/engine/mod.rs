@@ -12,6 +12,7 @@ mod clock;
 mod costs;
 mod driver;
 mod error;
+mod fork;
 mod observer;
 mod publish;
 mod report;
@@ -30,6 +31,7 @@ pub use clock::{Clock, SystemClock, rfc3339, start_of_day};
 pub use costs::{Amounts, CostFilter, CostRollup};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
+pub use fork::ForkRequest;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner};
 pub use report::{

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
 
-use super::executions;
+use super::{executions, reuse};
 use super::{ExecutionSummary, HistoryError, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
@@ -243,6 +243,7 @@ fn append_one(
             event.hash.as_slice(),
         ])?;
     }
+    reuse::index(connection, &stored)?;
     if let Some(summary) = &request.summary {
         let last = (request.first_sequence + request.events.len() as u64).saturating_sub(1);
         executions::upsert(connection, &request.execution_id, summary, last)?;

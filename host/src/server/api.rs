@@ -112,6 +112,7 @@ pub async fn start(
             .max_cost
             .map(|amount| parse_amount(&amount).map_err(ApiError::invalid_input))
             .transpose()?,
+        reuse_identical: false,
     };
     let engine = &shared.engine;
     let prepared = engine.prepare(&request)?;

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use pipeline_core::Event;
+use pipeline_core::event::ReusedFrom;
 use pipeline_core::store::{
     AppendFuture, ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseFuture,
     LeaseHolder, LeaseOwner, NewEvent, ReleaseFuture, StoredEvent,
@@ -294,6 +295,10 @@ impl HistoryStore for TimedStore {
 
     fn change_token(&self) -> Result<u64, HistoryError> {
         self.inner.change_token()
+    }
+
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
+        self.inner.reusable_result(reuse_key)
     }
 
     fn commit_count(&self) -> u64 {
