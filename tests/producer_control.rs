@@ -2,6 +2,8 @@
 //! execution from a stage, reusing identical completed calls, and upgrading parked executions
 //! to an edited workflow.
 
+#[path = "producer_control/fork.rs"]
+mod fork;
 #[path = "producer_control/review.rs"]
 mod review;
 mod support;

@@ -54,8 +54,16 @@ pub fn forked_stages(
     source: &ExecutionState,
     from: &str,
 ) -> Result<Vec<Event>, String> {
-    let Some(position) = definition.stages.iter().position(|stage| stage.id.0 == from) else {
-        let names: Vec<&str> = definition.stages.iter().map(|stage| stage.id.0.as_str()).collect();
+    let Some(position) = definition
+        .stages
+        .iter()
+        .position(|stage| stage.id.0 == from)
+    else {
+        let names: Vec<&str> = definition
+            .stages
+            .iter()
+            .map(|stage| stage.id.0.as_str())
+            .collect();
         return Err(format!(
             "workflow {} has no stage `{from}` (its stages: {})",
             definition.name,
@@ -89,12 +97,20 @@ pub fn forked_stages(
 /// The key under which a plugin call's result may be reused: a digest of the call, the exact
 /// request sent, the plugin's digest and the definition's hash, so that a change to any of
 /// them calls the plugin again.
-pub fn reuse_key(call: &str, request: &Value, plugin_digest: &str, definition_hash: &str) -> String {
+pub fn reuse_key(
+    call: &str,
+    request: &Value,
+    plugin_digest: &str,
+    definition_hash: &str,
+) -> String {
     let identity = json!({
         "call": call,
         "request": request,
         "plugin": plugin_digest,
         "definition": definition_hash,
     });
-    format!("sha256:{:x}", Sha256::digest(identity.to_string().as_bytes()))
+    format!(
+        "sha256:{:x}",
+        Sha256::digest(identity.to_string().as_bytes())
+    )
 }

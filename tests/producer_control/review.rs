@@ -82,7 +82,11 @@ fn an_edited_script_is_checked_then_spoken_transcribed_and_subtitled() {
         .as_str()
         .unwrap()
         .to_string();
-    let other = if first_speaker == "Maya" { "Theo" } else { "Maya" };
+    let other = if first_speaker == "Maya" {
+        "Theo"
+    } else {
+        "Maya"
+    };
     edited["segments"][0]["lines"][0]["speaker"] = json!(other);
     edited["segments"][0]["lines"][0]["text"] = json!("Periwinkle teapots hum at midnight.");
     std::fs::write(&saved, serde_json::to_string_pretty(&edited).unwrap()).unwrap();

@@ -2,6 +2,7 @@
 
 mod crash_test;
 mod execution;
+mod fork;
 mod inspect;
 mod maintenance;
 mod plugins;
@@ -69,6 +70,8 @@ pub struct Arguments {
 pub enum Command {
     /// Start an execution of a workflow and drive it until it completes or waits for approval.
     Run(execution::RunArguments),
+    /// Start a new execution that takes another one's results up to a stage and runs the rest.
+    Fork(fork::ForkArguments),
     /// Approve or reject an execution waiting at an approval gate.
     #[command(subcommand)]
     Signal(execution::SignalCommand),
@@ -210,6 +213,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
     match arguments.command {
         Command::Plugins(command) => plugins::run(&context.data_dir, command),
         Command::Run(run) => execution::run(&context, run),
+        Command::Fork(fork) => fork::run(&context, fork),
         Command::Signal(signal) => execution::signal(&context, signal),
         Command::Resume {
             id,

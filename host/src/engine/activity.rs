@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pipeline_core::answers::check_output;
-use pipeline_core::workflow::{GrantSpec, OutputCheck};
 use pipeline_core::event::ReusedFrom;
+use pipeline_core::workflow::{GrantSpec, OutputCheck};
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
 
@@ -126,15 +126,18 @@ impl Engine {
     /// hold what the index says) is logged and the plugin is called instead.
     fn reusable(&self, job: &ActivityJob) -> Option<(Produced, ReusedFrom)> {
         let key = job.reuse_key.as_ref().filter(|_| job.reuse_identical)?;
-        let lookup = self.store.reusable_result(key).and_then(|found| match found {
-            Some(from) => Ok(self
-                .store
-                .read(&from.execution_id.0)?
-                .into_iter()
-                .find(|stored| stored.sequence == from.sequence)
-                .map(|stored| (stored, from))),
-            None => Ok(None),
-        });
+        let lookup = self
+            .store
+            .reusable_result(key)
+            .and_then(|found| match found {
+                Some(from) => Ok(self
+                    .store
+                    .read(&from.execution_id.0)?
+                    .into_iter()
+                    .find(|stored| stored.sequence == from.sequence)
+                    .map(|stored| (stored, from))),
+                None => Ok(None),
+            });
         let (stored, from) = match lookup {
             Ok(found) => found?,
             Err(error) => {

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use pipeline_core::Event;
 use pipeline_core::lineage::forked_stages;
 use pipeline_core::template;
-use pipeline_core::Event;
 use serde_json::{Value, json};
 
 use super::start::PreparedStart;

@@ -39,9 +39,7 @@ pub(super) fn lookup(
     reuse_key: &str,
 ) -> rusqlite::Result<Option<ReusedFrom>> {
     connection
-        .prepare_cached(
-            "SELECT execution_id, sequence FROM reusable_results WHERE reuse_key = ?1",
-        )?
+        .prepare_cached("SELECT execution_id, sequence FROM reusable_results WHERE reuse_key = ?1")?
         .query_row([reuse_key], |row| {
             Ok(ReusedFrom {
                 execution_id: ExecutionId(row.get(0)?),

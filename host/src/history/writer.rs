@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
 
-use super::{executions, reuse};
 use super::{ExecutionSummary, HistoryError, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
+use super::{executions, reuse};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
 const MAX_BATCH: usize = 1024;
