@@ -4,6 +4,8 @@
 
 #[path = "producer_control/fork.rs"]
 mod fork;
+#[path = "producer_control/reuse.rs"]
+mod reuse;
 #[path = "producer_control/review.rs"]
 mod review;
 mod support;
