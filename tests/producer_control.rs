@@ -9,6 +9,8 @@ mod reuse;
 #[path = "producer_control/review.rs"]
 mod review;
 mod support;
+#[path = "producer_control/upgrade.rs"]
+mod upgrade;
 
 use std::path::Path;
 use std::process::Output;

@@ -9,6 +9,7 @@ mod plugins;
 mod progress;
 mod report;
 mod serve;
+mod upgrade;
 mod worker;
 
 use std::fmt;
@@ -120,6 +121,9 @@ pub enum Command {
     Watch(inspect::WatchArguments),
     /// Check that an execution's history replays against its definition (or another one).
     Replay(inspect::ReplayArguments),
+    /// Move executions that have not finished to an edited workflow file, when their history
+    /// replays the same under it.
+    Upgrade(upgrade::UpgradeArguments),
     /// Check a workflow file and report every problem with its file, line and column.
     Validate(inspect::ValidateArguments),
     /// Check that a workflow survives a crash after any event: crash, resume, compare.
@@ -230,6 +234,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Replay(replay) => inspect::replay(&context, replay),
         Command::Watch(watch) => inspect::watch(&context, watch),
         Command::Validate(validate) => inspect::validate(&context, validate),
+        Command::Upgrade(upgrade) => upgrade::run(&context, upgrade),
         Command::Shows(shows) => inspect::shows(&context, shows),
         Command::CrashTest(test) => crash_test::run(&context, test),
         Command::Costs(costs) => inspect::costs(&context, costs),

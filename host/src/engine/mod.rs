@@ -19,6 +19,7 @@ mod report;
 mod signal;
 pub mod start;
 mod store;
+mod upgrade;
 mod views;
 mod worker;
 
@@ -41,6 +42,7 @@ pub use report::{
 pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
+pub use upgrade::{UpgradeEntry, UpgradeReport, UpgradeVerdict};
 pub use views::{
     ExecutionListing, ListFilter, ListedProgress, ShowEpisode, ShowOverview, event_json,
 };
