@@ -186,3 +186,37 @@ fn a_podcast_forked_from_speech_with_another_voice_calls_no_model() {
     };
     assert_eq!(transcript("tea-new-voices"), transcript("tea"));
 }
+
+#[test]
+fn the_api_forks_and_its_worker_drives_the_new_execution() {
+    use crate::support::server::{Server, served_workflows};
+    let sandbox = Sandbox::new().with_counter();
+    install_second_tts(&sandbox);
+    let workflow = sandbox.workflow("fork");
+    assert_success(&sandbox.host(&["run", path_str(&workflow), "--id", "source"]));
+    let server = Server::start(&sandbox, &served_workflows(&sandbox));
+
+    let body = serde_json::json!({
+        "from": "speech",
+        "providers": { "tts": "studio-tts" },
+        "id": "api-fork",
+    });
+    let (status, report) = server.post("/api/executions/source/fork", &body);
+    assert_eq!(status, 201, "{report:#}");
+    assert_eq!(report["id"], "api-fork");
+    let done = server.wait_for("api-fork", std::time::Duration::from_secs(60), |report| {
+        report["status"] == "completed"
+    });
+    assert_eq!(done["status"], "completed", "{done:#}");
+    assert_eq!(sandbox.calls().len(), 1, "the fork asked the model again");
+
+    let (status, refused) = server.post(
+        "/api/executions/source/fork",
+        &serde_json::json!({ "from": "singing", "id": "api-bad" }),
+    );
+    assert_eq!(status, 400, "{refused:#}");
+    assert_eq!(refused["error"]["kind"], "invalid_input");
+    assert!(!sandbox.execution_exists("api-bad"));
+    let (_, openapi) = server.get("/api/openapi.json");
+    assert!(openapi["paths"]["/api/executions/{id}/fork"]["post"].is_object());
+}
