@@ -375,7 +375,8 @@ fn skipping_mixing_and_cover_publishes_text_files_only() {
     let history = sandbox.history(id);
     assert_eq!(
         skipped_stages(&history),
-        BTreeSet::from(["audio_mixing".to_string(), "cover_image".to_string()])
+        BTreeSet::from(["script_review", "audio_mixing", "cover_image"].map(String::from)),
+        "the script review is off by default"
     );
     // Without a mix the clips play back to back, so the subtitles end with the speech.
     let speech_ms: u64 = stage_output(&history, "audio_synthesis")
