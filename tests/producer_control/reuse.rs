@@ -120,4 +120,50 @@ fn a_workflow_opts_in_with_reuse_identical() {
             .iter()
             .all(|(_, from)| from.as_deref() == Some("one"))
     );
+
+    // A stage's own `reuse = "never"` wins: its model is asked every time, the speech is not.
+    let never = original
+        .replace("name = \"fork\"", "name = \"fork\"\nreuse = \"identical\"")
+        .replace(
+            "prompt = \"script.md\"",
+            "prompt = \"script.md\"\nreuse = \"never\"",
+        );
+    std::fs::write(&workflow, never).unwrap();
+    assert_success(&sandbox.host(&["run", path_str(&workflow), "--id", "three"]));
+    assert_success(&sandbox.host(&[
+        "run",
+        path_str(&workflow),
+        "--id",
+        "four",
+        "--reuse",
+        "identical",
+    ]));
+    assert_eq!(sandbox.calls().len(), 3);
+    let four = plugin_completions(&sandbox, "four");
+    assert_eq!(four[0], ("script#0".to_string(), None), "{four:?}");
+    assert!(
+        four[1..]
+            .iter()
+            .all(|(_, from)| from.as_deref() == Some("three")),
+        "{four:?}"
+    );
+}
+
+#[test]
+fn an_approval_stage_cannot_reuse() {
+    let sandbox = Sandbox::new();
+    let workflow = sandbox.workflow("two_gates");
+    let original = std::fs::read_to_string(&workflow).unwrap();
+    let edited = original.replace(
+        "approval = { subject = \"draft\" }",
+        "approval = { subject = \"draft\" }\nreuse = \"identical\"",
+    );
+    std::fs::write(&workflow, edited).unwrap();
+    let refused = sandbox.host(&["validate", path_str(&workflow)]);
+    assert_exit(&refused, 2, "reuse on an approval stage");
+    let message = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
+    assert!(
+        message.contains("an approval stage cannot use reuse"),
+        "{message}"
+    );
 }

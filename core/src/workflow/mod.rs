@@ -9,6 +9,7 @@ mod call_checks;
 mod calls;
 mod diagnostics;
 mod env;
+mod gate_checks;
 mod raw;
 mod reads;
 mod references;
@@ -137,6 +138,9 @@ pub struct CallStage {
     pub schema: Option<SchemaFile>,
     /// Conditions every attempt's output must meet before it counts.
     pub checks: Vec<OutputCheck>,
+    /// The stage's own `reuse`, over the workflow's and the run's: `Some(false)` for
+    /// `"never"` (its provider should answer afresh), `Some(true)` for `"identical"`.
+    pub reuse_identical: Option<bool>,
 }
 
 /// A condition on a stage's output, declared as `[[stages.checks]]`: what later stages rely on

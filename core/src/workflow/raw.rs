@@ -105,6 +105,7 @@ pub(super) struct RawStage {
     pub on_error: Option<Spanned<String>>,
     #[serde(default)]
     pub checks: Vec<Spanned<RawCheck>>,
+    pub reuse: Option<RawReuse>,
 }
 
 #[derive(Debug, Deserialize)]

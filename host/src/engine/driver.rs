@@ -461,7 +461,11 @@ impl Engine {
                 reuse_key: plugin.as_ref().map(|pin| {
                     reuse_key(&activity.call, &input, &pin.digest, &state.definition_hash)
                 }),
-                reuse_identical: state.reuse_identical || definition.reuse_identical,
+                reuse_identical: match &stage.kind {
+                    StageKind::Call(call) => call.reuse_identical,
+                    StageKind::Approval { .. } => None,
+                }
+                .unwrap_or(state.reuse_identical || definition.reuse_identical),
                 input,
                 checks,
                 check_context,
