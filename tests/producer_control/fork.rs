@@ -6,7 +6,7 @@ use pipeline_core::Event;
 use serde_json::Value;
 
 use crate::support::{Sandbox, assert_exit, assert_success, text};
-use crate::{path_str, run_podcast, status_json};
+use crate::support::{path_str, run_podcast, status_json};
 
 /// Installs the built-in mock speech plugin again under another name, as a producer drops in
 /// a second voice provider.

@@ -4,7 +4,7 @@
 
 use pipeline_core::Event;
 
-use crate::path_str;
+use crate::support::path_str;
 use crate::support::{Sandbox, assert_exit, assert_success, text};
 
 /// `(activity, reused from execution)` of every plugin call's completion.

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::support::{Sandbox, assert_exit, assert_success, text};
-use crate::{path_str, run_podcast, status_json};
+use crate::support::{path_str, run_podcast, status_json};
 
 #[test]
 fn without_the_input_the_script_is_not_reviewed() {

@@ -5,7 +5,7 @@
 use pipeline_core::Event;
 use serde_json::Value;
 
-use crate::path_str;
+use crate::support::path_str;
 use crate::support::{Sandbox, assert_exit, assert_success, text};
 
 fn upgrade(sandbox: &Sandbox, mode: &str, workflow: &str) -> (std::process::Output, Value) {
@@ -20,15 +20,17 @@ fn upgrade(sandbox: &Sandbox, mode: &str, workflow: &str) -> (std::process::Outp
     (output, report)
 }
 
-fn verdicts(report: &Value) -> Vec<(String, String)> {
+/// Each execution of a report as `id:verdict`.
+fn verdicts(report: &Value) -> Vec<String> {
     report["executions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|entry| {
-            (
-                entry["id"].as_str().unwrap().to_string(),
-                entry["verdict"].as_str().unwrap().to_string(),
+            format!(
+                "{}:{}",
+                entry["id"].as_str().unwrap(),
+                entry["verdict"].as_str().unwrap()
             )
         })
         .collect()
@@ -50,38 +52,20 @@ fn an_upgrade_moves_what_decides_the_same_and_leaves_the_rest_pinned() {
     // Nothing changed: both are current.
     let (unchanged, report) = upgrade(&sandbox, "--check", workflow);
     assert_success(&unchanged);
-    assert_eq!(
-        verdicts(&report),
-        [
-            ("early".to_string(), "current".to_string()),
-            ("late".to_string(), "current".to_string())
-        ]
-    );
+    assert_eq!(verdicts(&report), ["early:current", "late:current"]);
 
     // An edit to the last stage, which neither has reached: both can move.
     std::fs::write(folder.join("final.md"), "Close the approved revision \"{{ stages.revision_approval.output.approved.title }}\" warmly.\n").unwrap();
     let (compatible, report) = upgrade(&sandbox, "--check", workflow);
     assert_success(&compatible);
-    assert_eq!(
-        verdicts(&report),
-        [
-            ("early".to_string(), "compatible".to_string()),
-            ("late".to_string(), "compatible".to_string())
-        ]
-    );
+    assert_eq!(verdicts(&report), ["early:compatible", "late:compatible"]);
 
     let events_before = sandbox.history("early").len();
     // An edit to the revision, which only `late` has run: it would not decide the same.
     std::fs::write(folder.join("revision.md"), "Rework the approved draft titled \"{{ stages.draft_approval.output.approved.title }}\" for radio.\n").unwrap();
     let (incompatible, report) = upgrade(&sandbox, "--check", workflow);
     assert_exit(&incompatible, 1, "a check with an incompatible execution");
-    assert_eq!(
-        verdicts(&report),
-        [
-            ("early".to_string(), "compatible".to_string()),
-            ("late".to_string(), "incompatible".to_string())
-        ]
-    );
+    assert_eq!(verdicts(&report), ["early:compatible", "late:incompatible"]);
     let reason = report["executions"][1]["reason"].as_str().unwrap();
     assert!(reason.contains("non-determinism"), "{reason}");
     assert_eq!(
@@ -92,13 +76,7 @@ fn an_upgrade_moves_what_decides_the_same_and_leaves_the_rest_pinned() {
 
     let (applied, report) = upgrade(&sandbox, "--apply", workflow);
     assert_exit(&applied, 1, "an apply that leaves one pinned");
-    assert_eq!(
-        verdicts(&report),
-        [
-            ("early".to_string(), "upgraded".to_string()),
-            ("late".to_string(), "incompatible".to_string())
-        ]
-    );
+    assert_eq!(verdicts(&report), ["early:upgraded", "late:incompatible"]);
     let upgraded = sandbox.history("early");
     assert!(matches!(
         upgraded.last(),
@@ -132,7 +110,7 @@ fn an_upgrade_moves_what_decides_the_same_and_leaves_the_rest_pinned() {
     assert!(!revision_prompt("late").contains("for radio"));
     let (after, report) = upgrade(&sandbox, "--check", workflow);
     assert_success(&after);
-    assert_eq!(verdicts(&report), Vec::<(String, String)>::new());
+    assert_eq!(verdicts(&report), Vec::<String>::new());
 }
 
 #[test]
