@@ -37,6 +37,12 @@ fn an_edited_script_is_checked_then_spoken_transcribed_and_subtitled() {
     let status = status_json(&sandbox, id);
     assert_eq!(status["status"], "waiting_for_approval", "{status:#}");
     assert_eq!(status["approval"]["stage"], "script_review", "{status:#}");
+    // The dashboard's speaker picker offers the show's hosts, from the script's schema.
+    assert_eq!(
+        status["approval"]["speakers"],
+        serde_json::json!(["Maya", "Theo"]),
+        "{status:#}"
+    );
     assert!(
         !sandbox
             .history(id)
