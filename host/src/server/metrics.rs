@@ -81,9 +81,11 @@ pub struct Metrics {
 impl FeedListener for Metrics {
     fn event(&self, _: &str, event: &Event, _: i64, _: &StatusReport) {
         match event {
+            // A reused result took no call, so it says nothing about the plugin's latency.
             Event::ActivityCompleted {
                 plugin: Some(plugin),
                 duration_ms,
+                reused_from: None,
                 ..
             } => {
                 let mut activities = self.activities.lock().unwrap_or_else(|e| e.into_inner());
