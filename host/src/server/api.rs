@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::error::ApiError;
+use crate::engine::start::PreparedStart;
 use crate::engine::{ForkRequest, ListFilter, StartRequest, event_json};
 
 /// The most executions one page of the list holds.
@@ -115,11 +116,15 @@ pub async fn start(
             .transpose()?,
         reuse_identical: false,
     };
-    let engine = &shared.engine;
-    let prepared = engine.prepare(&request)?;
-    let state = engine.start(prepared).await?;
+    let prepared = shared.engine.prepare(&request)?;
+    record_start(&shared, prepared).await
+}
+
+/// Records a prepared start, wakes the worker and answers 201 with the new execution's report.
+async fn record_start(shared: &Shared, prepared: PreparedStart) -> Result<Response, ApiError> {
+    let state = shared.engine.start(prepared).await?;
     shared.changed();
-    let report = engine.status_report_of(&state)?;
+    let report = shared.engine.status_report_of(&state)?;
     Ok((StatusCode::CREATED, Json(json!(report))).into_response())
 }
 
@@ -258,12 +263,8 @@ pub async fn fork(
         providers: body.providers,
         reuse_identical,
     };
-    let engine = &shared.engine;
-    let prepared = engine.prepare_fork(&request)?;
-    let state = engine.start(prepared).await?;
-    shared.changed();
-    let report = engine.status_report_of(&state)?;
-    Ok((StatusCode::CREATED, Json(json!(report))).into_response())
+    let prepared = shared.engine.prepare_fork(&request)?;
+    record_start(&shared, prepared).await
 }
 
 /// Records a signal (refused with nothing recorded when it does not fit) and wakes the worker.
