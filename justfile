@@ -9,7 +9,7 @@ build:
 plugins:
     rustup target add wasm32-wasip2
     cargo build --profile guest --target wasm32-wasip2 --workspace \
-        --exclude host --exclude pipeline-core --exclude episode-publish --exclude test-artifacts --exclude guest-build
+        --exclude host --exclude pipeline-core --exclude episode-publish --exclude postgres-store --exclude test-artifacts --exclude guest-build
 
 # Install the Python and JavaScript plugin toolchains (componentize-py, componentize-js).
 plugin-toolchains:

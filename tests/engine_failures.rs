@@ -45,7 +45,6 @@ fn failures(sandbox: &Sandbox, id: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
-#[test]
 fn a_slow_attempt_is_stopped_at_its_deadline_and_retried() {
     let sandbox = Sandbox::new().with_counter();
     let output = run(&sandbox, "strict", r#"["sleep-ms=5000"]"#, "1h");
@@ -76,7 +75,6 @@ fn a_slow_attempt_is_stopped_at_its_deadline_and_retried() {
     );
 }
 
-#[test]
 fn a_stage_that_may_fail_records_its_error_and_the_execution_goes_on() {
     let sandbox = Sandbox::new().with_counter();
     let output = run(&sandbox, "lenient", r#"["fine", "fail-always"]"#, "1h");
@@ -108,7 +106,6 @@ fn a_stage_that_may_fail_records_its_error_and_the_execution_goes_on() {
     );
 }
 
-#[test]
 fn a_stage_past_its_limit_fails_without_waiting_for_its_calls() {
     let sandbox = Sandbox::new().with_counter();
     let output = run(
@@ -139,7 +136,6 @@ fn a_stage_past_its_limit_fails_without_waiting_for_its_calls() {
     );
 }
 
-#[test]
 fn an_execution_past_its_limit_fails() {
     let sandbox = Sandbox::new().with_counter();
     let output = run(
@@ -162,7 +158,6 @@ fn an_execution_past_its_limit_fails() {
     assert_success(&sandbox.host(&["replay", "strict"]));
 }
 
-#[test]
 fn the_circuit_breaker_stops_calling_a_failing_plugin_and_says_so() {
     let sandbox = Sandbox::new().with_counter();
     let output = run(
@@ -204,3 +199,11 @@ fn the_circuit_breaker_stops_calling_a_failing_plugin_and_says_so() {
         "{refusal}"
     );
 }
+
+support::postgres::on_both_stores!(
+    a_slow_attempt_is_stopped_at_its_deadline_and_retried,
+    a_stage_that_may_fail_records_its_error_and_the_execution_goes_on,
+    a_stage_past_its_limit_fails_without_waiting_for_its_calls,
+    an_execution_past_its_limit_fails,
+    the_circuit_breaker_stops_calling_a_failing_plugin_and_says_so,
+);

@@ -15,14 +15,58 @@ use pipeline_core::Event;
 use rusqlite::Connection;
 use support::{Sandbox, assert_success, text};
 
-/// Opens the sandbox's history database for tampering, with everything the processes wrote
-/// moved from the write-ahead log into the main file.
-fn tamper(sandbox: &Sandbox) -> Connection {
-    let connection = Connection::open(history_file(sandbox)).expect("history database opens");
-    connection
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .expect("checkpoint");
-    connection
+/// The sandbox's history tables opened for tampering, on whichever database holds them.
+enum Tables {
+    Sqlite(Connection),
+    Postgres(::postgres::Client),
+}
+
+impl Tables {
+    /// For SQLite, with everything the processes wrote moved from the write-ahead log into
+    /// the main file.
+    fn open(sandbox: &Sandbox) -> Tables {
+        match &sandbox.database {
+            Some(url) => Tables::Postgres(
+                ::postgres::Client::connect(url, ::postgres::NoTls)
+                    .expect("database accepts connections"),
+            ),
+            None => {
+                let connection =
+                    Connection::open(history_file(sandbox)).expect("history database opens");
+                connection
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .expect("checkpoint");
+                Tables::Sqlite(connection)
+            }
+        }
+    }
+
+    /// Runs a statement (SQL both databases understand, values written in); the rows changed.
+    fn execute(&mut self, sql: &str) -> u64 {
+        match self {
+            Tables::Sqlite(connection) => connection.execute(sql, []).unwrap() as u64,
+            Tables::Postgres(client) => client.execute(sql, &[]).unwrap(),
+        }
+    }
+
+    /// The (number, text) rows of a query.
+    fn pairs(&mut self, sql: &str) -> Vec<(i64, String)> {
+        match self {
+            Tables::Sqlite(connection) => connection
+                .prepare(sql)
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap(),
+            Tables::Postgres(client) => client
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|row| (row.get(0), row.get(1)))
+                .collect(),
+        }
+    }
 }
 
 fn history_file(sandbox: &Sandbox) -> PathBuf {
@@ -32,24 +76,15 @@ fn history_file(sandbox: &Sandbox) -> PathBuf {
 /// The sequence and payload of the one event of `execution_id` of type `event_type` whose
 /// payload contains `fragment`.
 fn find_event(
-    connection: &Connection,
+    tables: &mut Tables,
     execution_id: &str,
     event_type: &str,
     fragment: &str,
 ) -> (u64, String) {
-    let mut statement = connection
-        .prepare(
-            "SELECT sequence, payload FROM events
-             WHERE execution_id = ?1 AND event_type = ?2 AND instr(payload, ?3) > 0",
-        )
-        .unwrap();
-    let found: Vec<(i64, String)> = statement
-        .query_map([execution_id, event_type, fragment], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let found = tables.pairs(&format!(
+        "SELECT sequence, payload FROM events
+         WHERE execution_id = '{execution_id}' AND event_type = '{event_type}' AND payload LIKE '%{fragment}%'"
+    ));
     assert_eq!(
         found.len(),
         1,
@@ -59,13 +94,10 @@ fn find_event(
 }
 
 fn stored_event_count(sandbox: &Sandbox, execution_id: &str) -> i64 {
-    tamper(sandbox)
-        .query_row(
-            "SELECT count(*) FROM events WHERE execution_id = ?1",
-            [execution_id],
-            |row| row.get(0),
-        )
-        .unwrap()
+    Tables::open(sandbox).pairs(&format!(
+        "SELECT count(*), '' FROM events WHERE execution_id = '{execution_id}'"
+    ))[0]
+        .0
 }
 
 /// The commands that must refuse a corrupt history of `id`.
@@ -79,30 +111,26 @@ fn reading_commands(id: &str) -> Vec<Vec<&str>> {
     ]
 }
 
-#[test]
 fn an_edited_event_is_reported_with_its_execution_and_sequence_and_never_resumed() {
     let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "bystander", None);
     run_counting(&sandbox, "healthy", Some(14));
     // Stopped mid-run, so that a resume would go on from the edited result if it were trusted.
     run_counting(&sandbox, "edited", Some(14));
-    let connection = tamper(&sandbox);
+    let mut tables = Tables::open(&sandbox);
     let (sequence, _) = find_event(
-        &connection,
+        &mut tables,
         "edited",
         "ActivityCompleted",
         r#""activity":"first#0""#,
     );
-    let changed = connection
-        .execute(
-            "UPDATE events SET payload = replace(payload, 'Begin with 3 items', 'Begin with 9 items')
-             WHERE execution_id = 'edited' AND sequence = ?1
-               AND instr(payload, 'Begin with 3 items') > 0",
-            [sequence as i64],
-        )
-        .unwrap();
+    let changed = tables.execute(&format!(
+        "UPDATE events SET payload = replace(payload, 'Begin with 3 items', 'Begin with 9 items')
+         WHERE execution_id = 'edited' AND sequence = {sequence}
+           AND payload LIKE '%Begin with 3 items%'"
+    ));
     assert_eq!(changed, 1);
-    drop(connection);
+    drop(tables);
     let rows_before = stored_event_count(&sandbox, "edited");
     let ids = ["bystander", "healthy", "edited"];
     let calls_before = call_keys(&sandbox, &ids);
@@ -153,28 +181,20 @@ fn an_edited_event_is_reported_with_its_execution_and_sequence_and_never_resumed
     assert_success(&sandbox.host(&["replay", "healthy"]));
 }
 
-#[test]
 fn a_history_cut_short_or_with_a_gap_is_reported() {
     let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "cut", None);
     run_counting(&sandbox, "gap", None);
     let total = sandbox.history("cut").len() as i64;
-    let connection = tamper(&sandbox);
-    let deleted = connection
-        .execute(
-            "DELETE FROM events WHERE execution_id = 'cut' AND sequence > ?1",
-            [total - 3],
-        )
-        .unwrap();
+    let mut tables = Tables::open(&sandbox);
+    let deleted = tables.execute(&format!(
+        "DELETE FROM events WHERE execution_id = 'cut' AND sequence > {}",
+        total - 3
+    ));
     assert_eq!(deleted, 3);
-    let deleted = connection
-        .execute(
-            "DELETE FROM events WHERE execution_id = 'gap' AND sequence = 10",
-            [],
-        )
-        .unwrap();
+    let deleted = tables.execute("DELETE FROM events WHERE execution_id = 'gap' AND sequence = 10");
     assert_eq!(deleted, 1);
-    drop(connection);
+    drop(tables);
 
     let cut_at = format!("corrupt at event {}", total - 2);
     for arguments in reading_commands("cut") {
@@ -235,14 +255,14 @@ fn a_flipped_bit_that_breaks_a_payloads_utf8_is_reported_as_corruption_of_that_e
 /// Changes one byte of the stored result of the counting workflow's `fan#0/2` activity right
 /// in the database file, and returns the sequence of the event that holds it.
 fn flip_in_stored_result(sandbox: &Sandbox, execution_id: &str, change: fn(u8) -> u8) -> u64 {
-    let connection = tamper(sandbox);
+    let mut tables = Tables::open(sandbox);
     let (sequence, payload) = find_event(
-        &connection,
+        &mut tables,
         execution_id,
         "ActivityCompleted",
         r#""activity":"fan#0/2""#,
     );
-    drop(connection);
+    drop(tables);
     // The payload is unique to its row; stale copies may linger in free space, and changing
     // those too is harmless. The first letter of the item's name changes in each.
     let offset_in_payload = payload.find("gamma").expect("the result names its item");
@@ -268,7 +288,7 @@ fn flip_in_stored_result(sandbox: &Sandbox, execution_id: &str, change: fn(u8) -
 fn a_database_file_cut_in_half_gives_a_clear_error() {
     let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "halved", None);
-    drop(tamper(&sandbox));
+    drop(Tables::open(&sandbox));
     let path = history_file(&sandbox);
     let length = std::fs::metadata(&path).unwrap().len();
     std::fs::OpenOptions::new()
@@ -292,7 +312,6 @@ fn a_database_file_cut_in_half_gives_a_clear_error() {
     }
 }
 
-#[test]
 fn a_damaged_or_missing_blob_fails_the_activity_that_reads_it() {
     let sandbox = Sandbox::new().damaged_on_purpose();
     let workflows = sandbox.repository_workflows("workflows");
@@ -330,9 +349,22 @@ fn a_damaged_or_missing_blob_fails_the_activity_that_reads_it() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&blob, &bytes).unwrap();
+    if sandbox.database.is_some() {
+        // A damaged copy here is replaced from the database: damage that one too.
+        // Chunks of 1 MiB.
+        let (chunk, offset) = (middle >> 20, middle & ((1 << 20) - 1));
+        let changed = Tables::open(&sandbox).execute(&format!(
+            "UPDATE blob_chunks SET data = set_byte(data, {offset}, get_byte(data, {offset}) # 1)
+             WHERE digest = '{digest}' AND chunk = {chunk}"
+        ));
+        assert_eq!(changed, 1, "the clip is in the shared database");
+    }
     assert_mixing_fails_naming(&sandbox, &digest, "corrupt");
 
     std::fs::remove_file(&blob).unwrap();
+    if sandbox.database.is_some() {
+        Tables::open(&sandbox).execute(&format!("DELETE FROM blobs WHERE digest = '{digest}'"));
+    }
     assert_mixing_fails_naming(&sandbox, &digest, "missing");
 }
 
@@ -370,7 +402,6 @@ fn assert_mixing_fails_naming(sandbox: &Sandbox, digest: &str, problem: &str) {
     assert_success(&sandbox.host(&["replay", "episode"]));
 }
 
-#[test]
 fn replay_reports_a_changed_definition_as_non_determinism() {
     let sandbox = Sandbox::new().with_counter().damaged_on_purpose();
     run_counting(&sandbox, "pinned", None);
@@ -403,3 +434,10 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .windows(needle.len())
         .position(|window| window == needle)
 }
+
+support::postgres::on_both_stores!(
+    an_edited_event_is_reported_with_its_execution_and_sequence_and_never_resumed,
+    a_history_cut_short_or_with_a_gap_is_reported,
+    a_damaged_or_missing_blob_fails_the_activity_that_reads_it,
+    replay_reports_a_changed_definition_as_non_determinism,
+);

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use pipeline_core::{Event, TimerPurpose};
 use support::{Sandbox, assert_success, completed_keys, text};
 
-#[test]
 fn a_crash_after_any_event_then_a_resume_ends_as_an_uncrashed_run() {
     let reference = Sandbox::new().with_counter();
     let workflow = reference.workflow("counting");
@@ -63,7 +62,6 @@ fn a_crash_after_any_event_then_a_resume_ends_as_an_uncrashed_run() {
     }
 }
 
-#[test]
 fn a_crash_during_a_retry_backoff_waits_only_for_the_rest_of_it() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
@@ -141,7 +139,6 @@ fn a_crash_during_a_retry_backoff_waits_only_for_the_rest_of_it() {
     );
 }
 
-#[test]
 fn a_second_process_refuses_a_live_execution_and_takes_over_a_dead_one() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
@@ -200,7 +197,6 @@ fn a_second_process_refuses_a_live_execution_and_takes_over_a_dead_one() {
     );
 }
 
-#[test]
 fn a_resumed_execution_uses_its_pinned_definition_not_the_edited_files() {
     let reference = Sandbox::new().with_counter();
     let workflow = reference.workflow("counting");
@@ -229,7 +225,6 @@ fn a_resumed_execution_uses_its_pinned_definition_not_the_edited_files() {
     assert!(!sandbox.calls().is_empty());
 }
 
-#[test]
 fn a_plugin_that_changed_since_the_start_is_refused_with_both_digests() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("gated_counting");
@@ -277,3 +272,11 @@ fn a_plugin_that_changed_since_the_start_is_refused_with_both_digests() {
         "no result of the swapped plugin is recorded"
     );
 }
+
+support::postgres::on_both_stores!(
+    a_crash_after_any_event_then_a_resume_ends_as_an_uncrashed_run,
+    a_crash_during_a_retry_backoff_waits_only_for_the_rest_of_it,
+    a_second_process_refuses_a_live_execution_and_takes_over_a_dead_one,
+    a_resumed_execution_uses_its_pinned_definition_not_the_edited_files,
+    a_plugin_that_changed_since_the_start_is_refused_with_both_digests,
+);

@@ -47,7 +47,6 @@ fn spawn_slow_run(sandbox: &Sandbox, id: &str, sleep_ms: u64) -> Child {
     child
 }
 
-#[test]
 fn refused_signals_record_nothing() {
     let sandbox = Sandbox::new().with_counter();
     run_to_approval(&sandbox, "gate");
@@ -152,7 +151,6 @@ fn refused_signals_record_nothing() {
     assert_eq!(status(&sandbox, "gate")["status"], "waiting_for_approval");
 }
 
-#[test]
 fn a_signal_is_recorded_durably_when_no_process_drives_the_execution() {
     let sandbox = Sandbox::new();
     run_to_approval(&sandbox, "later");
@@ -210,7 +208,6 @@ fn a_signal_is_recorded_durably_when_no_process_drives_the_execution() {
     assert_success(&sandbox.host(&["replay", "later"]));
 }
 
-#[test]
 fn an_approval_pending_past_its_reminder_time_is_flagged_once() {
     let sandbox = Sandbox::new();
     run_to_approval(&sandbox, "slow");
@@ -253,7 +250,6 @@ fn an_approval_pending_past_its_reminder_time_is_flagged_once() {
     assert_success(&sandbox.host(&["replay", "slow"]));
 }
 
-#[test]
 fn a_gate_takes_one_decision_and_later_signals_for_it_are_refused() {
     let sandbox = Sandbox::new();
     run_to_approval(&sandbox, "decided");
@@ -268,7 +264,6 @@ fn a_gate_takes_one_decision_and_later_signals_for_it_are_refused() {
     assert_eq!(sandbox.history("decided").len(), recorded);
 }
 
-#[test]
 fn a_signal_given_at_one_gate_never_decides_a_later_gate() {
     let sandbox = Sandbox::new();
     let workflow = sandbox.workflow("two_gates");
@@ -291,7 +286,6 @@ fn a_signal_given_at_one_gate_never_decides_a_later_gate() {
     assert_eq!(status["approval"]["stage"], "revision_approval", "{status}");
 }
 
-#[test]
 fn cancel_stops_an_activity_in_flight_in_another_process() {
     let sandbox = Sandbox::new().with_counter();
     let mut owner = spawn_slow_run(&sandbox, "doomed", 5_000);
@@ -345,7 +339,6 @@ fn cancel_stops_an_activity_in_flight_in_another_process() {
     assert_success(&sandbox.host(&["replay", "doomed"]));
 }
 
-#[test]
 fn cancel_works_on_executions_no_process_drives() {
     let sandbox = Sandbox::new().with_counter();
     // Crashed with the first fan-out attempt started but never finished.
@@ -386,7 +379,6 @@ fn cancel_works_on_executions_no_process_drives() {
     );
 }
 
-#[test]
 fn reset_runs_the_stage_and_everything_after_it_again() {
     let sandbox = Sandbox::new().with_counter();
     run_counting(&sandbox, "again", None);
@@ -437,7 +429,6 @@ fn reset_runs_the_stage_and_everything_after_it_again() {
     assert_success(&sandbox.host(&["replay", "again"]));
 }
 
-#[test]
 fn ctrl_c_stops_a_run_that_resume_then_completes() {
     let sandbox = Sandbox::new().with_counter();
     let mut owner = spawn_slow_run(&sandbox, "interrupted", 1_500);
@@ -475,7 +466,6 @@ fn ctrl_c_stops_a_run_that_resume_then_completes() {
     assert_success(&sandbox.host(&["replay", "interrupted"]));
 }
 
-#[test]
 fn a_malformed_crash_setting_is_refused_before_anything_runs() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("counting");
@@ -495,7 +485,6 @@ fn a_malformed_crash_setting_is_refused_before_anything_runs() {
     assert_eq!(json(&sandbox, &["list", "--json"]), serde_json::json!([]));
 }
 
-#[test]
 fn a_worker_finishes_executions_whose_owner_crashed() {
     let sandbox = Sandbox::new().with_counter();
     run_counting(&sandbox, "early", Some(5));
@@ -531,3 +520,17 @@ fn a_worker_finishes_executions_whose_owner_crashed() {
         assert_success(&sandbox.host(&["replay", id]));
     }
 }
+
+support::postgres::on_both_stores!(
+    refused_signals_record_nothing,
+    a_signal_is_recorded_durably_when_no_process_drives_the_execution,
+    an_approval_pending_past_its_reminder_time_is_flagged_once,
+    a_gate_takes_one_decision_and_later_signals_for_it_are_refused,
+    a_signal_given_at_one_gate_never_decides_a_later_gate,
+    cancel_stops_an_activity_in_flight_in_another_process,
+    cancel_works_on_executions_no_process_drives,
+    reset_runs_the_stage_and_everything_after_it_again,
+    ctrl_c_stops_a_run_that_resume_then_completes,
+    a_malformed_crash_setting_is_refused_before_anything_runs,
+    a_worker_finishes_executions_whose_owner_crashed,
+);

@@ -29,7 +29,6 @@ impl Random {
 
 const SOAK_ITEMS: &str = r#"items=["a sleep-ms=150", "b sleep-ms=200", "c fail-until-attempt=2 sleep-ms=100", "d sleep-ms=150", "e sleep-ms=120"]"#;
 
-#[test]
 fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
     let reference = Sandbox::new().with_counter();
     let workflow = reference.workflow("counting");
@@ -111,14 +110,15 @@ fn killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run() {
         "the soak should kill the process at least twice, killed {kills} times"
     );
     assert_eq!(sandbox.stage_outputs("soak"), expected);
-    let connection = rusqlite::Connection::open(sandbox.data().join("history.db")).unwrap();
-    let integrity: String = connection
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    if sandbox.database.is_none() {
+        let connection = rusqlite::Connection::open(sandbox.data().join("history.db")).unwrap();
+        let integrity: String = connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+    }
 }
 
-#[test]
 fn two_following_workers_drive_fifty_executions_with_every_call_made_once() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("gated_counting");
@@ -201,7 +201,6 @@ fn two_following_workers_drive_fifty_executions_with_every_call_made_once() {
     }
 }
 
-#[test]
 fn a_kill_while_the_mixer_streams_the_episode_to_disk_loses_nothing() {
     let quick = [
         "--input",
@@ -241,7 +240,7 @@ fn a_kill_while_the_mixer_streams_the_episode_to_disk_loses_nothing() {
     loop {
         assert!(Instant::now() < deadline, "mixing never started");
         let database = sandbox.data().join("history.db");
-        if database.exists()
+        if (sandbox.database.is_some() || database.exists())
             && sandbox.execution_exists("mixed")
             && mixing_started(&sandbox.history("mixed"))
         {
@@ -279,3 +278,9 @@ fn a_kill_while_the_mixer_streams_the_episode_to_disk_loses_nothing() {
         "the episode differs from an uncrashed run"
     );
 }
+
+support::postgres::on_both_stores!(
+    killed_at_random_moments_and_resumed_it_ends_like_an_uncrashed_run,
+    two_following_workers_drive_fifty_executions_with_every_call_made_once,
+    a_kill_while_the_mixer_streams_the_episode_to_disk_loses_nothing,
+);

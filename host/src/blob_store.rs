@@ -2,15 +2,19 @@
 //! SHA-256 of its bytes, written to a temporary file, synced, renamed into place and its
 //! directory synced, so that once `put` returns the blob survives a crash, and an event that
 //! references it can be committed. Reads verify the digest, so a damaged blob is reported
-//! instead of being used.
+//! instead of being used. When hosts share a database, each blob is also stored there before
+//! `put` returns, and the directory becomes this host's cache of it: a blob another host
+//! wrote is downloaded on first read, then verified like any other.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
 pub use pipeline_core::BlobRef;
+use pipeline_core::store::SharedBlobs;
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -32,18 +36,39 @@ pub enum BlobError {
     },
     #[error("`{0}` is not a blob digest (expected sha256:<64 hex digits>)")]
     InvalidDigest(String),
+    #[error("blob {digest} in the shared database: {message}")]
+    Shared { digest: String, message: String },
 }
 
 /// Blobs under one directory, fanned out by the first two hex digits of the digest so no
 /// directory grows huge.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    shared: Option<Arc<dyn SharedBlobs>>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("BlobStore")
+            .field("root", &self.root)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl BlobStore {
     pub fn new(root: PathBuf) -> BlobStore {
-        BlobStore { root }
+        BlobStore { root, shared: None }
+    }
+
+    /// The same directory as a cache of `shared`, which every blob is also written to.
+    pub fn shared_with(self, shared: Arc<dyn SharedBlobs>) -> BlobStore {
+        BlobStore {
+            shared: Some(shared),
+            ..self
+        }
     }
 
     /// Stores `bytes` durably and returns its reference. Storing the same bytes twice is cheap
@@ -55,9 +80,10 @@ impl BlobStore {
             media_type: media_type.to_string(),
         };
         // An intact copy is kept; a missing or damaged one is replaced.
-        if self.verify(&blob).is_err() {
+        if self.verify_local(&blob).is_err() {
             self.write_durably(&self.path_of(&blob.digest)?, bytes)?;
         }
+        self.share(&blob.digest, || Ok(bytes.to_vec()))?;
         Ok(blob)
     }
 
@@ -76,6 +102,12 @@ impl BlobStore {
         let parent = self.ensure_parent(&path)?;
         std::fs::rename(source, &path).map_err(io)?;
         sync_directory(&parent)?;
+        self.share(&digest, || {
+            std::fs::read(&path).map_err(|source| BlobError::Io {
+                path: path.clone(),
+                source,
+            })
+        })?;
         Ok(BlobRef {
             digest,
             size_bytes,
@@ -108,8 +140,56 @@ impl BlobStore {
         std::fs::read(&path).map_err(|source| BlobError::Io { path, source })
     }
 
-    /// Checks that a blob is present and intact, and returns its path.
+    /// Checks that a blob is present and intact, and returns its path; a blob only the shared
+    /// database has (or whose copy here is damaged) is downloaded first.
     pub fn verify(&self, blob: &BlobRef) -> Result<PathBuf, BlobError> {
+        match self.verify_local(blob) {
+            Err(
+                BlobError::Missing { .. } | BlobError::Corrupt { .. } | BlobError::WrongSize { .. },
+            ) if self.shared.is_some() => {
+                self.fetch_shared(&blob.digest)?;
+                self.verify_local(blob)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Stores a blob in the shared database, if there is one and it lacks it.
+    fn share(
+        &self,
+        digest: &str,
+        bytes: impl FnOnce() -> Result<Vec<u8>, BlobError>,
+    ) -> Result<(), BlobError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let failed = |error: pipeline_core::store::HistoryError| BlobError::Shared {
+            digest: digest.to_string(),
+            message: error.to_string(),
+        };
+        if !shared.contains(digest).map_err(failed)? {
+            shared.upload(digest, bytes()?).map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    /// Copies a blob from the shared database into this directory, when it is there.
+    fn fetch_shared(&self, digest: &str) -> Result<(), BlobError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let downloaded = shared.download(digest).map_err(|error| BlobError::Shared {
+            digest: digest.to_string(),
+            message: error.to_string(),
+        })?;
+        match downloaded {
+            Some(bytes) => self.write_durably(&self.path_of(digest)?, &bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the copy in this directory only.
+    fn verify_local(&self, blob: &BlobRef) -> Result<PathBuf, BlobError> {
         let path = self.path_of(&blob.digest)?;
         let (actual, size) = match hash_file(&path) {
             Ok(found) => found,

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod fake_http;
+pub mod postgres;
 pub mod server;
 pub mod toolchains;
 
@@ -18,6 +19,7 @@ use host::engine::decode_history;
 use host::history::{Durability, HistoryStore, SqliteStore};
 use pipeline_core::replay::replay;
 use pipeline_core::{Definition, Event, ExecutionState};
+use postgres_store::PostgresStore;
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_host");
 pub const COUNTER_WASM: &str = test_artifacts::COUNTER_WASM;
@@ -27,10 +29,14 @@ pub const COUNTER_WASM: &str = test_artifacts::COUNTER_WASM;
 pub struct Sandbox {
     pub directory: tempfile::TempDir,
     damaged_on_purpose: bool,
+    /// The PostgreSQL database the sandbox's commands use, on the PostgreSQL run of a test;
+    /// else its history is `<data>/history.db`.
+    pub database: Option<String>,
 }
 
 impl Sandbox {
-    /// A fresh data directory whose compiled-plugin cache is shared with other tests.
+    /// A fresh data directory whose compiled-plugin cache is shared with other tests, on the
+    /// store the running test was given (SQLite unless `on_both_stores!` runs it on PostgreSQL).
     pub fn new() -> Sandbox {
         let directory = tempfile::tempdir().expect("temporary directory");
         let shared_cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-plugin-cache");
@@ -38,9 +44,32 @@ impl Sandbox {
         std::fs::create_dir_all(directory.path().join("data")).expect("data directory");
         std::os::unix::fs::symlink(&shared_cache, directory.path().join("data/cache"))
             .expect("cache link");
+        let database = match postgres::current_store() {
+            postgres::Store::Sqlite => None,
+            postgres::Store::Postgres => Some(postgres::fresh_database()),
+        };
         Sandbox {
             directory,
             damaged_on_purpose: false,
+            database,
+        }
+    }
+
+    /// Another data directory on the same database: a second host of a team.
+    pub fn another_host(&self) -> Sandbox {
+        let mut host = Sandbox::new();
+        host.database = self.database.clone();
+        host
+    }
+
+    /// The sandbox's history store, whichever database holds it.
+    pub fn store(&self) -> Box<dyn HistoryStore> {
+        match &self.database {
+            Some(url) => Box::new(PostgresStore::connect(url).expect("PostgreSQL store opens")),
+            None => Box::new(
+                SqliteStore::open(&self.data().join("history.db"), Durability::Normal)
+                    .expect("history opens"),
+            ),
         }
     }
 
@@ -56,13 +85,20 @@ impl Sandbox {
 
     /// Installs the counting plugin as `counter`, granted `<sandbox>/work` as `/work`.
     pub fn with_counter(self) -> Sandbox {
+        let work = self.work();
+        self.with_counter_writing_to(&work)
+    }
+
+    /// Installs the counting plugin as `counter`, granted `work` as `/work`: hosts of one
+    /// team given the same directory write one call log.
+    pub fn with_counter_writing_to(self, work: &Path) -> Sandbox {
         let plugins = self.data().join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
         std::fs::copy(COUNTER_WASM, plugins.join("counter.wasm")).unwrap();
-        std::fs::create_dir_all(self.work()).unwrap();
+        std::fs::create_dir_all(work).unwrap();
         let config = format!(
             "[plugins.counter]\n[[plugins.counter.directories]]\nhost = \"{}\"\nguest = \"/work\"\nwritable = true\n",
-            self.work().display()
+            work.display()
         );
         std::fs::write(self.data().join("config.toml"), config).unwrap();
         self
@@ -109,10 +145,14 @@ impl Sandbox {
         let mut command = Command::new(HOST);
         command
             .env("HOST_DATA_DIR", self.data())
+            .env_remove("HOST_DATABASE_URL")
             .env_remove("HOST_CRASH_AFTER_EVENTS")
             .env_remove("HOST_PLUGINS_DIR")
             .env_remove("RUST_LOG")
             .env("COUNTING_BACKOFF", "200ms");
+        if let Some(url) = &self.database {
+            command.env("HOST_DATABASE_URL", url);
+        }
         command
     }
 
@@ -142,9 +182,7 @@ impl Sandbox {
 
     /// Whether the history database has an execution with this id yet.
     pub fn execution_exists(&self, execution_id: &str) -> bool {
-        let store = SqliteStore::open(&self.data().join("history.db"), Durability::Normal)
-            .expect("history opens");
-        store
+        self.store()
             .execution(execution_id)
             .expect("executions table reads")
             .is_some()
@@ -152,9 +190,7 @@ impl Sandbox {
 
     /// The decoded history of an execution, with recording times.
     pub fn history(&self, execution_id: &str) -> Vec<(Event, i64)> {
-        let store = SqliteStore::open(&self.data().join("history.db"), Durability::Normal)
-            .expect("history opens");
-        let stored = store.read(execution_id).expect("history verifies");
+        let stored = self.store().read(execution_id).expect("history verifies");
         decode_history(execution_id, &stored).expect("history decodes")
     }
 }
@@ -164,11 +200,10 @@ impl Drop for Sandbox {
         if self.damaged_on_purpose || std::thread::panicking() {
             return;
         }
-        let database = self.data().join("history.db");
-        if !database.exists() {
+        if self.database.is_none() && !self.data().join("history.db").exists() {
             return;
         }
-        let store = SqliteStore::open(&database, Durability::Normal).expect("history opens");
+        let store = self.store();
         for row in store.executions().expect("executions list") {
             let id = row.execution_id;
             let stored = store

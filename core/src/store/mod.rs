@@ -3,6 +3,7 @@
 //! writes and verifies the same way. The SQLite store in `host` implements it; a store on
 //! another database builds on this module alone.
 
+mod blobs;
 pub mod chain;
 mod error;
 mod types;
@@ -10,10 +11,11 @@ mod types;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::event::ReusedFrom;
-
+pub use blobs::SharedBlobs;
 pub use error::HistoryError;
 pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
+
+use crate::event::ReusedFrom;
 
 /// The future of an append: the stored events once their transaction has committed.
 pub type AppendFuture<'a> =

@@ -68,6 +68,22 @@ pub struct LeaseHolder {
     pub expires_at_ms: i64,
 }
 
+impl LeaseHolder {
+    /// Whether this holder keeps `owner` from taking the lease at `now_ms`: it is someone
+    /// else, its lease has not expired, and it may still be alive (on another machine, or a
+    /// process on this one that still exists). Every store applies this same rule.
+    pub fn keeps_out(&self, owner: &LeaseOwner, now_ms: i64) -> bool {
+        self.owner != owner.id
+            && self.expires_at_ms > now_ms
+            && (self.hostname != owner.hostname || process_exists(self.pid))
+    }
+}
+
+/// Whether a process with this id runs on this machine (Linux: it has a /proc entry).
+fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 impl std::fmt::Display for LeaseHolder {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -1,6 +1,6 @@
 //! Commands that look after a data directory: `backup` (a consistent copy while workers run),
-//! `check` (every history and blob verified, unreferenced blobs listed) and `gc` (unreferenced
-//! blobs removed).
+//! `check` (every history and blob verified, unreferenced blobs listed), `gc` (unreferenced
+//! blobs removed) and `migrate` (the database's schema brought up to date).
 
 use std::path::PathBuf;
 
@@ -50,6 +50,16 @@ pub struct GcArguments {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  host migrate --database postgres://host@db.internal/podcasts\n  host migrate --json\n\nSafe to run while other hosts use the database: migrations run in one transaction under a\nlock, so hosts starting together apply each once. A database written by a newer host is\nrefused (exit 4) rather than changed."
+)]
+pub struct MigrateArguments {
+    /// Print the schema versions as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     pipeline_core::duration::parse_duration(text)
 }
@@ -78,7 +88,40 @@ pub fn gc(context: &Context, arguments: GcArguments) -> Result<(), Failure> {
     Ok(())
 }
 
+pub fn migrate(context: &Context, arguments: MigrateArguments) -> Result<(), Failure> {
+    let database = context.database()?;
+    let (kind, before, after) = match database.schema {
+        Some(versions) => ("postgres", Some(versions.before), Some(versions.after)),
+        None => ("sqlite", None, None),
+    };
+    if arguments.json {
+        return print_json(&serde_json::json!({
+            "database": database.description,
+            "kind": kind,
+            "schema_before": before,
+            "schema_after": after,
+        }));
+    }
+    match (before, after) {
+        (Some(before), Some(after)) if before != after => println!(
+            "Migrated {} from schema version {before} to {after}",
+            database.description
+        ),
+        (_, Some(after)) => println!(
+            "{} is up to date (schema version {after})",
+            database.description
+        ),
+        _ => println!("{} is up to date", database.description),
+    }
+    Ok(())
+}
+
 pub fn backup(context: &Context, arguments: BackupArguments) -> Result<(), Failure> {
+    if context.database.is_some() {
+        return Err(Failure::invalid_input(
+            "`host backup` copies the SQLite database of a data directory; back up a shared PostgreSQL database with `pg_dump` (it holds the histories and the blobs)",
+        ));
+    }
     let report = maintenance::backup(&context.data_dir, &arguments.destination).map_err(
         |error| match error {
             MaintenanceError::DestinationNotEmpty(_) => Failure::invalid_input(error.to_string()),

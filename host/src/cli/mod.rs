@@ -21,7 +21,8 @@ use host::engine::{Engine, EngineError};
 use host::history::{Durability, SqliteStore};
 use host::plugin::PluginHost;
 use host::settings::DataDir;
-use pipeline_core::store::HistoryStore;
+use pipeline_core::store::{HistoryStore, SharedBlobs};
+use postgres_store::PostgresStore;
 
 /// Exit codes scripts can rely on (0 is success).
 pub mod exit_code {
@@ -63,6 +64,10 @@ pub struct Arguments {
     /// crashes and is much faster.
     #[arg(long, global = true, env = "HOST_DURABILITY", default_value = "full", value_parser = ["full", "normal"], help_heading = GLOBAL_OPTIONS)]
     pub durability: String,
+    /// A PostgreSQL database shared by several hosts (postgres://user:password@host/db),
+    /// holding histories, leases and blobs [default: <data-dir>/history.db, SQLite]
+    #[arg(long, global = true, env = "HOST_DATABASE_URL", help_heading = GLOBAL_OPTIONS)]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -141,6 +146,8 @@ pub enum Command {
     Check(maintenance::CheckArguments),
     /// Remove blobs that no history references.
     Gc(maintenance::GcArguments),
+    /// Bring the database's schema up to date (every command also does this on start).
+    Migrate(maintenance::MigrateArguments),
 }
 
 /// A failed command: the message shown to the user and the exit code it maps to.
@@ -212,6 +219,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
     let context = Context {
         data_dir,
         durability,
+        database: arguments.database,
         verbose: arguments.verbose,
     };
     match arguments.command {
@@ -241,6 +249,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Backup(backup) => maintenance::backup(&context, backup),
         Command::Check(check) => maintenance::check(&context, check),
         Command::Gc(gc) => maintenance::gc(&context, gc),
+        Command::Migrate(migrate) => maintenance::migrate(&context, migrate),
     }
 }
 
@@ -248,6 +257,8 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
 pub struct Context {
     pub data_dir: DataDir,
     pub durability: Durability,
+    /// The shared PostgreSQL database, when one was given; else the SQLite file.
+    pub database: Option<String>,
     /// How many `-v` were given: a worker shows its executions' stages from one on.
     pub verbose: u8,
 }
@@ -255,32 +266,80 @@ pub struct Context {
 impl Context {
     /// Opens the history, blobs and plugins of the data directory.
     pub fn engine(&self) -> Result<Engine, Failure> {
-        self.engine_over(self.store()?)
+        let database = self.database()?;
+        self.engine_over(database.history, database.shared_blobs)
     }
 
-    /// Opens the data directory's history database.
+    /// Opens the history database.
     pub fn store(&self) -> Result<Arc<dyn HistoryStore>, Failure> {
+        Ok(self.database()?.history)
+    }
+
+    /// Opens the database: the shared PostgreSQL one when `--database` names it, else the data
+    /// directory's SQLite file. Either way the schema is brought up to date first.
+    pub fn database(&self) -> Result<Database, Failure> {
         std::fs::create_dir_all(self.data_dir.root()).map_err(|error| {
             Failure::invalid_input(format!(
                 "cannot create data directory {}: {error}",
                 self.data_dir.root().display()
             ))
         })?;
-        let store = SqliteStore::open(&self.data_dir.history_file(), self.durability)
-            .map_err(|error| Failure::from(EngineError::from(error)))?;
-        Ok(Arc::new(store))
+        let storage = |error| Failure::from(EngineError::from(error));
+        match &self.database {
+            Some(url) if postgres_store::is_postgres_url(url) => {
+                let store = Arc::new(PostgresStore::connect(url).map_err(storage)?);
+                Ok(Database {
+                    description: store.database().to_string(),
+                    schema: Some(store.schema_versions()),
+                    history: store.clone(),
+                    shared_blobs: Some(store),
+                })
+            }
+            Some(other) => Err(Failure::invalid_input(format!(
+                "--database `{other}` is not a PostgreSQL URL (postgres://user:password@host:port/database); leave it out to use {}",
+                self.data_dir.history_file().display()
+            ))),
+            None => Ok(Database {
+                description: self.data_dir.history_file().display().to_string(),
+                schema: None,
+                history: Arc::new(
+                    SqliteStore::open(&self.data_dir.history_file(), self.durability)
+                        .map_err(storage)?,
+                ),
+                shared_blobs: None,
+            }),
+        }
     }
 
-    /// The engine over `store`, with the data directory's blobs and plugins.
-    pub fn engine_over(&self, store: Arc<dyn HistoryStore>) -> Result<Engine, Failure> {
+    /// The engine over `store`, with the data directory's plugins and its blobs (kept in
+    /// `shared_blobs` as well, when hosts share them).
+    pub fn engine_over(
+        &self,
+        store: Arc<dyn HistoryStore>,
+        shared_blobs: Option<Arc<dyn SharedBlobs>>,
+    ) -> Result<Engine, Failure> {
         let settings = self
             .data_dir
             .plugin_host_settings()
             .map_err(Failure::invalid_input)?;
         let mut plugins = PluginHost::new(settings).map_err(Failure::internal)?;
         announce_large_compiles(&mut plugins);
-        Ok(Engine::open(&self.data_dir, store, plugins)?)
+        let engine = Engine::open(&self.data_dir, store, plugins)?;
+        Ok(match shared_blobs {
+            Some(shared) => engine.with_shared_blobs(shared),
+            None => engine,
+        })
     }
+}
+
+/// An opened database: the histories, and the blobs when they are shared.
+pub struct Database {
+    /// The database as messages name it (a file, or a URL without its password).
+    pub description: String,
+    /// The PostgreSQL schema versions before and after opening it.
+    pub schema: Option<postgres_store::SchemaVersions>,
+    pub history: Arc<dyn HistoryStore>,
+    pub shared_blobs: Option<Arc<dyn SharedBlobs>>,
 }
 
 /// Components at least this large (an interpreter inside: Python, JavaScript) take seconds

@@ -59,11 +59,12 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         )));
     }
     let metrics = Arc::new(Metrics::default());
+    let database = context.database()?;
     let store = Arc::new(TimedStore {
-        inner: context.store()?,
+        inner: database.history,
         metrics: metrics.clone(),
     });
-    let engine = context.engine_over(store)?;
+    let engine = context.engine_over(store, database.shared_blobs)?;
     let key = signing_key(&context.data_dir.server_key_file()).map_err(|error| {
         Failure::internal(format!(
             "cannot keep the server key in {}: {error}",

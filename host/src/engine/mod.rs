@@ -34,7 +34,7 @@ pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
 pub use fork::ForkRequest;
 pub use observer::{NoObserver, Observer};
-use pipeline_core::store::{HistoryStore, LeaseOwner};
+use pipeline_core::store::{HistoryStore, LeaseOwner, SharedBlobs};
 pub use report::{
     BudgetReport, CostReport, ErrorReport, PendingApproval, StageProgress, StageReport,
     StatusReport,
@@ -78,6 +78,13 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The same engine keeping every blob in `shared` too, and reading from it the blobs other
+    /// hosts wrote: for hosts that share a database.
+    pub fn with_shared_blobs(mut self, shared: Arc<dyn SharedBlobs>) -> Engine {
+        self.blobs = Arc::new(BlobStore::new(self.blobs.root().to_path_buf()).shared_with(shared));
+        self
+    }
+
     /// Opens the engine over a data directory's blob store and plugins, with `store` holding
     /// the histories.
     pub fn open(

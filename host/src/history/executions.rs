@@ -24,9 +24,7 @@ pub(super) fn acquire_lease(
 ) -> rusqlite::Result<Result<(), LeaseHolder>> {
     let current = read_lease(connection, execution_id)?;
     if let Some(holder) = current
-        && holder.owner != owner.id
-        && holder.expires_at_ms > now_ms
-        && (holder.hostname != owner.hostname || process_exists(holder.pid))
+        && holder.keeps_out(owner, now_ms)
     {
         return Ok(Err(holder));
     }
@@ -156,9 +154,4 @@ pub(super) fn read_lease(
             })
         })
         .optional()
-}
-
-/// Whether a process with this id runs on this machine (Linux: it has a /proc entry).
-fn process_exists(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
