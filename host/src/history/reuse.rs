@@ -2,11 +2,19 @@
 //! transaction that appends it, so a run that reuses identical calls finds one with a single
 //! primary-key lookup instead of reading every history.
 
+use pipeline_core::ExecutionId;
 use pipeline_core::event::ReusedFrom;
-use pipeline_core::{Event, ExecutionId};
 use rusqlite::{Connection, OptionalExtension as _, params};
+use serde::Deserialize;
 
 use super::StoredEvent;
+
+/// The one field the index needs from a completion's payload; the rest (an output may be
+/// large) is skipped over without being built, since this runs on the writer thread.
+#[derive(Deserialize)]
+struct Keyed {
+    reuse_key: Option<String>,
+}
 
 /// Indexes the completions among `stored` that carry a reuse key; an earlier one under the
 /// same key stays (it is the one recorded first).
@@ -16,10 +24,9 @@ pub(super) fn index(connection: &Connection, stored: &[StoredEvent]) -> rusqlite
         if event.event_type != "ActivityCompleted" || !event.payload.contains("\"reuse_key\"") {
             continue;
         }
-        let Ok(Event::ActivityCompleted {
+        let Ok(Keyed {
             reuse_key: Some(key),
-            ..
-        }) = Event::from_payload(&event.event_type, &event.payload)
+        }) = serde_json::from_str(&event.payload)
         else {
             continue;
         };
