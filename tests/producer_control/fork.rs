@@ -220,3 +220,41 @@ fn the_api_forks_and_its_worker_drives_the_new_execution() {
     let (_, openapi) = server.get("/api/openapi.json");
     assert!(openapi["paths"]["/api/executions/{id}/fork"]["post"].is_object());
 }
+
+#[test]
+fn a_fork_takes_only_finished_stages_and_may_stop_at_a_gate_again() {
+    let sandbox = Sandbox::new();
+    let workflow = sandbox.workflow("two_gates");
+    assert_success(&sandbox.host(&["run", path_str(&workflow), "--id", "parked"]));
+    let refused = sandbox.host(&["fork", "parked", "--from", "final", "--id", "too-far"]);
+    assert_exit(&refused, 2, "a fork past an unfinished stage");
+    assert!(
+        text(&refused.stderr)
+            .contains("stage `draft_approval` of execution parked has not finished"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!sandbox.execution_exists("too-far"));
+
+    // From the gate: the draft is taken, the gate asks again in the new execution.
+    assert_success(&sandbox.host(&[
+        "fork",
+        "parked",
+        "--from",
+        "draft_approval",
+        "--id",
+        "again",
+    ]));
+    let status = status_json(&sandbox, "again");
+    assert_eq!(status["status"], "waiting_for_approval", "{status:#}");
+    assert_eq!(
+        status["approval"]["subject"],
+        status_json(&sandbox, "parked")["approval"]["subject"]
+    );
+    assert!(
+        !scheduled_calls(&sandbox.history("again"))
+            .iter()
+            .any(|call| call == "llm.generate"),
+        "the draft was written again"
+    );
+}
