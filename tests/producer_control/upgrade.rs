@@ -122,3 +122,37 @@ fn an_upgrade_with_a_broken_file_is_refused() {
     let neither = sandbox.host(&["upgrade", path_str(&missing)]);
     assert_exit(&neither, 2, "neither --check nor --apply");
 }
+
+/// `bytes` with a custom section appended: the same component, run the same way, with
+/// another digest, as a rebuilt plugin has.
+fn rebuilt(mut bytes: Vec<u8>) -> Vec<u8> {
+    let name = b"rebuilt";
+    let payload = b"2";
+    bytes.push(0);
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[test]
+fn an_upgrade_moves_a_parked_execution_onto_a_rebuilt_plugin() {
+    let sandbox = Sandbox::new().with_counter();
+    let workflow_path = sandbox.workflow("gated_counting");
+    let workflow = path_str(&workflow_path);
+    assert_success(&sandbox.host(&["run", workflow, "--id", "parked", "--input", "topic=tides"]));
+    let plugin = sandbox.data().join("plugins/counter.wasm");
+    std::fs::write(&plugin, rebuilt(std::fs::read(&plugin).unwrap())).unwrap();
+
+    let (checked, report) = upgrade(&sandbox, "--check", workflow);
+    assert_success(&checked);
+    assert_eq!(verdicts(&report), ["parked:compatible"]);
+    let (applied, report) = upgrade(&sandbox, "--apply", workflow);
+    assert_success(&applied);
+    assert_eq!(verdicts(&report), ["parked:upgraded"]);
+    assert_success(&sandbox.host(&["signal", "approve", "parked"]));
+    let status: Value =
+        serde_json::from_slice(&sandbox.host(&["status", "parked", "--json"]).stdout).unwrap();
+    assert_eq!(status["status"], "completed", "{status:#}");
+}
