@@ -243,17 +243,24 @@ impl Engine {
         observer: &dyn Observer,
         mut options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
-        let (definition, mut state) = match loaded {
+        let (mut definition, mut state) = match loaded {
             Some(loaded) => loaded,
             None => {
                 let loaded = self.load(execution_id)?;
                 (loaded.definition, loaded.state)
             }
         };
+        let mut definition_hash = state.definition_hash.clone();
         let mut running: Running = JoinSet::new();
         let mut in_flight: HashMap<ActivityId, tokio::task::AbortHandle> = HashMap::new();
         let mut lease_renewed_at = self.clock.now_ms();
         loop {
+            // An upgrade appended by another process since the drive began (seen when the
+            // state was reloaded) changes what is decided from here on.
+            if state.definition_hash != definition_hash {
+                definition = super::store::pinned_definition(execution_id, &state)?;
+                definition_hash.clone_from(&state.definition_hash);
+            }
             let now = self.clock.now_ms();
             if now - lease_renewed_at > LEASE_TTL_MS / 3 {
                 if let Err(error) = self.take_lease(execution_id).await {

@@ -79,6 +79,8 @@ impl Engine {
             .collect()
     }
 
+    /// The id of a new execution: the one asked for, if it is a valid id, else a generated
+    /// one; refused when an execution already has it.
     pub(super) fn new_execution_id(
         &self,
         requested: Option<&String>,
