@@ -114,3 +114,34 @@ pub fn reuse_key(
         Sha256::digest(identity.to_string().as_bytes())
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::reuse_key;
+
+    #[test]
+    fn a_reuse_key_changes_with_each_thing_that_decides_the_result() {
+        let request = json!({ "prompt": "tea", "temperature": 0.7 });
+        let key = reuse_key("llm.generate", &request, "sha256:a", "sha256:d");
+        assert_eq!(
+            key,
+            reuse_key("llm.generate", &request, "sha256:a", "sha256:d")
+        );
+        assert!(key.starts_with("sha256:"));
+        for other in [
+            reuse_key("tts.synthesize", &request, "sha256:a", "sha256:d"),
+            reuse_key(
+                "llm.generate",
+                &json!({ "prompt": "tea" }),
+                "sha256:a",
+                "sha256:d",
+            ),
+            reuse_key("llm.generate", &request, "sha256:b", "sha256:d"),
+            reuse_key("llm.generate", &request, "sha256:a", "sha256:e"),
+        ] {
+            assert_ne!(key, other);
+        }
+    }
+}
