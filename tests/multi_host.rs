@@ -123,6 +123,41 @@ fn start_approved(host: &Sandbox, count: usize) -> Vec<String> {
 }
 
 #[test]
+fn a_database_that_cannot_be_used_is_named_with_what_to_check() {
+    let sandbox = Sandbox::new();
+    let unreachable = sandbox
+        .command()
+        .args([
+            "--database",
+            "postgres://host:secret@127.0.0.1:1/podcasts",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        unreachable.status.code(),
+        Some(4),
+        "{}",
+        text(&unreachable.stderr)
+    );
+    let message = text(&unreachable.stderr);
+    assert!(
+        message.contains("postgres://host@127.0.0.1:1/podcasts")
+            && message.contains("unreachable")
+            && !message.contains("secret"),
+        "the error should name the database without its password: {message}"
+    );
+    let not_postgres = sandbox.host(&["--database", "history.sqlite", "list"]);
+    assert_eq!(
+        not_postgres.status.code(),
+        Some(2),
+        "{}",
+        text(&not_postgres.stderr)
+    );
+    assert!(text(&not_postgres.stderr).contains("is not a PostgreSQL URL"));
+}
+
+#[test]
 fn three_hosts_share_two_hundred_executions_with_every_call_made_once() {
     let Some(hosts) = team(3, None) else { return };
     let ids = start_approved(&hosts[0], 200);

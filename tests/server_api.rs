@@ -29,7 +29,6 @@ fn completed(report: &Value) -> bool {
     report["status"] == "completed"
 }
 
-#[test]
 fn the_api_starts_lists_approves_and_reports() {
     let sandbox = Sandbox::new().with_counter();
     let server = Server::start(&sandbox, &served_workflows(&sandbox));
@@ -224,7 +223,6 @@ fn refused_requests_name_the_problem_and_record_nothing() {
     assert!(report["approval"]["decision"].is_null());
 }
 
-#[test]
 fn event_streams_resume_after_a_disconnect_without_missing_an_event() {
     let sandbox = Sandbox::new().with_counter();
     let server = Server::start(&sandbox, &served_workflows(&sandbox));
@@ -274,7 +272,6 @@ fn event_streams_resume_after_a_disconnect_without_missing_an_event() {
     }
 }
 
-#[test]
 fn a_signal_recorded_by_another_process_is_acted_on() {
     let sandbox = Sandbox::new().with_counter();
     let server = Server::start(&sandbox, &served_workflows(&sandbox));
@@ -391,3 +388,9 @@ fn a_token_guards_a_server_on_another_address() {
     start_gated(&server, "guarded");
     server.wait_for("guarded", LIMIT, waiting);
 }
+
+support::postgres::on_both_stores!(
+    the_api_starts_lists_approves_and_reports,
+    event_streams_resume_after_a_disconnect_without_missing_an_event,
+    a_signal_recorded_by_another_process_is_acted_on,
+);

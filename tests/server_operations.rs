@@ -152,7 +152,6 @@ fn webhooks_are_signed_retried_and_link_to_the_approval() {
     assert_eq!(completed.body_json()["status"], "completed");
 }
 
-#[test]
 fn a_killed_server_restarts_and_finishes_the_episode() {
     let sandbox = Sandbox::new();
     let workflows = sandbox.repository_workflows("served");
@@ -212,7 +211,6 @@ fn a_killed_server_restarts_and_finishes_the_episode() {
     }
 }
 
-#[test]
 fn audio_downloads_answer_range_requests() {
     let sandbox = Sandbox::new();
     let workflows = sandbox.repository_workflows("served");
@@ -270,3 +268,8 @@ fn audio_downloads_answer_range_requests() {
             .starts_with("text/markdown")
     );
 }
+
+support::postgres::on_both_stores!(
+    a_killed_server_restarts_and_finishes_the_episode,
+    audio_downloads_answer_range_requests,
+);

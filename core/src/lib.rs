@@ -1,8 +1,8 @@
 //! The engine's domain, free of storage and WebAssembly: workflow definitions and their
 //! validation, the history's events, the fold of events into an execution's state, the pure
 //! decision of what happens next, and the `HistoryStore` trait a history database implements.
-//! The host crate stores events in SQLite and runs activities in plugins; everything that must
-//! replay identically lives here.
+//! The host crate stores events (in SQLite, or PostgreSQL through `postgres-store`) and runs
+//! activities in plugins; everything that must replay identically lives here.
 
 pub mod answers;
 pub mod cost;

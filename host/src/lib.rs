@@ -1,10 +1,12 @@
 //! The workflow host: a durable workflow engine whose stage services run as sandboxed
 //! WebAssembly components.
 //!
-//! - [`blob_store`]: large results (audio, images) on disk, named by content.
+//! - [`blob_store`]: large results (audio, images) on disk, named by content (and in the
+//!   shared database when hosts share one).
 //! - [`engine`]: starting, driving and signalling durable executions.
 //! - [`history`]: the append-only, hash-chained event log of every execution in SQLite, the
-//!   implementation of `pipeline_core::store::HistoryStore` the engine runs on.
+//!   default implementation of `pipeline_core::store::HistoryStore` the engine runs on (the
+//!   `postgres-store` crate has the PostgreSQL one).
 //! - [`maintenance`]: consistent backups of a data directory and checks of its histories and
 //!   blobs.
 //! - [`plugin`]: finding, compiling, sandboxing and calling plugin components.

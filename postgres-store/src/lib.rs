@@ -27,14 +27,17 @@ use std::sync::{Arc, Once};
 use deadpool_postgres::{
     GenericClient as _, Manager, ManagerConfig, Object, Pool, RecyclingMethod,
 };
+use pipeline_core::store::queue::{
+    LeaseChange, NewLease, WriteRequest, submit_append, submit_lease,
+};
 use pipeline_core::store::{
     AppendFuture, ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseFuture,
     LeaseHolder, LeaseOwner, NewEvent, ReleaseFuture, StoredEvent, chain,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 
-use retry::{Failure, with_retries};
+use retry::{CONNECT_FOR, Failure, RETRY_FOR, with_retries};
 pub use schema::SchemaVersions;
 
 /// Connections one store keeps open at most: the writers', the readers', and one spare.
@@ -52,7 +55,7 @@ pub struct PostgresStore {
     config: tokio_postgres::Config,
     runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
-    writes: Option<mpsc::UnboundedSender<writer::Request>>,
+    writes: Option<mpsc::UnboundedSender<WriteRequest>>,
     writer_task: Option<tokio::task::JoinHandle<()>>,
     changes: Arc<AtomicU64>,
     listening: Once,
@@ -92,10 +95,12 @@ impl PostgresStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| failed(format!("cannot create the connection pool: {error}")))?;
+        // Spawned and waited for rather than `block_on`, which would panic when the caller
+        // is itself on a runtime's thread.
         let schema = {
             let (pool, database) = (pool.clone(), database.clone());
-            runtime.block_on(async move {
-                with_retries(&pool, &database, |mut client, _| async move {
+            let migration = runtime.spawn(async move {
+                with_retries(&pool, &database, CONNECT_FOR, |mut client, _| async move {
                     schema::migrate(&mut client)
                         .await
                         .map_err(|error| match error {
@@ -104,7 +109,9 @@ impl PostgresStore {
                         })
                 })
                 .await
-            })?
+            });
+            futures::executor::block_on(migration)
+                .map_err(|error| failed(format!("the migration stopped: {error}")))??
         };
         let changes = Arc::new(AtomicU64::new(0));
         let commits = Arc::new(AtomicU64::new(0));
@@ -157,7 +164,7 @@ impl PostgresStore {
         let (pool, database) = (self.pool.clone(), self.database.clone());
         let task = self
             .runtime()
-            .spawn(async move { with_retries(&pool, &database, attempt).await });
+            .spawn(async move { with_retries(&pool, &database, RETRY_FOR, attempt).await });
         futures::executor::block_on(task).unwrap_or_else(|error| {
             Err(HistoryError::Database {
                 database: self.database.clone(),
@@ -186,26 +193,12 @@ impl PostgresStore {
         })
     }
 
-    fn send(&self, request: writer::Request) -> Result<(), HistoryError> {
+    fn send(&self, request: WriteRequest) -> Result<(), HistoryError> {
         self.writes
             .as_ref()
             .ok_or(HistoryError::WriterStopped)?
             .send(request)
             .map_err(|_| HistoryError::WriterStopped)
-    }
-
-    async fn change_lease(
-        &self,
-        execution_id: &str,
-        change: writer::LeaseChange,
-    ) -> Result<Result<(), LeaseHolder>, HistoryError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(writer::Request::Lease(writer::LeaseRequest {
-            execution_id: execution_id.to_string(),
-            change,
-            reply,
-        }))?;
-        answer.await.map_err(|_| HistoryError::WriterStopped)?
     }
 }
 
@@ -225,19 +218,15 @@ impl HistoryStore for PostgresStore {
         summary: Option<ExecutionSummary>,
         owner: Option<String>,
     ) -> AppendFuture<'a> {
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.send(writer::Request::Append(writer::AppendRequest {
-                execution_id: execution_id.to_string(),
-                first_sequence,
-                events,
-                summary,
-                owner,
-                take_lease: None,
-                reply,
-            }))?;
-            answer.await.map_err(|_| HistoryError::WriterStopped)?
-        })
+        Box::pin(submit_append(
+            |request| self.send(request),
+            execution_id,
+            first_sequence,
+            events,
+            summary,
+            owner,
+            None,
+        ))
     }
 
     fn start_owned<'a>(
@@ -249,23 +238,19 @@ impl HistoryStore for PostgresStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> AppendFuture<'a> {
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.send(writer::Request::Append(writer::AppendRequest {
-                execution_id: execution_id.to_string(),
-                first_sequence: 1,
-                events,
-                summary: Some(summary),
-                owner: None,
-                take_lease: Some(writer::NewLease {
-                    owner: owner.clone(),
-                    now_ms,
-                    ttl_ms,
-                }),
-                reply,
-            }))?;
-            answer.await.map_err(|_| HistoryError::WriterStopped)?
-        })
+        Box::pin(submit_append(
+            |request| self.send(request),
+            execution_id,
+            1,
+            events,
+            Some(summary),
+            None,
+            Some(NewLease {
+                owner: owner.clone(),
+                now_ms,
+                ttl_ms,
+            }),
+        ))
     }
 
     fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError> {
@@ -314,12 +299,16 @@ impl HistoryStore for PostgresStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> LeaseFuture<'a> {
-        let change = writer::LeaseChange::Acquire {
+        let change = LeaseChange::Acquire {
             owner: owner.clone(),
             now_ms,
             ttl_ms,
         };
-        Box::pin(async move { self.change_lease(execution_id, change).await })
+        Box::pin(submit_lease(
+            |request| self.send(request),
+            execution_id,
+            change,
+        ))
     }
 
     fn release_lease<'a>(
@@ -327,11 +316,15 @@ impl HistoryStore for PostgresStore {
         execution_id: &'a str,
         owner: &'a LeaseOwner,
     ) -> ReleaseFuture<'a> {
-        let change = writer::LeaseChange::Release {
+        let change = LeaseChange::Release {
             owner_id: owner.id.clone(),
         };
         // Releasing always succeeds: a lease held by someone else is left alone.
-        Box::pin(async move { self.change_lease(execution_id, change).await.map(|_| ()) })
+        Box::pin(async move {
+            submit_lease(|request| self.send(request), execution_id, change)
+                .await
+                .map(|_| ())
+        })
     }
 
     fn lease_holder(

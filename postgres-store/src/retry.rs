@@ -11,6 +11,9 @@ use pipeline_core::store::HistoryError;
 /// restart of PostgreSQL, short enough that a host whose database is gone says so.
 pub(crate) const RETRY_FOR: Duration = Duration::from_secs(60);
 
+/// How long opening the store keeps trying: a mistyped URL should not cost a minute.
+pub(crate) const CONNECT_FOR: Duration = Duration::from_secs(10);
+
 /// What an attempt came to when it did not succeed.
 #[derive(Debug)]
 pub(crate) enum Failure {
@@ -69,11 +72,12 @@ pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
 }
 
 /// Runs `attempt` with a pooled connection until it succeeds, fails for good, or the database
-/// has been unreachable for [`RETRY_FOR`]. `attempt` gets the number of earlier tries, so that
+/// has been unreachable for `patience`. `attempt` gets the number of earlier tries, so that
 /// a write can tell it may be repeating one whose commit went through unacknowledged.
 pub(crate) async fn with_retries<T, F, Fut>(
     pool: &Pool,
     database: &str,
+    patience: Duration,
     mut attempt: F,
 ) -> Result<T, HistoryError>
 where
@@ -90,7 +94,7 @@ where
         };
         match outcome {
             Ok(value) => return Ok(value),
-            Err(Failure::Transient(message)) if started.elapsed() < RETRY_FOR => {
+            Err(Failure::Transient(message)) if started.elapsed() < patience => {
                 if tries == 0 {
                     tracing::warn!(database, %message, "the history database is unreachable; trying again");
                 }
@@ -98,7 +102,16 @@ where
                 pause = (pause * 2).min(Duration::from_secs(1));
                 tries += 1;
             }
-            Err(Failure::Transient(message) | Failure::Permanent(message)) => {
+            Err(Failure::Transient(message)) => {
+                return Err(HistoryError::Database {
+                    database: database.to_string(),
+                    message: format!(
+                        "unreachable for {} s ({message}); check that PostgreSQL runs and that the URL's host, port, user and database are right",
+                        patience.as_secs()
+                    ),
+                });
+            }
+            Err(Failure::Permanent(message)) => {
                 return Err(HistoryError::Database {
                     database: database.to_string(),
                     message,

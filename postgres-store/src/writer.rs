@@ -10,14 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Pool};
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
-use pipeline_core::store::{
-    ExecutionSummary, HistoryError, LeaseHolder, LeaseOwner, NewEvent, StoredEvent,
-};
+use pipeline_core::store::queue::{AppendRequest, LeaseChange, Outcome, WriteRequest};
+use pipeline_core::store::{HistoryError, StoredEvent};
 use sha2::{Digest as _, Sha256};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::retry::{Failure, with_retries};
+use crate::retry::{Failure, RETRY_FOR, with_retries};
 use crate::rows;
 
 /// Most requests folded into one transaction; bounds the latency of the first of them.
@@ -29,60 +28,6 @@ const WRITERS: usize = 4;
 /// The channel other hosts are told of commits on (see `PostgresStore::change_token`).
 pub(crate) const CHANGES_CHANNEL: &str = "host_changes";
 
-type Reply = oneshot::Sender<Result<Vec<StoredEvent>, HistoryError>>;
-type LeaseReply = oneshot::Sender<Result<Result<(), LeaseHolder>, HistoryError>>;
-
-/// One write waiting for a commit.
-pub(crate) enum Request {
-    Append(AppendRequest),
-    Lease(LeaseRequest),
-}
-
-impl Request {
-    fn execution_id(&self) -> &str {
-        match self {
-            Request::Append(append) => &append.execution_id,
-            Request::Lease(lease) => &lease.execution_id,
-        }
-    }
-}
-
-/// Take (or renew) a lease, or give it up.
-pub(crate) enum LeaseChange {
-    Acquire {
-        owner: LeaseOwner,
-        now_ms: i64,
-        ttl_ms: i64,
-    },
-    Release {
-        owner_id: String,
-    },
-}
-
-pub(crate) struct LeaseRequest {
-    pub execution_id: String,
-    pub change: LeaseChange,
-    pub reply: LeaseReply,
-}
-
-pub(crate) struct AppendRequest {
-    pub execution_id: String,
-    pub first_sequence: u64,
-    pub events: Vec<NewEvent>,
-    pub summary: Option<ExecutionSummary>,
-    pub owner: Option<String>,
-    /// A new execution's lease, taken in the transaction of its first events.
-    pub take_lease: Option<NewLease>,
-    pub reply: Reply,
-}
-
-/// The lease a start takes for its owner.
-pub(crate) struct NewLease {
-    pub owner: LeaseOwner,
-    pub now_ms: i64,
-    pub ttl_ms: i64,
-}
-
 /// What the writers share.
 pub(crate) struct Writers {
     pub pool: Pool,
@@ -92,7 +37,10 @@ pub(crate) struct Writers {
 }
 
 /// Takes batches off `requests` until it closes, then waits for the transactions in flight.
-pub(crate) async fn run(writers: Arc<Writers>, mut requests: mpsc::UnboundedReceiver<Request>) {
+pub(crate) async fn run(
+    writers: Arc<Writers>,
+    mut requests: mpsc::UnboundedReceiver<WriteRequest>,
+) {
     let slots = Arc::new(Semaphore::new(WRITERS));
     let mut in_flight = JoinSet::new();
     loop {
@@ -119,55 +67,36 @@ pub(crate) async fn run(writers: Arc<Writers>, mut requests: mpsc::UnboundedRece
     while in_flight.join_next().await.is_some() {}
 }
 
-async fn commit_and_answer(writers: &Writers, batch: Vec<Request>) {
-    let outcome = with_retries(&writers.pool, &writers.database, |mut client, tries| {
-        let batch = &batch;
-        async move { commit_batch(&mut client, batch, tries > 0).await }
-    })
+async fn commit_and_answer(writers: &Writers, batch: Vec<WriteRequest>) {
+    let outcome = with_retries(
+        &writers.pool,
+        &writers.database,
+        RETRY_FOR,
+        |mut client, tries| {
+            let batch = &batch;
+            async move { commit_batch(&mut client, batch, tries > 0).await }
+        },
+    )
     .await;
     match outcome {
         Ok(outcomes) => {
             writers.commits.fetch_add(1, Ordering::Relaxed);
             writers.changes.fetch_add(1, Ordering::Relaxed);
             for (request, outcome) in batch.into_iter().zip(outcomes) {
-                match (request, outcome) {
-                    (Request::Append(append), Outcome::Append(outcome)) => {
-                        let _ = append.reply.send(outcome);
-                    }
-                    (Request::Lease(lease), Outcome::Lease(outcome)) => {
-                        let _ = lease.reply.send(Ok(outcome));
-                    }
-                    // Outcomes are built one per request, in order, so their kinds match; a
-                    // dropped reply reaches its caller as a stopped writer, never a success.
-                    _ => {}
-                }
+                request.answer(Ok(outcome));
             }
         }
         Err(error) => {
             // Nothing of the batch is committed; every caller learns why.
             let message = error.to_string();
             for request in batch {
-                let error = HistoryError::Database {
+                request.answer(Err(HistoryError::Database {
                     database: writers.database.clone(),
                     message: message.clone(),
-                };
-                match request {
-                    Request::Append(append) => {
-                        let _ = append.reply.send(Err(error));
-                    }
-                    Request::Lease(lease) => {
-                        let _ = lease.reply.send(Err(error));
-                    }
-                }
+                }));
             }
         }
     }
-}
-
-/// What one request of a committed batch came to.
-enum Outcome {
-    Append(Result<Vec<StoredEvent>, HistoryError>),
-    Lease(Result<(), LeaseHolder>),
 }
 
 /// The advisory lock key of an execution: the first 8 bytes of the SHA-256 of its id.
@@ -180,7 +109,7 @@ pub(crate) fn lock_key(text: &str) -> i64 {
 /// without the acknowledgement arriving.
 async fn commit_batch(
     client: &mut deadpool_postgres::Object,
-    batch: &[Request],
+    batch: &[WriteRequest],
     repeated: bool,
 ) -> Result<Vec<Outcome>, Failure> {
     let transaction = client.transaction().await?;
@@ -199,10 +128,10 @@ async fn commit_batch(
     let mut outcomes = Vec::with_capacity(batch.len());
     for request in batch {
         outcomes.push(match request {
-            Request::Append(append) => {
+            WriteRequest::Append(append) => {
                 Outcome::Append(append_one(&transaction, append, repeated).await?)
             }
-            Request::Lease(lease) => Outcome::Lease(match &lease.change {
+            WriteRequest::Lease(lease) => Outcome::Lease(match &lease.change {
                 LeaseChange::Acquire {
                     owner,
                     now_ms,

@@ -66,6 +66,8 @@ pub struct Postgres {
     port: u16,
     binaries: PathBuf,
     stop_on_drop: bool,
+    /// Whether commits wait for the disk (fsync on): off for tests, on for benchmarks.
+    durable: bool,
 }
 
 /// The test binary's shared server, started on first use; `None` (after saying so) when
@@ -93,6 +95,16 @@ impl Postgres {
     /// A server of its own (stopped when dropped), for a test that restarts it; `None` when
     /// PostgreSQL is not installed and this is not CI.
     pub fn start_if_installed() -> Option<Postgres> {
+        Postgres::start_with(false)
+    }
+
+    /// A server of its own whose commits wait for the disk (`fsync` on), as in production:
+    /// for benchmarks.
+    pub fn start_durable() -> Option<Postgres> {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Option<Postgres> {
         let Some(binaries) = binaries() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -114,6 +126,7 @@ impl Postgres {
             port,
             binaries,
             stop_on_drop: true,
+            durable,
         };
         if as_root() {
             let status = Command::new("chown")
@@ -150,9 +163,10 @@ impl Postgres {
     /// Starts (or starts again) the server and waits until it accepts connections.
     pub fn start(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.directory.display()
+            self.directory.display(),
+            if self.durable { "on" } else { "off" }
         );
         self.pg(
             "pg_ctl",
@@ -192,10 +206,14 @@ impl Postgres {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut client = self.client("postgres");
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("database is created");
+        // On a thread of its own: the blocking client cannot run inside an async test's runtime.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                self.client("postgres")
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("database is created")
+            });
+        });
         self.url(&name)
     }
 

@@ -1,11 +1,13 @@
 //! What the engine needs from the database that holds its histories, whichever database that
 //! is: the `HistoryStore` trait, the rows it stores, its error, and the hash chain every store
-//! writes and verifies the same way. The SQLite store in `host` implements it; a store on
-//! another database builds on this module alone.
+//! writes and verifies the same way, the write queue of a group-committing store, and the
+//! shared blobs of hosts on one database. The SQLite store in `host` and the PostgreSQL store
+//! (crate `postgres-store`) implement it, each building on this module alone.
 
 mod blobs;
 pub mod chain;
 mod error;
+pub mod queue;
 mod types;
 
 use std::future::Future;

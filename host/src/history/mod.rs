@@ -18,6 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
 use pipeline_core::event::ReusedFrom;
+use pipeline_core::store::queue::{
+    LeaseChange, NewLease, WriteRequest, submit_append, submit_lease,
+};
 use pipeline_core::store::{AppendFuture, LeaseFuture, ReleaseFuture, chain};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -30,7 +33,7 @@ pub use schema::{Durability, WAL_AUTOCHECKPOINT_VARIABLE, snapshot};
 /// The event log of every execution, in one SQLite database.
 pub struct SqliteStore {
     path: PathBuf,
-    requests: Option<mpsc::Sender<writer::Request>>,
+    requests: Option<mpsc::Sender<WriteRequest>>,
     writer_thread: Option<JoinHandle<()>>,
     /// Reads use their own connection so they never wait behind a commit (WAL readers run
     /// alongside the writer). A std mutex: each read is one short blocking query.
@@ -79,26 +82,12 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn send(&self, request: writer::Request) -> Result<(), HistoryError> {
+    fn send(&self, request: WriteRequest) -> Result<(), HistoryError> {
         self.requests
             .as_ref()
             .ok_or(HistoryError::WriterStopped)?
             .send(request)
             .map_err(|_| HistoryError::WriterStopped)
-    }
-
-    async fn change_lease(
-        &self,
-        execution_id: &str,
-        change: writer::LeaseChange,
-    ) -> Result<Result<(), LeaseHolder>, HistoryError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(writer::Request::Lease(writer::LeaseRequest {
-            execution_id: execution_id.to_string(),
-            change,
-            reply,
-        }))?;
-        answer.await.map_err(|_| HistoryError::WriterStopped)?
     }
 
     fn database_error(&self, error: rusqlite::Error) -> HistoryError {
@@ -119,19 +108,15 @@ impl HistoryStore for SqliteStore {
         summary: Option<ExecutionSummary>,
         owner: Option<String>,
     ) -> AppendFuture<'a> {
-        Box::pin(async move {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            self.send(writer::Request::Append(writer::AppendRequest {
-                execution_id: execution_id.to_string(),
-                first_sequence,
-                events,
-                summary,
-                owner,
-                take_lease: None,
-                reply,
-            }))?;
-            answer.await.map_err(|_| HistoryError::WriterStopped)?
-        })
+        Box::pin(submit_append(
+            |request| self.send(request),
+            execution_id,
+            first_sequence,
+            events,
+            summary,
+            owner,
+            None,
+        ))
     }
 
     fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError> {
@@ -167,23 +152,19 @@ impl HistoryStore for SqliteStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> AppendFuture<'a> {
-        Box::pin(async move {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            self.send(writer::Request::Append(writer::AppendRequest {
-                execution_id: execution_id.to_string(),
-                first_sequence: 1,
-                events,
-                summary: Some(summary),
-                owner: None,
-                take_lease: Some(writer::NewLease {
-                    owner: owner.clone(),
-                    now_ms,
-                    ttl_ms,
-                }),
-                reply,
-            }))?;
-            answer.await.map_err(|_| HistoryError::WriterStopped)?
-        })
+        Box::pin(submit_append(
+            |request| self.send(request),
+            execution_id,
+            1,
+            events,
+            Some(summary),
+            None,
+            Some(NewLease {
+                owner: owner.clone(),
+                now_ms,
+                ttl_ms,
+            }),
+        ))
     }
 
     /// Queued for the writer like an append, so many drives' leases share commits.
@@ -194,12 +175,16 @@ impl HistoryStore for SqliteStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> LeaseFuture<'a> {
-        let change = writer::LeaseChange::Acquire {
+        let change = LeaseChange::Acquire {
             owner: owner.clone(),
             now_ms,
             ttl_ms,
         };
-        Box::pin(async move { self.change_lease(execution_id, change).await })
+        Box::pin(submit_lease(
+            |request| self.send(request),
+            execution_id,
+            change,
+        ))
     }
 
     fn release_lease<'a>(
@@ -207,11 +192,15 @@ impl HistoryStore for SqliteStore {
         execution_id: &'a str,
         owner: &'a LeaseOwner,
     ) -> ReleaseFuture<'a> {
-        let change = writer::LeaseChange::Release {
+        let change = LeaseChange::Release {
             owner_id: owner.id.clone(),
         };
         // Releasing always succeeds: a lease held by someone else is left alone.
-        Box::pin(async move { self.change_lease(execution_id, change).await.map(|_| ()) })
+        Box::pin(async move {
+            submit_lease(|request| self.send(request), execution_id, change)
+                .await
+                .map(|_| ())
+        })
     }
 
     fn lease_holder(

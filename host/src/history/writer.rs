@@ -15,61 +15,18 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
 
-use super::{ExecutionSummary, HistoryError, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
+use pipeline_core::store::queue::{AppendRequest, LeaseChange, Outcome, WriteRequest};
+
+use super::{HistoryError, StoredEvent};
 use super::{executions, reuse};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
 const MAX_BATCH: usize = 1024;
 
-type Reply = tokio::sync::oneshot::Sender<Result<Vec<StoredEvent>, HistoryError>>;
-type LeaseReply = tokio::sync::oneshot::Sender<Result<Result<(), LeaseHolder>, HistoryError>>;
-
-/// One write waiting for the next commit.
-pub(super) enum Request {
-    Append(AppendRequest),
-    Lease(LeaseRequest),
-}
-
-/// Take (or renew) a lease, or give it up.
-pub(super) enum LeaseChange {
-    Acquire {
-        owner: LeaseOwner,
-        now_ms: i64,
-        ttl_ms: i64,
-    },
-    Release {
-        owner_id: String,
-    },
-}
-
-pub(super) struct LeaseRequest {
-    pub execution_id: String,
-    pub change: LeaseChange,
-    pub reply: LeaseReply,
-}
-
-pub(super) struct AppendRequest {
-    pub execution_id: String,
-    pub first_sequence: u64,
-    pub events: Vec<NewEvent>,
-    pub summary: Option<ExecutionSummary>,
-    pub owner: Option<String>,
-    /// A new execution's lease, taken in the transaction of its first events.
-    pub take_lease: Option<NewLease>,
-    pub reply: Reply,
-}
-
-/// The lease a start takes for its owner.
-pub(super) struct NewLease {
-    pub owner: LeaseOwner,
-    pub now_ms: i64,
-    pub ttl_ms: i64,
-}
-
 pub(super) fn start(
     connection: Connection,
     path: PathBuf,
-    requests: mpsc::Receiver<Request>,
+    requests: mpsc::Receiver<WriteRequest>,
     commits: Arc<AtomicU64>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -80,7 +37,7 @@ pub(super) fn start(
 fn run(
     mut connection: Connection,
     path: PathBuf,
-    requests: mpsc::Receiver<Request>,
+    requests: mpsc::Receiver<WriteRequest>,
     commits: Arc<AtomicU64>,
 ) {
     while let Ok(first) = requests.recv() {
@@ -95,62 +52,35 @@ fn run(
             Ok(outcomes) => {
                 commits.fetch_add(1, Ordering::Relaxed);
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    deliver(request, Ok(outcome));
+                    request.answer(Ok(outcome));
                 }
             }
             Err(error) => {
                 // Nothing of the batch is committed; every caller learns why.
                 for request in batch {
-                    deliver(
-                        request,
-                        Err(HistoryError::Database {
-                            database: path.display().to_string(),
-                            message: error.to_string(),
-                        }),
-                    );
+                    request.answer(Err(HistoryError::Database {
+                        database: path.display().to_string(),
+                        message: error.to_string(),
+                    }));
                 }
             }
         }
     }
 }
 
-/// Answers the caller of `request`.
-fn deliver(request: Request, outcome: Result<Outcome, HistoryError>) {
-    match (request, outcome) {
-        (Request::Append(append), Ok(Outcome::Append(outcome))) => {
-            let _ = append.reply.send(outcome);
-        }
-        (Request::Lease(lease), Ok(Outcome::Lease(outcome))) => {
-            let _ = lease.reply.send(Ok(outcome));
-        }
-        (Request::Append(append), Err(error)) => {
-            let _ = append.reply.send(Err(error));
-        }
-        (Request::Lease(lease), Err(error)) => {
-            let _ = lease.reply.send(Err(error));
-        }
-        // Outcomes are built one per request, in order, so their kinds always match; a reply
-        // dropped here would reach its caller as a stopped writer, never as a false success.
-        (Request::Append(_) | Request::Lease(_), Ok(_)) => {}
-    }
-}
-
-/// What one request of a committed batch came to.
-enum Outcome {
-    Append(Result<Vec<StoredEvent>, HistoryError>),
-    Lease(Result<(), LeaseHolder>),
-}
-
 /// Applies a batch in one transaction. The outer error means the transaction failed as a whole;
 /// the inner results are per request.
-fn commit_batch(connection: &mut Connection, batch: &[Request]) -> rusqlite::Result<Vec<Outcome>> {
+fn commit_batch(
+    connection: &mut Connection,
+    batch: &[WriteRequest],
+) -> rusqlite::Result<Vec<Outcome>> {
     let transaction =
         connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for request in batch {
         outcomes.push(match request {
-            Request::Append(append) => Outcome::Append(append_one(&transaction, append)?),
-            Request::Lease(lease) => Outcome::Lease(match &lease.change {
+            WriteRequest::Append(append) => Outcome::Append(append_one(&transaction, append)?),
+            WriteRequest::Lease(lease) => Outcome::Lease(match &lease.change {
                 LeaseChange::Acquire {
                     owner,
                     now_ms,
