@@ -173,6 +173,8 @@ pub struct ExecutionState {
     pub budget_micros: Option<u64>,
     /// Open while the execution is paused at its budget.
     pub budget_gate: Option<BudgetGate>,
+    /// The run asked for identical plugin calls to reuse completed results.
+    pub reuse_identical: bool,
     pub last_error: Option<LastError>,
     pub covered_concepts: Vec<String>,
     pub feedback: Vec<String>,
@@ -201,6 +203,7 @@ impl ExecutionState {
             plugins,
             show,
             budget_micros,
+            reuse_identical,
         } = event
         else {
             return Err(FoldError {
@@ -229,6 +232,7 @@ impl ExecutionState {
             cost_by_stage: BTreeMap::new(),
             budget_micros: *budget_micros,
             budget_gate: None,
+            reuse_identical: *reuse_identical,
             last_error: None,
             covered_concepts: Vec::new(),
             feedback: Vec::new(),
@@ -518,6 +522,17 @@ impl ExecutionState {
                 self.pending_signals.clear();
             }
             Event::ExecutionReset { to_stage } => self.reset(to_stage),
+            Event::StageForked {
+                stage,
+                output,
+                skipped,
+                ..
+            } => self.take_forked(stage, output, skipped.as_deref(), at),
+            Event::ExecutionUpgraded {
+                definition_hash,
+                definition,
+                plugins,
+            } => self.upgrade(definition_hash, definition, plugins),
         }
         self.last_sequence = sequence;
         self.last_event_at_ms = at;
@@ -561,7 +576,7 @@ impl ExecutionState {
         }
     }
 
-    fn reach(&mut self, stage: &StageId) -> &mut StageState {
+    pub(crate) fn reach(&mut self, stage: &StageId) -> &mut StageState {
         if !self.stage_order.contains(stage) {
             self.stage_order.push(stage.clone());
         }

@@ -43,6 +43,11 @@ pub struct RunArguments {
     /// overrides the workflow's `max_cost`.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
     pub max_cost: Option<u64>,
+    /// `identical`: a plugin call identical to one already completed in this data directory
+    /// (same call, request, plugin build and workflow definition) reuses its result at no
+    /// cost instead of calling the provider.
+    #[arg(long, value_name = "identical", value_parser = ["identical"])]
+    pub reuse: Option<String>,
     /// Validate and print the plan; execute and record nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -133,6 +138,7 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
             .map(|(service, plugin)| (service, plugin.as_str().unwrap_or_default().to_string()))
             .collect(),
         max_cost_micros: arguments.max_cost,
+        reuse_identical: arguments.reuse.is_some(),
     };
     let engine = context.engine()?;
     if let Some(batch) = &arguments.batch {
@@ -410,7 +416,7 @@ pub fn reset(context: &Context, id: &str, stage: &str) -> Result<(), Failure> {
 }
 
 /// Drives an execution through every approval gate it reaches, saying so unless `json`.
-async fn drive_approving(
+pub(super) async fn drive_approving(
     context: &Context,
     engine: &Engine,
     id: &str,
@@ -432,7 +438,7 @@ async fn drive_approving(
 }
 
 /// Drives an execution with progress, prints where it ended, and maps that to an exit code.
-async fn drive_and_report(
+pub(super) async fn drive_and_report(
     context: &Context,
     engine: &Engine,
     id: &str,
@@ -498,7 +504,7 @@ pub(super) fn ctrl_c_watch() -> watch::Receiver<bool> {
     .clone()
 }
 
-fn parse_inputs(
+pub(super) fn parse_inputs(
     pairs: &[String],
     file: Option<&PathBuf>,
 ) -> Result<BTreeMap<String, Value>, Failure> {
@@ -520,7 +526,7 @@ fn parse_inputs(
     Ok(inputs)
 }
 
-fn parse_pairs(
+pub(super) fn parse_pairs(
     pairs: &[String],
     flag: &str,
     shape: &str,

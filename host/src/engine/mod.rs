@@ -12,12 +12,14 @@ mod clock;
 mod costs;
 mod driver;
 mod error;
+mod fork;
 mod observer;
 mod publish;
 mod report;
 mod signal;
 pub mod start;
 mod store;
+mod upgrade;
 mod views;
 mod worker;
 
@@ -30,6 +32,7 @@ pub use clock::{Clock, SystemClock, rfc3339, start_of_day};
 pub use costs::{Amounts, CostFilter, CostRollup};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
+pub use fork::ForkRequest;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner, SharedBlobs};
 pub use report::{
@@ -39,6 +42,7 @@ pub use report::{
 pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
+pub use upgrade::{UpgradeEntry, UpgradeReport, UpgradeVerdict};
 pub use views::{
     ExecutionListing, ListFilter, ListedProgress, ShowEpisode, ShowOverview, event_json,
 };

@@ -57,6 +57,15 @@ const MIGRATIONS: &[&str] = &[
         hostname TEXT NOT NULL,
         expires_at_ms INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;",
+    // 3: the first completion recorded under each reuse key (a digest of call, request,
+    // plugin and definition), written with its event; its primary key answers "has an
+    // identical call completed?" for runs that reuse results. Histories from before it are
+    // not indexed: their completions carry no key.
+    "CREATE TABLE reusable_results (
+        reuse_key TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;",
 ];
 
 /// How often a connection tries again for a lock another connection holds: about 5 s.
