@@ -28,6 +28,7 @@ lint:
 bench:
     cargo bench -p host --bench cli_workloads
     cargo bench -p host --bench fan_out_scaling
+    cargo bench -p host --bench postgres_scaling
     cargo bench -p host --bench engine_steps
     cargo bench -p host --bench replay
     cargo bench -p host --bench cold_start

@@ -1,9 +1,13 @@
 //! The dashboard in a real headless Chromium, as a producer uses it: start a podcast from the
 //! page, see it stop at approval without reloading, edit a segment's title in the form,
 //! approve, watch the stages advance live, then play and seek the finished episode and find
-//! the edited title in the transcript. Screenshots land in `target/screenshots/`.
+//! the edited title in the transcript; and the script review gate, where a line is rewritten
+//! and given to the other host with the speaker picker. Screenshots land in
+//! `target/screenshots/`.
 
 mod support;
+
+use std::time::Duration;
 
 use support::Sandbox;
 use support::browser::Browser;
@@ -84,6 +88,65 @@ fn a_producer_starts_approves_and_plays_an_episode_in_the_browser() {
         "return document.querySelector(\"#executions [data-status='completed']\") !== null;",
     );
     browser.screenshot("executions");
+}
+
+#[test]
+fn a_producer_rewrites_a_line_and_its_speaker_at_the_script_review() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &sandbox.repository_workflows("served"));
+    let inputs = serde_json::json!({
+        "topic": "tides", "review_script": true, "skip_cover": true, "skip_mixing": true,
+    });
+    let (status, started) = server.post(
+        "/api/executions",
+        &serde_json::json!({ "workflow": "podcast", "inputs": inputs }),
+    );
+    assert_eq!(status, 201, "{started:#}");
+    let id = started["id"].as_str().unwrap().to_string();
+    let at_gate = |stage: &'static str| {
+        move |report: &serde_json::Value| report["approval"]["stage"] == stage
+    };
+    server.wait_for(&id, Duration::from_secs(60), at_gate("approval"));
+    let (status, _) = server.post(
+        &format!("/api/executions/{id}/approve"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(status, 200);
+    server.wait_for(&id, Duration::from_secs(60), at_gate("script_review"));
+
+    browser.goto(&server.url(&format!("/executions/{id}")));
+    browser.find("#approval form");
+    let line = "#approval [data-key='lines'] [data-kind='item']";
+    let speaker = browser.execute(&format!(
+        "const s = document.querySelector(\"{line} select[data-key='speaker']\"); s.value = s.value === 'Maya' ? 'Theo' : 'Maya'; return s.value;"
+    ));
+    let speaker = speaker.as_str().expect("a host's name").to_string();
+    browser.type_into(
+        &format!("{line} textarea[data-key='text']"),
+        "Moonlit tides keep their own calendar.",
+    );
+    browser.screenshot("script-review");
+    browser.click("#approve");
+    browser.wait_until(
+        "the rewritten line in the transcript",
+        "return (document.querySelector('#transcript')?.textContent || '').includes('Moonlit tides keep their own calendar.');",
+    );
+    let subtitles = std::fs::read_to_string(
+        sandbox
+            .data()
+            .join("episodes")
+            .join(&id)
+            .join("episode.vtt"),
+    )
+    .unwrap();
+    // Cues wrap long lines; the voice tag opens the first.
+    assert!(
+        subtitles.contains(&format!("<v {speaker}>Moonlit tides keep their own")),
+        "{subtitles}"
+    );
 }
 
 #[test]

@@ -9,8 +9,7 @@ mod episode;
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
 use episode::{
     completed_concepts, file_names, last_cue_end_ms, read_json, scheduled_inputs, skipped_stages,
@@ -18,35 +17,7 @@ use episode::{
 };
 use pipeline_core::Event;
 use serde_json::{Value, json};
-use support::{Sandbox, assert_exit, assert_success, text};
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("sandbox paths are UTF-8")
-}
-
-/// `host run <workflow> --id <id> --input topic=... [--input extra...]`, which stops at the
-/// approval gate for the podcast.
-fn run_podcast(sandbox: &Sandbox, workflows: &Path, id: &str, extra_inputs: &[&str]) -> Output {
-    let workflow = workflows.join("podcast.toml");
-    let mut arguments = vec![
-        "run",
-        path_str(&workflow),
-        "--id",
-        id,
-        "--input",
-        "topic=the history of tea",
-    ];
-    for input in extra_inputs {
-        arguments.extend(["--input", input]);
-    }
-    sandbox.host(&arguments)
-}
-
-fn status_json(sandbox: &Sandbox, id: &str) -> Value {
-    let output = sandbox.host(&["status", id, "--json"]);
-    assert_success(&output);
-    serde_json::from_slice(&output.stdout).expect("status --json prints JSON")
-}
+use support::{Sandbox, assert_exit, assert_success, path_str, run_podcast, status_json, text};
 
 /// The outline file `run` saved at the approval gate, taken from the command it printed.
 fn printed_outline_path(run_stdout: &str) -> PathBuf {
@@ -375,7 +346,8 @@ fn skipping_mixing_and_cover_publishes_text_files_only() {
     let history = sandbox.history(id);
     assert_eq!(
         skipped_stages(&history),
-        BTreeSet::from(["audio_mixing".to_string(), "cover_image".to_string()])
+        BTreeSet::from(["script_review", "audio_mixing", "cover_image"].map(String::from)),
+        "the script review is off by default"
     );
     // Without a mix the clips play back to back, so the subtitles end with the speech.
     let speech_ms: u64 = stage_output(&history, "audio_synthesis")

@@ -328,6 +328,7 @@ fn metrics_and_the_api_description_are_served() {
         "/api/executions",
         "/api/executions/{id}",
         "/api/executions/{id}/approve",
+        "/api/executions/{id}/fork",
         "/api/executions/{id}/resume",
         "/api/executions/{id}/events",
         "/api/events",

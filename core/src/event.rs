@@ -40,6 +40,14 @@ pub struct PluginPin {
     pub digest: String,
 }
 
+/// Where a reused result was first recorded: an `ActivityCompleted` of another execution (or
+/// of this one) in the same history database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReusedFrom {
+    pub execution_id: ExecutionId,
+    pub sequence: u64,
+}
+
 /// Why an activity attempt (or a stage) failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityError {
@@ -132,6 +140,10 @@ pub enum Event {
         /// cost guard have none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         budget_micros: Option<u64>,
+        /// `host run --reuse identical`: plugin calls identical to completed ones reuse their
+        /// results, whatever the workflow says.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reuse_identical: bool,
     },
     StageStarted {
         stage: StageId,
@@ -167,6 +179,14 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         plugin: Option<PluginPin>,
         duration_ms: u64,
+        /// The digest of what decided the result (call, request, plugin digest, definition),
+        /// under which a later identical call may reuse it; plugin calls only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reuse_key: Option<String>,
+        /// Set when the result was not produced by a call but reused from an identical
+        /// completed one (at no cost).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reused_from: Option<ReusedFrom>,
     },
     ActivityFailed {
         activity: ActivityId,
@@ -240,6 +260,22 @@ pub enum Event {
     ExecutionReset {
         to_stage: StageId,
     },
+    /// A fork (`host fork --from`): the stage's result is taken as another execution recorded
+    /// it, instead of running it. `skipped` when the source skipped the stage.
+    StageForked {
+        stage: StageId,
+        source_execution: ExecutionId,
+        output: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skipped: Option<String>,
+    },
+    /// `host upgrade --apply`: from here on the execution follows this definition and these
+    /// plugins, which replaying its history showed decide the same.
+    ExecutionUpgraded {
+        definition_hash: String,
+        definition: DefinitionBundle,
+        plugins: BTreeMap<String, PluginPin>,
+    },
     /// The attempts of the stage's activities ran out on an error another attempt could cure,
     /// and its retry policy says to pause rather than fail: nothing runs until a resume.
     ExecutionPaused {
@@ -290,6 +326,8 @@ impl Event {
             Event::ExecutionRejected { .. } => "ExecutionRejected",
             Event::ExecutionCancelled { .. } => "ExecutionCancelled",
             Event::ExecutionReset { .. } => "ExecutionReset",
+            Event::StageForked { .. } => "StageForked",
+            Event::ExecutionUpgraded { .. } => "ExecutionUpgraded",
             Event::ExecutionPaused { .. } => "ExecutionPaused",
             Event::ExecutionResumed { .. } => "ExecutionResumed",
             Event::ActivityWaiting { .. } => "ActivityWaiting",
@@ -308,6 +346,8 @@ impl Event {
                 | Event::TimerFired { .. }
                 | Event::SignalReceived { .. }
                 | Event::ExecutionReset { .. }
+                | Event::StageForked { .. }
+                | Event::ExecutionUpgraded { .. }
                 | Event::ActivityWaiting { .. }
                 | Event::ActivitySlotTaken { .. }
         )

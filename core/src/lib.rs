@@ -13,6 +13,7 @@ pub mod event;
 pub mod files;
 pub mod ids;
 pub mod json_schema;
+pub mod lineage;
 pub mod money;
 pub mod origin;
 pub mod pause;

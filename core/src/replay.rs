@@ -22,10 +22,14 @@ pub enum ReplayError {
         recorded: String,
         expected: String,
     },
+    /// An upgrade recorded a definition that no longer builds.
+    #[error("the definition recorded by the upgrade at event {sequence} does not build: {reason}")]
+    UpgradedDefinition { sequence: u64, reason: String },
 }
 
 /// Replays `events` (with their recording times) against `definition`, returning the final
-/// state when every recorded decision is one the definition makes.
+/// state when every recorded decision is one the definition makes. After an
+/// `ExecutionUpgraded`, decisions are checked against the definition it recorded.
 pub fn replay(
     definition: &Definition,
     events: &[(Event, i64)],
@@ -40,8 +44,10 @@ pub fn replay(
     };
     let mut state = ExecutionState::start(first, *first_at)?;
     let mut expected: VecDeque<Event> = VecDeque::new();
+    let mut upgraded: Option<Definition> = None;
     for (event, at) in rest {
         let sequence = state.last_sequence + 1;
+        let definition = upgraded.as_ref().unwrap_or(definition);
         if event.is_decision() {
             if expected.is_empty() {
                 match decide(definition, &state, *at) {
@@ -74,6 +80,19 @@ pub fn replay(
             }
         } else {
             expected.clear();
+        }
+        if let Event::ExecutionUpgraded { definition, .. } = event {
+            let built = Definition::from_bundle(definition).map_err(|diagnostics| {
+                ReplayError::UpgradedDefinition {
+                    sequence,
+                    reason: diagnostics
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }
+            })?;
+            upgraded = Some(built);
         }
         state.apply(event, *at)?;
     }

@@ -183,6 +183,8 @@ pub struct ExecutionState {
     pub budget_micros: Option<u64>,
     /// Open while the execution is paused at its budget.
     pub budget_gate: Option<BudgetGate>,
+    /// The run asked for identical plugin calls to reuse completed results.
+    pub reuse_identical: bool,
     /// Open while the execution is paused after a stage's attempts ran out.
     pub paused: Option<Pause>,
     pub last_error: Option<LastError>,
@@ -213,6 +215,7 @@ impl ExecutionState {
             plugins,
             show,
             budget_micros,
+            reuse_identical,
         } = event
         else {
             return Err(FoldError {
@@ -241,6 +244,7 @@ impl ExecutionState {
             cost_by_stage: BTreeMap::new(),
             budget_micros: *budget_micros,
             budget_gate: None,
+            reuse_identical: *reuse_identical,
             paused: None,
             last_error: None,
             covered_concepts: Vec::new(),
@@ -534,6 +538,17 @@ impl ExecutionState {
                 self.pending_signals.clear();
             }
             Event::ExecutionReset { to_stage } => self.reset(to_stage),
+            Event::StageForked {
+                stage,
+                output,
+                skipped,
+                ..
+            } => self.take_forked(stage, output, skipped.as_deref(), at),
+            Event::ExecutionUpgraded {
+                definition_hash,
+                definition,
+                plugins,
+            } => self.upgrade(definition_hash, definition, plugins),
             Event::ExecutionPaused { stage, error } => self.pause(stage, error, at),
             Event::ExecutionResumed { stage } => self.resume(stage),
             slot_event => {
@@ -551,7 +566,7 @@ impl ExecutionState {
         }
     }
 
-    fn reach(&mut self, stage: &StageId) -> &mut StageState {
+    pub(crate) fn reach(&mut self, stage: &StageId) -> &mut StageState {
         if !self.stage_order.contains(stage) {
             self.stage_order.push(stage.clone());
         }

@@ -305,7 +305,7 @@ fn podcast_context(show: Value, skip: bool) -> Value {
     });
     let clip = json!({"audio": {"digest": "sha256:00", "size_bytes": 44, "media_type": "audio/wav"}, "duration_ms": 1000});
     json!({
-        "inputs": {"topic": "the history of tea", "show": "deep-dive", "skip_mixing": skip, "skip_cover": skip},
+        "inputs": {"topic": "the history of tea", "show": "deep-dive", "skip_mixing": skip, "skip_cover": skip, "review_script": skip},
         "show": show,
         "stages": {
             "ideation": {"output": {"title": "Steeped in History", "hook": "A leaf that moved empires.",
@@ -314,6 +314,9 @@ fn podcast_context(show: Value, skip: bool) -> Value {
             "approval": {"output": {"approved": outline, "edited": false, "feedback": if skip { json!("Shorter, please.") } else { Value::Null }}},
             "segment_generation": {"output": expanded},
             "script_generation": {"output": script},
+            // Reviewed (approved as written) on one show, skipped on the other: both paths
+            // give the later stages the same script.
+            "script_review": {"output": if skip { json!({"approved": script, "edited": false, "feedback": Value::Null}) } else { Value::Null }},
             "audio_synthesis": {"output": vec![clip; 7]},
             "audio_mixing": {"output": if skip { Value::Null } else { json!({"audio": {"digest": "sha256:01", "size_bytes": 44, "media_type": "audio/wav"}, "duration_ms": 9000}) }},
             "cover_image": {"output": Value::Null}

@@ -87,6 +87,7 @@ fn request(workflow: &std::path::Path, id: String) -> StartRequest {
         execution_id: Some(id),
         providers: BTreeMap::new(),
         max_cost_micros: None,
+        reuse_identical: false,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Scale-out on PostgreSQL: the W2 shape (500 executions of 10 no-op steps) started up front
 //! and then driven by 1, 2 and 4 `host worker` processes (one data directory each) sharing one
 //! PostgreSQL database, against the same workload driven by one `host worker` on SQLite
-//! (FULL), measured in the same run. PostgreSQL runs with fsync on, as in production. Prints a
-//! Markdown table; run with `cargo bench -p host --bench postgres_scaling`.
+//! (FULL), measured in the same run. PostgreSQL runs with fsync on, as in production. With
+//! the wall time go the CPU seconds the workers and the PostgreSQL server spent, which say
+//! what bounds the curve on this machine. Prints a Markdown table; run with
+//! `cargo bench -p host --bench postgres_scaling`.
 
 mod support;
 #[allow(dead_code, unused_macros, unused_imports)]
@@ -30,24 +32,64 @@ fn main() {
         eprintln!("PostgreSQL is not installed: install the `postgresql` package");
         std::process::exit(1);
     };
-    println!("| store | hosts | wall | steps/s | vs SQLite, 1 host |");
-    println!("|---|---|---|---|---|");
-    let sqlite = drive(None, 1);
-    let rate = |wall: Duration| (EXECUTIONS * STEPS) as f64 / wall.as_secs_f64();
     println!(
-        "| SQLite (FULL) | 1 | {:.2} s | {:.0} | 1.00 |",
+        "| store | hosts | wall | steps/s | vs SQLite, 1 host | workers' CPU | PostgreSQL's CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let rate = |wall: Duration| (EXECUTIONS * STEPS) as f64 / wall.as_secs_f64();
+    let workers_before = children_cpu();
+    let sqlite = drive(None, 1);
+    println!(
+        "| SQLite (FULL) | 1 | {:.2} s | {:.0} | 1.00 | {:.2} s | - |",
         sqlite.as_secs_f64(),
-        rate(sqlite)
+        rate(sqlite),
+        (children_cpu() - workers_before).as_secs_f64()
     );
     for hosts in [1, 2, 4] {
-        let wall = drive(Some(server.new_database()), hosts);
+        let database = server.new_database();
+        let (workers_before, server_before) = (children_cpu(), server_cpu(&server));
+        let wall = drive(Some(database), hosts);
+        // The server's backends for the workers' connections end just after the workers.
+        std::thread::sleep(Duration::from_millis(300));
         println!(
-            "| PostgreSQL (fsync on) | {hosts} | {:.2} s | {:.0} | {:.2} |",
+            "| PostgreSQL (fsync on) | {hosts} | {:.2} s | {:.0} | {:.2} | {:.2} s | {:.2} s |",
             wall.as_secs_f64(),
             rate(wall),
-            sqlite.as_secs_f64() / wall.as_secs_f64()
+            sqlite.as_secs_f64() / wall.as_secs_f64(),
+            (children_cpu() - workers_before).as_secs_f64(),
+            (server_cpu(&server) - server_before).as_secs_f64()
         );
     }
+}
+
+/// CPU time (user and system) of this process's children that have ended.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the zeroed struct it is given and has no other effect.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let seconds = |time: libc::timeval| {
+        Duration::from_secs(time.tv_sec as u64) + Duration::from_micros(time.tv_usec as u64)
+    };
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// CPU time of the PostgreSQL server: its postmaster and every backend that has ended (their
+/// time is added to the postmaster's children's time when they exit).
+fn server_cpu(server: &Postgres) -> Duration {
+    let pid = server.postmaster_pid();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("postmaster stat");
+    // Fields after the command name (which is in parentheses): utime is the 14th field.
+    let fields: Vec<u64> = stat[stat.rfind(')').expect("stat format") + 2..]
+        .split(' ')
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    let total: u64 = fields[11..15].iter().sum();
+    Duration::from_millis(total * 1000 / ticks)
 }
 
 /// Starts the workload on the database (`None`: a scratch SQLite file), then runs `hosts`

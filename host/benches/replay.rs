@@ -37,6 +37,7 @@ fn main() {
             execution_id: Some("long".into()),
             providers: BTreeMap::new(),
             max_cost_micros: None,
+            reuse_identical: false,
         };
         runtime.block_on(async {
             let prepared = engine.prepare(&request).expect("prepare");

@@ -5,16 +5,19 @@
 //! deadlock; then each request is checked (sequence, lease) before it writes anything, so a
 //! refused one cannot sink the others in its batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Pool};
+use futures::future::try_join_all;
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
 use pipeline_core::store::queue::{AppendRequest, LeaseChange, Outcome, WriteRequest};
 use pipeline_core::store::{HistoryError, StoredEvent};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
+use tokio_postgres::types::ToSql;
 
 use crate::retry::{Failure, RETRY_FOR, with_retries};
 use crate::rows;
@@ -122,37 +125,72 @@ async fn commit_batch(
     let lock = transaction
         .prepare_cached("SELECT pg_advisory_xact_lock($1)")
         .await?;
-    for key in &keys {
-        transaction.execute(&lock, &[key]).await?;
-    }
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for request in batch {
-        outcomes.push(match request {
-            WriteRequest::Append(append) => {
-                Outcome::Append(append_one(&transaction, append, repeated).await?)
-            }
-            WriteRequest::Lease(lease) => Outcome::Lease(match &lease.change {
-                LeaseChange::Acquire {
-                    owner,
-                    now_ms,
-                    ttl_ms,
-                } => {
-                    rows::acquire_lease(&transaction, &lease.execution_id, owner, *now_ms, *ttl_ms)
-                        .await?
-                }
-                LeaseChange::Release { owner_id } => {
-                    rows::release_lease(&transaction, &lease.execution_id, owner_id).await?;
-                    Ok(())
-                }
-            }),
+    // Statements sent together are pipelined on the connection and run by the server in the
+    // order sent, so the locks are still taken in key order, in one round trip.
+    let parameters: Vec<[&(dyn ToSql + Sync); 1]> = keys.iter().map(|key| [key as _]).collect();
+    try_join_all(
+        parameters
+            .iter()
+            .map(|parameters| transaction.execute(&lock, parameters)),
+    )
+    .await?;
+    // Requests of different executions are independent (each holds its own lock): they run
+    // pipelined too, while each execution's requests keep their order.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    for (index, request) in batch.iter().enumerate() {
+        let group = *group_of.entry(request.execution_id()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
         });
+        groups[group].push(index);
+    }
+    let shared = &transaction;
+    let applied = try_join_all(groups.iter().map(|indices| async move {
+        let mut outcomes = Vec::with_capacity(indices.len());
+        for &index in indices {
+            outcomes.push((index, apply_one(shared, &batch[index], repeated).await?));
+        }
+        Ok::<_, Failure>(outcomes)
+    }))
+    .await?;
+    let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
+    for (index, outcome) in applied.into_iter().flatten() {
+        outcomes[index] = Some(outcome);
     }
     // Delivered to every listening host once the transaction commits.
     transaction
         .execute("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])
         .await?;
     transaction.commit().await?;
-    Ok(outcomes)
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Applies one request inside the batch's transaction.
+async fn apply_one(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    request: &WriteRequest,
+    repeated: bool,
+) -> Result<Outcome, Failure> {
+    Ok(match request {
+        WriteRequest::Append(append) => {
+            Outcome::Append(append_one(transaction, append, repeated).await?)
+        }
+        WriteRequest::Lease(lease) => Outcome::Lease(match &lease.change {
+            LeaseChange::Acquire {
+                owner,
+                now_ms,
+                ttl_ms,
+            } => {
+                rows::acquire_lease(transaction, &lease.execution_id, owner, *now_ms, *ttl_ms)
+                    .await?
+            }
+            LeaseChange::Release { owner_id } => {
+                rows::release_lease(transaction, &lease.execution_id, owner_id).await?;
+                Ok(())
+            }
+        }),
+    })
 }
 
 /// Appends one request's events, or refuses it (a sequence conflict, a lost lease) having

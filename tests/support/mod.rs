@@ -13,6 +13,8 @@ pub mod toolchains;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::Value;
+
 use host::engine::decode_history;
 use host::history::{Durability, HistoryStore, SqliteStore};
 use pipeline_core::replay::replay;
@@ -259,6 +261,36 @@ pub fn exit_within(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A sandbox path as the text a command line takes.
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("sandbox paths are UTF-8")
+}
+
+/// `host run <workflow> --id <id> --input topic=... [--input extra...]`, which stops at the
+/// approval gate for the podcast.
+pub fn run_podcast(sandbox: &Sandbox, workflows: &Path, id: &str, extra_inputs: &[&str]) -> Output {
+    let workflow = workflows.join("podcast.toml");
+    let mut arguments = vec![
+        "run",
+        path_str(&workflow),
+        "--id",
+        id,
+        "--input",
+        "topic=the history of tea",
+    ];
+    for input in extra_inputs {
+        arguments.extend(["--input", input]);
+    }
+    sandbox.host(&arguments)
+}
+
+/// `host status <id> --json`, parsed.
+pub fn status_json(sandbox: &Sandbox, id: &str) -> Value {
+    let output = sandbox.host(&["status", id, "--json"]);
+    assert_success(&output);
+    serde_json::from_slice(&output.stdout).expect("status --json prints JSON")
 }
 
 pub fn text(bytes: &[u8]) -> String {

@@ -217,6 +217,16 @@ impl Postgres {
         self.url(&name)
     }
 
+    /// The process id of the server's postmaster.
+    pub fn postmaster_pid(&self) -> u32 {
+        std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .expect("the server is running")
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .expect("postmaster.pid starts with the pid")
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://host@127.0.0.1:{}/{database}", self.port)
     }

@@ -19,6 +19,8 @@ pub use error::HistoryError;
 pub use schedules::{ScheduleRow, ScheduleStore};
 pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
 
+use crate::event::ReusedFrom;
+
 /// The future of an append: the stored events once their transaction has committed.
 pub type AppendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Vec<StoredEvent>, HistoryError>> + Send + 'a>>;
@@ -138,4 +140,13 @@ pub trait HistoryStore: Send + Sync {
     /// How many transactions this store has committed since it was opened; with group commit
     /// this grows more slowly than the number of appends.
     fn commit_count(&self) -> u64;
+
+    /// The first `ActivityCompleted` recorded (by any execution) with this `reuse_key`
+    /// ([`crate::lineage::reuse_key`]), for a run that reuses identical calls. A store keeps
+    /// the index in the transaction that appends the event. The default answers `None`: a
+    /// store without the index simply has every identical call run again.
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
+        let _ = reuse_key;
+        Ok(None)
+    }
 }

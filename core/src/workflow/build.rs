@@ -23,7 +23,6 @@ use crate::template;
 
 const SERVICES: &[&str] = &["llm", "tts", "mixer", "image"];
 const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 5 * 60 * 1_000;
-const DEFAULT_REMINDER_MS: u64 = 7 * 24 * 3_600 * 1_000;
 
 pub(super) fn build(bundle: &DefinitionBundle) -> Result<Definition, Vec<Diagnostic>> {
     let parsed = raw::parse(&bundle.path, &bundle.source, &bundle.environment)
@@ -157,6 +156,7 @@ impl Builder<'_> {
             plugin_grants,
             execution_timeout_ms,
             max_cost_micros,
+            reuse_identical: parsed.reuse == Some(super::raw::RawReuse::Identical),
             covered_concepts: parsed
                 .covered_concepts
                 .as_ref()
@@ -337,25 +337,7 @@ impl Builder<'_> {
         }
         let kind = match (&raw.call, &raw.approval) {
             (Some(call), None) => self.call_stage(raw, call, &item_scope, providers),
-            (None, Some(approval)) => {
-                if raw.for_each.is_some() {
-                    self.error(approval.span(), "an approval stage cannot use for_each");
-                }
-                if let Some(check) = raw.checks.first() {
-                    self.error(
-                        check.span(),
-                        "checks apply to stages that call a function, not to approval stages",
-                    );
-                }
-                let reminder_after_ms = self.duration_or(
-                    approval.get_ref().reminder_after.as_ref(),
-                    DEFAULT_REMINDER_MS,
-                );
-                Some(StageKind::Approval {
-                    subject: StageId(approval.get_ref().subject.get_ref().clone()),
-                    reminder_after_ms,
-                })
-            }
+            (None, Some(approval)) => self.approval_stage(raw, approval),
             (Some(_), Some(_)) => {
                 self.error(
                     raw.id.span(),

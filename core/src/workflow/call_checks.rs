@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::build::Builder;
 use super::calls::{BUILTIN_SERVICE, all_calls, call_spec};
 use super::diagnostics::Diagnostic;
-use super::raw::{RawCheck, RawStage};
+use super::raw::{RawCheck, RawReuse, RawStage};
 use super::references::{Scope, reference_offset, reference_problem};
 use super::schema::check_schema;
 use super::{CallStage, OutputCheck, SchemaBody, SchemaFile, StageKind, TemplateFile};
@@ -135,6 +135,7 @@ impl Builder<'_> {
             system,
             schema,
             checks,
+            reuse_identical: raw.reuse.map(|reuse| reuse == RawReuse::Identical),
         })))
     }
 

@@ -9,6 +9,7 @@ mod call_checks;
 mod calls;
 mod diagnostics;
 mod env;
+mod gate_checks;
 mod raw;
 mod reads;
 mod references;
@@ -50,6 +51,9 @@ pub struct Definition {
     pub execution_timeout_ms: Option<u64>,
     /// The budget, in millionths of the currency the plugins report, unless a run sets its own.
     pub max_cost_micros: Option<u64>,
+    /// `reuse = "identical"`: a plugin call identical to a completed one (same call, request,
+    /// plugin digest and definition) reuses its result instead of calling the provider.
+    pub reuse_identical: bool,
     /// Expression giving the concepts an episode covered, recorded for its show on completion.
     pub covered_concepts: Option<String>,
     pub stages: Vec<Stage>,
@@ -135,6 +139,9 @@ pub struct CallStage {
     pub schema: Option<SchemaFile>,
     /// Conditions every attempt's output must meet before it counts.
     pub checks: Vec<OutputCheck>,
+    /// The stage's own `reuse`, over the workflow's and the run's: `Some(false)` for
+    /// `"never"` (its provider should answer afresh), `Some(true)` for `"identical"`.
+    pub reuse_identical: Option<bool>,
 }
 
 /// A condition on a stage's output, declared as `[[stages.checks]]`: what later stages rely on

@@ -30,12 +30,21 @@ pub(super) struct RawWorkflow {
     pub execution_timeout: Option<Spanned<String>>,
     pub max_cost: Option<Spanned<f64>>,
     pub covered_concepts: Option<Spanned<String>>,
+    pub reuse: Option<RawReuse>,
     /// Variables whose names look secret but whose values may be written into the workflow
     /// (and so recorded); read by `bundle` before substitution.
     #[serde(default)]
     pub public_variables: Vec<Spanned<String>>,
     #[serde(default)]
     pub stages: Vec<Spanned<RawStage>>,
+}
+
+/// `reuse`: whether plugin calls identical to completed ones reuse their results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawReuse {
+    Identical,
+    Never,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +106,7 @@ pub(super) struct RawStage {
     pub on_error: Option<Spanned<String>>,
     #[serde(default)]
     pub checks: Vec<Spanned<RawCheck>>,
+    pub reuse: Option<RawReuse>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -97,6 +97,7 @@ mod tests {
             system: None,
             schema: None,
             checks: Vec::new(),
+            reuse_identical: None,
         }))
     }
 

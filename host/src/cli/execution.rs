@@ -43,6 +43,11 @@ pub struct RunArguments {
     /// overrides the workflow's `max_cost`.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
     pub max_cost: Option<u64>,
+    /// `identical`: a plugin call identical to one already completed in this data directory
+    /// (same call, request, plugin build and workflow definition) reuses its result at no
+    /// cost instead of calling the provider.
+    #[arg(long, value_name = "identical", value_parser = ["identical"])]
+    pub reuse: Option<String>,
     /// Validate and print the plan; execute and record nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -133,6 +138,7 @@ pub fn run(context: &Context, arguments: RunArguments) -> Result<(), Failure> {
             .map(|(service, plugin)| (service, plugin.as_str().unwrap_or_default().to_string()))
             .collect(),
         max_cost_micros: arguments.max_cost,
+        reuse_identical: arguments.reuse.is_some(),
     };
     let engine = context.engine()?;
     if let Some(batch) = &arguments.batch {

@@ -364,6 +364,15 @@ fn summarize(event: &Event) -> String {
         Event::ActivityCompleted {
             activity,
             attempt,
+            reused_from: Some(from),
+            ..
+        } => format!(
+            "{activity} attempt {attempt} reused from {} event {}",
+            from.execution_id, from.sequence
+        ),
+        Event::ActivityCompleted {
+            activity,
+            attempt,
             duration_ms,
             ..
         } => format!("{activity} attempt {attempt} in {duration_ms} ms"),
@@ -408,6 +417,14 @@ fn summarize(event: &Event) -> String {
         Event::ExecutionRejected { feedback, .. } => feedback.clone(),
         Event::ExecutionCancelled { reason } => reason.clone().unwrap_or_default(),
         Event::ExecutionReset { to_stage } => format!("to {to_stage}"),
+        Event::StageForked {
+            stage,
+            source_execution,
+            ..
+        } => format!("{stage} from {source_execution}"),
+        Event::ExecutionUpgraded {
+            definition_hash, ..
+        } => format!("to {}", &definition_hash[..definition_hash.len().min(19)]),
         Event::ExecutionPaused { stage, error } => {
             format!("{stage}: [{}] {}", error.kind, error.message)
         }

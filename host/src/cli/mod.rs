@@ -2,6 +2,7 @@
 
 mod crash_test;
 mod execution;
+mod fork;
 mod inspect;
 mod maintenance;
 mod plugins;
@@ -10,6 +11,7 @@ mod report;
 mod resume;
 mod schedule;
 mod serve;
+mod upgrade;
 mod worker;
 
 use std::fmt;
@@ -76,6 +78,8 @@ pub struct Arguments {
 pub enum Command {
     /// Start an execution of a workflow and drive it until it completes or waits for approval.
     Run(execution::RunArguments),
+    /// Start a new execution that takes another one's results up to a stage and runs the rest.
+    Fork(fork::ForkArguments),
     /// Approve or reject an execution waiting at an approval gate.
     #[command(subcommand)]
     Signal(execution::SignalCommand),
@@ -112,6 +116,9 @@ pub enum Command {
     Watch(inspect::WatchArguments),
     /// Check that an execution's history replays against its definition (or another one).
     Replay(inspect::ReplayArguments),
+    /// Move executions that have not finished to an edited workflow file, when their history
+    /// replays the same under it.
+    Upgrade(upgrade::UpgradeArguments),
     /// Check a workflow file and report every problem with its file, line and column.
     Validate(inspect::ValidateArguments),
     /// Check that a workflow survives a crash after any event: crash, resume, compare.
@@ -211,6 +218,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
     match arguments.command {
         Command::Plugins(command) => plugins::run(&context.data_dir, command),
         Command::Run(run) => execution::run(&context, run),
+        Command::Fork(fork) => fork::run(&context, fork),
         Command::Signal(signal) => execution::signal(&context, signal),
         Command::Resume(arguments) => resume::run(&context, arguments),
         Command::Worker(arguments) => worker::run(&context, arguments),
@@ -223,6 +231,7 @@ pub fn run(arguments: Arguments) -> Result<(), Failure> {
         Command::Replay(replay) => inspect::replay(&context, replay),
         Command::Watch(watch) => inspect::watch(&context, watch),
         Command::Validate(validate) => inspect::validate(&context, validate),
+        Command::Upgrade(upgrade) => upgrade::run(&context, upgrade),
         Command::Shows(shows) => inspect::shows(&context, shows),
         Command::CrashTest(test) => crash_test::run(&context, test),
         Command::Costs(costs) => inspect::costs(&context, costs),

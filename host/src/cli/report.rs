@@ -446,6 +446,14 @@ fn print_outline(subject: &Value) {
                 {
                     println!("     - {}", printable(point.as_str().unwrap_or_default()));
                 }
+                // A script's segments: who says what, as the producer reviews it.
+                for line in segment["lines"].as_array().cloned().unwrap_or_default() {
+                    println!(
+                        "     {}: {}",
+                        printable(line["speaker"].as_str().unwrap_or("?")),
+                        printable(line["text"].as_str().unwrap_or_default())
+                    );
+                }
             }
         }
         None => println!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pipeline_core::answers::check_output;
+use pipeline_core::event::ReusedFrom;
 use pipeline_core::workflow::{GrantSpec, OutputCheck};
 use pipeline_core::{ActivityError, ActivityId, BlobRef, Cost, ErrorKind, Event, PluginPin};
 use serde_json::{Value, json};
@@ -42,6 +43,11 @@ pub(super) struct ActivityJob {
     /// What `episode.publish` adds to the manifest (costs, plugins); none for other calls,
     /// since it grows with the history and would cost every step.
     pub manifest_extra: Option<Value>,
+    /// The key an identical plugin call would share (`lineage::reuse_key`); none for the
+    /// host's own functions, whose results are files of this execution.
+    pub reuse_key: Option<String>,
+    /// Whether the run or the workflow lets this attempt reuse an identical call's result.
+    pub reuse_identical: bool,
     /// Where the attempt tells its driver that it waits for its plugin's flow control, and
     /// when it got its slot, as `ActivityWaiting` and `ActivitySlotTaken` to record.
     pub slot_notices: tokio::sync::mpsc::UnboundedSender<Event>,
@@ -51,6 +57,7 @@ pub(super) struct ActivityJob {
 }
 
 /// What a successful call produced.
+#[derive(Clone)]
 struct Produced {
     output: Value,
     usage: Option<Value>,
@@ -84,9 +91,11 @@ impl Engine {
     /// of the host's own storage, which is not an outcome of the activity.
     pub(super) async fn run_activity(&self, job: ActivityJob) -> Result<Event, EngineError> {
         let started = Instant::now();
-        let outcome = match &job.plugin {
-            Some(pin) => self.call_plugin(&job, pin).await,
-            None => self.run_builtin(&job).await,
+        let reused = self.reusable(&job);
+        let outcome = match (&reused, &job.plugin) {
+            (Some((produced, _)), _) => Ok(produced.clone()),
+            (None, Some(pin)) => self.call_plugin(&job, pin).await,
+            (None, None) => self.run_builtin(&job).await,
         }
         .and_then(|produced| {
             check_output(&job.checks, &job.check_context, &produced.output)?;
@@ -102,6 +111,8 @@ impl Engine {
                 cost: produced.cost,
                 plugin: job.plugin,
                 duration_ms,
+                reuse_key: job.reuse_key,
+                reused_from: reused.map(|(_, from)| from),
             }),
             Err(AttemptError::Failed(error)) => Ok(Event::ActivityFailed {
                 activity: job.activity,
@@ -114,6 +125,50 @@ impl Engine {
                 activity: job.activity.0,
                 message,
             }),
+        }
+    }
+
+    /// The result of an identical completed call, when this attempt may reuse one: its
+    /// output at no cost, and where it was recorded. A source that cannot be read (or does not
+    /// hold what the index says) is logged and the plugin is called instead.
+    fn reusable(&self, job: &ActivityJob) -> Option<(Produced, ReusedFrom)> {
+        let key = job.reuse_key.as_ref().filter(|_| job.reuse_identical)?;
+        let lookup = self
+            .store
+            .reusable_result(key)
+            .and_then(|found| match found {
+                Some(from) => Ok(self
+                    .store
+                    .read(&from.execution_id.0)?
+                    .into_iter()
+                    .find(|stored| stored.sequence == from.sequence)
+                    .map(|stored| (stored, from))),
+                None => Ok(None),
+            });
+        let (stored, from) = match lookup {
+            Ok(found) => found?,
+            Err(error) => {
+                tracing::warn!(%error, activity = %job.activity, "cannot read a reusable result; calling the plugin");
+                return None;
+            }
+        };
+        match Event::from_payload(&stored.event_type, &stored.payload) {
+            Ok(Event::ActivityCompleted {
+                output,
+                reuse_key: Some(recorded),
+                ..
+            }) if &recorded == key => Some((
+                Produced {
+                    output,
+                    usage: None,
+                    cost: None,
+                },
+                from,
+            )),
+            _ => {
+                tracing::warn!(activity = %job.activity, source = %from.execution_id, sequence = from.sequence, "the reuse index points at an event that is not a completion under this key; calling the plugin");
+                None
+            }
         }
     }
 

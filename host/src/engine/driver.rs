@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pipeline_core::answers::attempt_input;
 use pipeline_core::decide::{Decision, context, decide};
+use pipeline_core::lineage::reuse_key;
 use pipeline_core::replay::replay;
 use pipeline_core::revise::add_revision_notes;
 use pipeline_core::store::HistoryError;
@@ -77,10 +78,11 @@ impl Engine {
             execution_id,
             definition,
             started,
+            forked,
         } = prepared;
         let now_ms = self.clock.now_ms();
         let (state, decided) = self
-            .record_owned_start(&definition, started, now_ms)
+            .record_owned_start(&definition, started, forked, now_ms)
             .await?;
         let execution_id = execution_id.0;
         observer.drive_started(&execution_id, None);
@@ -241,18 +243,25 @@ impl Engine {
         observer: &dyn Observer,
         mut options: DriveOptions,
     ) -> Result<DriveOutcome, EngineError> {
-        let (definition, mut state) = match loaded {
+        let (mut definition, mut state) = match loaded {
             Some(loaded) => loaded,
             None => {
                 let loaded = self.load(execution_id)?;
                 (loaded.definition, loaded.state)
             }
         };
+        let mut definition_hash = state.definition_hash.clone();
         let mut running: Running = JoinSet::new();
         let (slot_notices, mut slot_notice) = tokio::sync::mpsc::unbounded_channel();
         let mut in_flight: HashMap<ActivityId, tokio::task::AbortHandle> = HashMap::new();
         let mut lease_renewed_at = self.clock.now_ms();
         loop {
+            // An upgrade appended by another process since the drive began (seen when the
+            // state was reloaded) changes what is decided from here on.
+            if state.definition_hash != definition_hash {
+                definition = super::store::pinned_definition(execution_id, &state)?;
+                definition_hash.clone_from(&state.definition_hash);
+            }
             let now = self.clock.now_ms();
             if now - lease_renewed_at > LEASE_TTL_MS / 3 {
                 if let Err(error) = self.take_lease(execution_id).await {
@@ -468,19 +477,26 @@ impl Engine {
             } else {
                 context(state, &stage.reads, None)
             };
+            let mut input = attempt_input(activity, *attempt);
+            add_revision_notes(state, activity, &mut input);
+            let plugin = state.plugins.get(service).cloned();
             let job = ActivityJob {
                 activity: id.clone(),
                 attempt: *attempt,
                 idempotency_key: idempotency_key.clone(),
                 call: activity.call.clone(),
-                input: {
-                    let mut input = attempt_input(activity, *attempt);
-                    add_revision_notes(state, activity, &mut input);
-                    input
-                },
+                reuse_key: plugin.as_ref().map(|pin| {
+                    reuse_key(&activity.call, &input, &pin.digest, &state.definition_hash)
+                }),
+                reuse_identical: match &stage.kind {
+                    StageKind::Call(call) => call.reuse_identical,
+                    StageKind::Approval { .. } => None,
+                }
+                .unwrap_or(state.reuse_identical || definition.reuse_identical),
+                input,
                 checks,
                 check_context,
-                plugin: state.plugins.get(service).cloned(),
+                plugin,
                 grants: state
                     .plugins
                     .get(service)

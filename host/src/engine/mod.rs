@@ -13,6 +13,7 @@ mod costs;
 mod driver;
 mod error;
 mod flow;
+mod fork;
 mod observer;
 mod publish;
 mod report;
@@ -20,6 +21,7 @@ mod schedule;
 mod signal;
 pub mod start;
 mod store;
+mod upgrade;
 mod views;
 mod worker;
 
@@ -33,6 +35,7 @@ pub use costs::{Amounts, CostFilter, CostRollup};
 pub use driver::{DriveOptions, DriveOutcome};
 pub use error::EngineError;
 pub use flow::{FlowControl, FlowLimits};
+pub use fork::ForkRequest;
 pub use observer::{NoObserver, Observer};
 use pipeline_core::store::{HistoryStore, LeaseOwner, SharedBlobs};
 pub use report::{
@@ -43,6 +46,7 @@ pub use schedule::{ScheduleSpec, ScheduledStart, next_due_after, parse_cron, run
 pub use signal::record_signal;
 pub use start::StartRequest;
 pub use store::{LoadedExecution, decode_history, summary_of};
+pub use upgrade::{UpgradeEntry, UpgradeReport, UpgradeVerdict};
 pub use views::{
     ExecutionListing, ListFilter, ListedProgress, ShowEpisode, ShowOverview, event_json,
 };

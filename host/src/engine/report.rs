@@ -107,6 +107,10 @@ pub struct PendingApproval {
     pub pending_since_ms: i64,
     /// Whether it has waited longer than the gate's reminder period.
     pub reminder: bool,
+    /// Who may speak a line of the subject, as its recorded schema lists them (the show's
+    /// hosts, for a script): what a page offers in a speaker picker.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<String>,
     pub stage: StageId,
     /// What is to be approved (the outline, for the podcast).
     pub subject: Value,
@@ -195,6 +199,12 @@ impl StatusReport {
                         pending_ms,
                         pending_since_ms: *requested_at_ms,
                         reminder: *reminded || pending_ms >= reminder_after,
+                        speakers: match &stage.kind {
+                            StageKind::Approval { subject, .. } => {
+                                recorded_speakers(state, subject)
+                            }
+                            StageKind::Call(_) => Vec::new(),
+                        },
                         stage: stage.id.clone(),
                         subject: subject.clone(),
                     })
@@ -351,4 +361,38 @@ fn stage_status_name(status: &StageStatus) -> &'static str {
         StageStatus::Skipped { .. } => "skipped",
         StageStatus::Failed { .. } => "failed",
     }
+}
+
+/// The names a `speaker` field may take in the schema the subject stage's answer was held to
+/// (recorded with its input, rendered with the show).
+fn recorded_speakers(state: &ExecutionState, subject: &StageId) -> Vec<String> {
+    fn walk(schema: &Value, speakers: &mut Vec<String>) {
+        match schema {
+            Value::Object(fields) => {
+                if let Some(names) = fields
+                    .get("properties")
+                    .and_then(|properties| properties.get("speaker"))
+                    .and_then(|speaker| speaker.get("enum"))
+                    .and_then(Value::as_array)
+                {
+                    speakers.extend(names.iter().filter_map(Value::as_str).map(str::to_string));
+                }
+                fields.values().for_each(|inner| walk(inner, speakers));
+            }
+            Value::Array(items) => items.iter().for_each(|inner| walk(inner, speakers)),
+            _ => {}
+        }
+    }
+    let mut speakers = Vec::new();
+    if let Some(schema) = state
+        .stage(subject)
+        .activities
+        .first()
+        .and_then(|activity| state.activities.get(activity))
+        .and_then(|activity| activity.input.get("json_schema"))
+    {
+        walk(schema, &mut speakers);
+    }
+    speakers.dedup();
+    speakers
 }

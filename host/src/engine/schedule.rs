@@ -107,6 +107,7 @@ impl Engine {
             execution_id: Some(run_id(&spec.name, next_due_ms)),
             providers: spec.providers.clone(),
             max_cost_micros: None,
+            reuse_identical: false,
         };
         self.prepare(&request)?;
         let row = ScheduleRow {
@@ -190,6 +191,7 @@ impl Engine {
             execution_id: Some(execution_id.clone()),
             providers: serde_json::from_value(request["providers"].clone()).unwrap_or_default(),
             max_cost_micros: None,
+            reuse_identical: false,
         };
         let prepared = self.prepare(&start).map_err(|error| error.to_string())?;
         match self.start(prepared).await {

@@ -27,6 +27,8 @@ pub struct StartRequest {
     pub providers: BTreeMap<String, String>,
     /// The budget in millionths, over the workflow's `max_cost`.
     pub max_cost_micros: Option<u64>,
+    /// `--reuse identical`: identical plugin calls reuse completed results.
+    pub reuse_identical: bool,
 }
 
 /// What every start of one workflow shares: read, validated and pinned once.
@@ -43,6 +45,8 @@ pub struct PreparedStart {
     pub execution_id: ExecutionId,
     pub definition: Definition,
     pub started: Event,
+    /// Facts recorded with the start, in the same commit: a fork's `StageForked` events.
+    pub forked: Vec<Event>,
 }
 
 impl Engine {
@@ -75,6 +79,33 @@ impl Engine {
             .collect()
     }
 
+    /// The id of a new execution: the one asked for, if it is a valid id, else a generated
+    /// one; refused when an execution already has it.
+    pub(super) fn new_execution_id(
+        &self,
+        requested: Option<&String>,
+        workflow: &str,
+    ) -> Result<ExecutionId, EngineError> {
+        let now_ms = self.clock.now_ms();
+        let execution_id = match requested {
+            Some(id) if !ExecutionId::is_valid(id) => {
+                return Err(EngineError::InvalidRequest(format!(
+                    "`{}` cannot be an execution id: use letters, digits, `-`, `_` and `.`, at most {} of them, not starting with `-` or `.`",
+                    printable(&abbreviate(id, 40)),
+                    ExecutionId::MAX_LENGTH
+                )));
+            }
+            Some(id) => ExecutionId(id.clone()),
+            None => ExecutionId::generate(workflow, &clock::day_of(now_ms), clock::entropy()),
+        };
+        if self.store.execution(&execution_id.0)?.is_some() {
+            return Err(EngineError::InvalidRequest(format!(
+                "an execution with id `{execution_id}` already exists"
+            )));
+        }
+        Ok(execution_id)
+    }
+
     fn prepare_one(
         &self,
         request: &StartRequest,
@@ -91,25 +122,8 @@ impl Engine {
             .resolve_inputs(inputs)
             .map_err(|problems| EngineError::InvalidRequest(problems.join("\n")))?;
         let show = self.load_show(definition, &request.workflow, &inputs)?;
-        let now_ms = self.clock.now_ms();
-        let execution_id = match &request.execution_id {
-            Some(id) if !ExecutionId::is_valid(id) => {
-                return Err(EngineError::InvalidRequest(format!(
-                    "`{}` cannot be an execution id: use letters, digits, `-`, `_` and `.`, at most {} of them, not starting with `-` or `.`",
-                    printable(&abbreviate(id, 40)),
-                    ExecutionId::MAX_LENGTH
-                )));
-            }
-            Some(id) => ExecutionId(id.clone()),
-            None => {
-                ExecutionId::generate(&definition.name, &clock::day_of(now_ms), clock::entropy())
-            }
-        };
-        if self.store.execution(&execution_id.0)?.is_some() {
-            return Err(EngineError::InvalidRequest(format!(
-                "an execution with id `{execution_id}` already exists"
-            )));
-        }
+        let execution_id =
+            self.new_execution_id(request.execution_id.as_ref(), &definition.name)?;
         let started = Event::ExecutionStarted {
             execution_id: execution_id.clone(),
             workflow: definition.name.clone(),
@@ -119,22 +133,29 @@ impl Engine {
             plugins: plugins.clone(),
             show,
             budget_micros: request.max_cost_micros.or(definition.max_cost_micros),
+            reuse_identical: request.reuse_identical,
         };
         Ok(PreparedStart {
             execution_id,
             definition: definition.clone(),
             started,
+            forked: Vec::new(),
         })
     }
 
     /// Records the start of a prepared execution.
     pub async fn start(&self, prepared: PreparedStart) -> Result<ExecutionState, EngineError> {
         let now_ms = self.clock.now_ms();
-        self.record_start(&prepared.definition, prepared.started, now_ms)
-            .await
+        self.record_start(
+            &prepared.definition,
+            prepared.started,
+            prepared.forked,
+            now_ms,
+        )
+        .await
     }
 
-    fn pin_plugins(
+    pub(super) fn pin_plugins(
         &self,
         definition: &Definition,
         overrides: &BTreeMap<String, String>,

@@ -199,26 +199,34 @@ impl Engine {
         Ok(next)
     }
 
-    /// Appends the first event of a new execution.
+    /// Appends the first event of a new execution, with the facts that come with it (a
+    /// fork's stages), in one commit.
     pub(super) async fn record_start(
         &self,
         definition: &Definition,
         started: Event,
+        forked: Vec<Event>,
         now_ms: i64,
     ) -> Result<ExecutionState, EngineError> {
-        let state =
+        let mut state =
             ExecutionState::start(&started, now_ms).map_err(|source| EngineError::Fold {
                 execution_id: String::new(),
                 source,
             })?;
+        for event in &forked {
+            apply(&mut state, event, now_ms)?;
+        }
         let summary = summary_of(definition, &state, now_ms);
-        let row = NewEvent {
-            event_type: started.type_name().to_string(),
-            payload: started.to_payload(),
-            recorded_at_ms: now_ms,
-        };
+        let rows = std::iter::once(&started)
+            .chain(&forked)
+            .map(|event| NewEvent {
+                event_type: event.type_name().to_string(),
+                payload: event.to_payload(),
+                recorded_at_ms: now_ms,
+            })
+            .collect();
         self.store
-            .append_with(&state.execution_id.0, 1, vec![row], Some(summary), None)
+            .append_with(&state.execution_id.0, 1, rows, Some(summary), None)
             .await
             .map_err(|error| match error {
                 HistoryError::Conflict { execution_id, .. } => EngineError::InvalidRequest(
@@ -226,7 +234,7 @@ impl Engine {
                 ),
                 other => other.into(),
             })?;
-        self.after_commit(1);
+        self.after_commit(1 + forked.len() as u64);
         Ok(state)
     }
 
@@ -236,6 +244,7 @@ impl Engine {
         &self,
         definition: &Definition,
         started: Event,
+        forked: Vec<Event>,
         now_ms: i64,
     ) -> Result<(ExecutionState, Vec<Event>), EngineError> {
         let mut state =
@@ -243,7 +252,12 @@ impl Engine {
                 execution_id: String::new(),
                 source,
             })?;
+        for event in &forked {
+            apply(&mut state, event, now_ms)?;
+        }
+        let leading = 1 + forked.len();
         let mut events = vec![started];
+        events.extend(forked);
         super::driver::decide_onwards(definition, &mut state, &mut events, now_ms)?;
         let rows: Vec<NewEvent> = events
             .iter()
@@ -270,7 +284,7 @@ impl Engine {
                 other => other.into(),
             })?;
         self.after_commit(events.len() as u64);
-        events.remove(0);
+        events.drain(..leading);
         Ok((state, events))
     }
 

@@ -8,6 +8,7 @@
 //! typed events are layered on top.
 
 mod executions;
+mod reuse;
 mod schedules;
 mod schema;
 mod writer;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
+use pipeline_core::event::ReusedFrom;
 use pipeline_core::store::queue::{
     LeaseChange, NewLease, WriteRequest, submit_append, submit_lease,
 };
@@ -259,6 +261,11 @@ impl HistoryStore for SqliteStore {
             params![show],
         )
         .map_err(|error| self.database_error(error))
+    }
+
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
+        reuse::lookup(&Self::lock(&self.reader), reuse_key)
+            .map_err(|error| self.database_error(error))
     }
 
     fn change_token(&self) -> Result<u64, HistoryError> {

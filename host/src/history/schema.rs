@@ -57,7 +57,16 @@ const MIGRATIONS: &[&str] = &[
         hostname TEXT NOT NULL,
         expires_at_ms INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;",
-    // 3: `host schedule`. A handful of rows, read whole by every worker's pass; next_due_ms
+    // 3: the first completion recorded under each reuse key (a digest of call, request,
+    // plugin and definition), written with its event; its primary key answers "has an
+    // identical call completed?" for runs that reuse results. Histories from before it are
+    // not indexed: their completions carry no key.
+    "CREATE TABLE reusable_results (
+        reuse_key TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;",
+    // 4: `host schedule`. A handful of rows, read whole by every worker's pass; next_due_ms
     // is where each schedule stands, moved on only after its run was started.
     "CREATE TABLE schedules (
         name TEXT PRIMARY KEY,

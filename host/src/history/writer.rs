@@ -17,8 +17,8 @@ use pipeline_core::store::chain::{GENESIS_HASH, chain};
 
 use pipeline_core::store::queue::{AppendRequest, LeaseChange, Outcome, WriteRequest};
 
-use super::executions;
 use super::{HistoryError, StoredEvent};
+use super::{executions, reuse};
 
 /// Most appends folded into one transaction; bounds the latency of the first of them.
 const MAX_BATCH: usize = 1024;
@@ -173,6 +173,7 @@ fn append_one(
             event.hash.as_slice(),
         ])?;
     }
+    reuse::index(connection, &stored)?;
     if let Some(summary) = &request.summary {
         let last = (request.first_sequence + request.events.len() as u64).saturating_sub(1);
         executions::upsert(connection, &request.execution_id, summary, last)?;

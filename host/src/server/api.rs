@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pipeline_core::money::parse_amount;
+use pipeline_core::text::{abbreviate, printable};
 use pipeline_core::workflow::{InputKind, load_bundle};
 use pipeline_core::{Definition, Signal};
 use serde::Deserialize;
@@ -17,7 +18,8 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::error::ApiError;
-use crate::engine::{ListFilter, StartRequest, event_json};
+use crate::engine::start::PreparedStart;
+use crate::engine::{ForkRequest, ListFilter, StartRequest, event_json};
 
 /// The most executions one page of the list holds.
 const MAX_PAGE: usize = 500;
@@ -112,12 +114,17 @@ pub async fn start(
             .max_cost
             .map(|amount| parse_amount(&amount).map_err(ApiError::invalid_input))
             .transpose()?,
+        reuse_identical: false,
     };
-    let engine = &shared.engine;
-    let prepared = engine.prepare(&request)?;
-    let state = engine.start(prepared).await?;
+    let prepared = shared.engine.prepare(&request)?;
+    record_start(&shared, prepared).await
+}
+
+/// Records a prepared start, wakes the worker and answers 201 with the new execution's report.
+async fn record_start(shared: &Shared, prepared: PreparedStart) -> Result<Response, ApiError> {
+    let state = shared.engine.start(prepared).await?;
     shared.changed();
-    let report = engine.status_report_of(&state)?;
+    let report = shared.engine.status_report_of(&state)?;
     Ok((StatusCode::CREATED, Json(json!(report))).into_response())
 }
 
@@ -224,6 +231,48 @@ pub async fn reset(
     let (state, _) = shared.engine.reset(&id, &body.stage).await?;
     shared.changed();
     Ok(Json(json!(shared.engine.status_report_of(&state)?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkBody {
+    from: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, Value>,
+    #[serde(default)]
+    providers: BTreeMap<String, String>,
+    id: Option<String>,
+    /// `"identical"`, as `host fork --reuse identical`.
+    reuse: Option<String>,
+}
+
+/// `POST /api/executions/{id}/fork`: starts a new execution with this one's results up to a
+/// stage; the worker drives it.
+pub async fn fork(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<ForkBody>,
+) -> Result<Response, ApiError> {
+    let reuse_identical = match body.reuse.as_deref() {
+        None => false,
+        Some("identical") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_input(format!(
+                "reuse `{}` is not known; the one setting is \"identical\"",
+                printable(&abbreviate(other, 40))
+            )));
+        }
+    };
+    let request = ForkRequest {
+        source: id,
+        from_stage: body.from,
+        execution_id: body.id,
+        inputs: body.inputs,
+        providers: body.providers,
+        reuse_identical,
+    };
+    let prepared = shared.engine.prepare_fork(&request)?;
+    record_start(&shared, prepared).await
 }
 
 /// Records a signal (refused with nothing recorded when it does not fit) and wakes the worker.

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use pipeline_core::Event;
+use pipeline_core::event::ReusedFrom;
 use pipeline_core::store::{
     AppendFuture, ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseFuture,
     LeaseHolder, LeaseOwner, NewEvent, ReleaseFuture, StoredEvent,
@@ -80,9 +81,11 @@ pub struct Metrics {
 impl FeedListener for Metrics {
     fn event(&self, _: &str, event: &Event, _: i64, _: &StatusReport) {
         match event {
+            // A reused result took no call, so it says nothing about the plugin's latency.
             Event::ActivityCompleted {
                 plugin: Some(plugin),
                 duration_ms,
+                reused_from: None,
                 ..
             } => {
                 let mut activities = self.activities.lock().unwrap_or_else(|e| e.into_inner());
@@ -295,6 +298,10 @@ impl HistoryStore for TimedStore {
 
     fn change_token(&self) -> Result<u64, HistoryError> {
         self.inner.change_token()
+    }
+
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
+        self.inner.reusable_result(reuse_key)
     }
 
     fn commit_count(&self) -> u64 {

@@ -226,6 +226,7 @@ fn router(shared: Shared) -> Router {
         .route("/api/executions/{id}/cancel", post(api::cancel))
         .route("/api/executions/{id}/resume", post(api::resume))
         .route("/api/executions/{id}/reset", post(api::reset))
+        .route("/api/executions/{id}/fork", post(api::fork))
         .route(
             "/api/executions/{id}/artifacts/{name}",
             get(artifacts::download),

@@ -352,7 +352,8 @@ function approvalPanel(report) {
     card.append(el("div", { class: "notice", text: "A decision is recorded and about to be acted on." }));
     return card;
   }
-  const speakers = new Set();
+  // The names the subject's schema allows (the show's hosts), then any the subject uses.
+  const speakers = new Set(approval.speakers || []);
   collectSpeakers(approval.subject, speakers);
   const editor = el("div", { class: "editor" }, field("", approval.subject, [...speakers]));
   const feedback = el("textarea", { id: "feedback", placeholder: "Notes for the record, or what to change when asking for changes" });
