@@ -50,6 +50,13 @@ const MIGRATIONS: &[&str] = &[
         size_bytes BIGINT NOT NULL,
         chunks INTEGER NOT NULL
     );",
+    // 3: the first completion recorded under each reuse key, for runs that reuse identical
+    // calls (as in the SQLite store).
+    "CREATE TABLE reusable_results (
+        reuse_key TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        sequence BIGINT NOT NULL
+    );",
 ];
 
 /// The advisory lock key migrations hold (any constant no other lock of ours uses).
