@@ -145,3 +145,25 @@ mod tests {
         }
     }
 }
+
+/// The one field a store's reuse index needs from a completion's payload; the rest (an output
+/// may be large) is skipped over without being built, since stores run this as they commit.
+#[derive(serde::Deserialize)]
+struct Keyed {
+    reuse_key: Option<String>,
+}
+
+/// The completions among `stored` that carry a reuse key, with their keys: what a store
+/// indexes in the transaction that appends them.
+pub fn reuse_keys(
+    stored: &[crate::store::StoredEvent],
+) -> impl Iterator<Item = (String, &crate::store::StoredEvent)> {
+    stored.iter().filter_map(|event| {
+        // Most events are not completions of plugin calls; only those are decoded.
+        if event.event_type != "ActivityCompleted" || !event.payload.contains("\"reuse_key\"") {
+            return None;
+        }
+        let Keyed { reuse_key } = serde_json::from_str(&event.payload).ok()?;
+        Some((reuse_key?, event))
+    })
+}

@@ -28,6 +28,8 @@ use std::sync::{Arc, Once};
 use deadpool_postgres::{
     GenericClient as _, Manager, ManagerConfig, Object, Pool, RecyclingMethod,
 };
+use pipeline_core::ExecutionId;
+use pipeline_core::event::ReusedFrom;
 use pipeline_core::store::queue::{
     LeaseChange, NewLease, WriteRequest, submit_append, submit_lease,
 };
@@ -390,6 +392,25 @@ impl HistoryStore for PostgresStore {
 
     fn commit_count(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
+        let key = reuse_key.to_string();
+        self.query(move |client, _| {
+            let key = key.clone();
+            async move {
+                Ok(client
+                    .query_opt(
+                        "SELECT execution_id, sequence FROM reusable_results WHERE reuse_key = $1",
+                        &[&key],
+                    )
+                    .await?
+                    .map(|row| ReusedFrom {
+                        execution_id: ExecutionId(row.get(0)),
+                        sequence: row.get::<_, i64>(1) as u64,
+                    }))
+            }
+        })
     }
 }
 

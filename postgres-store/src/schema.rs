@@ -50,7 +50,14 @@ const MIGRATIONS: &[&str] = &[
         size_bytes BIGINT NOT NULL,
         chunks INTEGER NOT NULL
     );",
-    // 3: `host schedule`, as in the SQLite store: a handful of rows every worker reads whole;
+    // 3: the first completion recorded under each reuse key, for runs that reuse identical
+    // calls (as in the SQLite store).
+    "CREATE TABLE reusable_results (
+        reuse_key TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        sequence BIGINT NOT NULL
+    );",
+    // 4: `host schedule`, as in the SQLite store: a handful of rows every worker reads whole;
     // next_due_ms is where each schedule stands, moved on only after its run was started.
     "CREATE TABLE schedules (
         name TEXT PRIMARY KEY,

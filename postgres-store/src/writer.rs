@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Pool};
 use futures::future::try_join_all;
+use pipeline_core::lineage::reuse_keys;
 use pipeline_core::store::chain::{GENESIS_HASH, chain};
 use pipeline_core::store::queue::{AppendRequest, LeaseChange, Outcome, WriteRequest};
 use pipeline_core::store::{HistoryError, StoredEvent};
@@ -290,6 +291,15 @@ async fn append_one(
     if let Some(summary) = &request.summary {
         let last = (request.first_sequence + request.events.len() as u64).saturating_sub(1);
         rows::upsert_execution(client, &request.execution_id, summary, last).await?;
+    }
+    for (key, event) in reuse_keys(&stored) {
+        client
+            .execute(
+                "INSERT INTO reusable_results (reuse_key, execution_id, sequence) VALUES ($1, $2, $3)
+                 ON CONFLICT (reuse_key) DO NOTHING",
+                &[&key, &event.execution_id, &(event.sequence as i64)],
+            )
+            .await?;
     }
     Ok(Ok(stored))
 }

@@ -37,7 +37,6 @@ fn called_outputs(sandbox: &Sandbox, id: &str) -> serde_json::Value {
     outputs
 }
 
-#[test]
 fn a_rerun_with_reuse_calls_no_provider_and_replays_and_recovers() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("fork");
@@ -91,7 +90,6 @@ fn a_rerun_with_reuse_calls_no_provider_and_replays_and_recovers() {
     assert_success(&sandbox.host(&["replay", "crashed"]));
 }
 
-#[test]
 fn a_workflow_opts_in_with_reuse_identical() {
     let sandbox = Sandbox::new().with_counter();
     let workflow = sandbox.workflow("fork");
@@ -167,3 +165,8 @@ fn an_approval_stage_cannot_reuse() {
         "{message}"
     );
 }
+
+crate::support::postgres::on_both_stores!(
+    a_rerun_with_reuse_calls_no_provider_and_replays_and_recovers,
+    a_workflow_opts_in_with_reuse_identical,
+);

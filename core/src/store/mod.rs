@@ -143,10 +143,7 @@ pub trait HistoryStore: Send + Sync {
 
     /// The first `ActivityCompleted` recorded (by any execution) with this `reuse_key`
     /// ([`crate::lineage::reuse_key`]), for a run that reuses identical calls. A store keeps
-    /// the index in the transaction that appends the event. The default answers `None`: a
-    /// store without the index simply has every identical call run again.
-    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError> {
-        let _ = reuse_key;
-        Ok(None)
-    }
+    /// the index in the transaction that appends the event ([`crate::lineage::reuse_keys`]
+    /// picks the events to index).
+    fn reusable_result(&self, reuse_key: &str) -> Result<Option<ReusedFrom>, HistoryError>;
 }

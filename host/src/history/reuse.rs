@@ -4,32 +4,15 @@
 
 use pipeline_core::ExecutionId;
 use pipeline_core::event::ReusedFrom;
+use pipeline_core::lineage::reuse_keys;
 use rusqlite::{Connection, OptionalExtension as _, params};
-use serde::Deserialize;
 
 use super::StoredEvent;
-
-/// The one field the index needs from a completion's payload; the rest (an output may be
-/// large) is skipped over without being built, since this runs on the writer thread.
-#[derive(Deserialize)]
-struct Keyed {
-    reuse_key: Option<String>,
-}
 
 /// Indexes the completions among `stored` that carry a reuse key; an earlier one under the
 /// same key stays (it is the one recorded first).
 pub(super) fn index(connection: &Connection, stored: &[StoredEvent]) -> rusqlite::Result<()> {
-    for event in stored {
-        // Most events are not completions of plugin calls; only those are decoded.
-        if event.event_type != "ActivityCompleted" || !event.payload.contains("\"reuse_key\"") {
-            continue;
-        }
-        let Ok(Keyed {
-            reuse_key: Some(key),
-        }) = serde_json::from_str(&event.payload)
-        else {
-            continue;
-        };
+    for (key, event) in reuse_keys(stored) {
         connection
             .prepare_cached(
                 "INSERT OR IGNORE INTO reusable_results (reuse_key, execution_id, sequence)
