@@ -1,17 +1,23 @@
 //! Several hosts on one PostgreSQL database, as real processes: three hosts share two hundred
 //! executions with every plugin call made once; a host killed with SIGKILL mid-activity is
 //! taken over by another; a host frozen (SIGSTOP) past its lease and then let go appends
-//! nothing; PostgreSQL stopped and started again in the middle of the work loses nothing.
+//! nothing; PostgreSQL stopped and started again in the middle of the work loses nothing; a
+//! plugin's rate limit holds across the hosts, not only within each.
 //! Each host has its own data directory (plugins, caches, blobs) and they share the database
 //! and the counting plugin's call log.
 
+#[path = "real_providers/fixtures.rs"]
+#[allow(dead_code)] // The fixtures serve the podcast tests too; this uses a few of them.
+mod fixtures;
 mod support;
 
 use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use fixtures::{CHAT, chat_answer, provider_environment};
 use pipeline_core::Event;
+use support::fake_http::FakeHttp;
 use support::postgres::{Postgres, fresh_database, shared};
 use support::{Sandbox, assert_success, text};
 
@@ -299,5 +305,73 @@ fn restarting_postgres_in_the_middle_of_the_work_loses_nothing() {
     assert_no_call_twice(&calls);
     for id in &ids {
         assert_eq!(completions(&hosts[0], id), 1, "{id}");
+    }
+}
+
+#[test]
+fn a_rate_limit_holds_across_hosts_sharing_the_database() {
+    let Some(hosts) = team(2, None) else { return };
+    let server = FakeHttp::start();
+    server.route(
+        "POST",
+        CHAT,
+        [],
+        chat_answer(&serde_json::json!({ "answer": "tea came by ship" })),
+    );
+    let batches: Vec<Child> = hosts
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            std::fs::write(
+                host.data().join("config.toml"),
+                "[limits.openai-llm]\nrequests_per_second = 4\n",
+            )
+            .unwrap();
+            let workflow = host.workflow("flow_llm");
+            let batch = host.directory.path().join("topics.txt");
+            let topics: Vec<String> = (0..3)
+                .map(|topic| format!("host {index} topic {topic}"))
+                .collect();
+            std::fs::write(&batch, topics.join("\n")).unwrap();
+            let mut command = host.command();
+            command.args([
+                "run",
+                workflow.to_str().unwrap(),
+                "--batch",
+                batch.to_str().unwrap(),
+                "--concurrency",
+                "3",
+            ]);
+            provider_environment(&mut command, &server);
+            command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for batch in batches {
+        let output = batch.wait_with_output().unwrap();
+        assert_success(&output);
+    }
+    let mut received: Vec<Instant> = server
+        .requests_to("POST", CHAT)
+        .iter()
+        .map(|request| request.received_at)
+        .collect();
+    assert_eq!(
+        received.len(),
+        18,
+        "two hosts, three executions of three calls each"
+    );
+    received.sort();
+    // Four per second in all: any five requests in a row span about a second. Each host
+    // pacing itself alone would let eight a second through.
+    for window in received.windows(5) {
+        let span = window[4] - window[0];
+        assert!(
+            span >= Duration::from_millis(750),
+            "five requests within {span:?}: the shared limit of 4 per second was broken"
+        );
     }
 }

@@ -14,6 +14,7 @@
 
 mod blobs;
 mod listener;
+mod pacing;
 mod retry;
 mod rows;
 mod schedules;

@@ -68,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
         next_due_ms BIGINT NOT NULL,
         last_execution TEXT
     );",
+    // 5: the next allowed start of each rate-limited plugin, in microseconds of the
+    // database's clock, so that a rate limit holds across every host.
+    "CREATE TABLE flow_pacing (
+        plugin TEXT PRIMARY KEY,
+        next_start_us BIGINT NOT NULL
+    );",
 ];
 
 /// The advisory lock key migrations hold (any constant no other lock of ours uses).

@@ -1,12 +1,13 @@
 //! What the engine needs from the database that holds its histories, whichever database that
 //! is: the `HistoryStore` trait, the rows it stores, its error, and the hash chain every store
 //! writes and verifies the same way, the write queue of a group-committing store, and the
-//! shared blobs of hosts on one database. The SQLite store in `host` and the PostgreSQL store
+//! blobs and request pacing shared by hosts on one database. The SQLite store in `host` and the PostgreSQL store
 //! (crate `postgres-store`) implement it, each building on this module alone.
 
 mod blobs;
 pub mod chain;
 mod error;
+mod pacing;
 pub mod queue;
 mod schedules;
 mod types;
@@ -16,6 +17,7 @@ use std::pin::Pin;
 
 pub use blobs::SharedBlobs;
 pub use error::HistoryError;
+pub use pacing::SharedPacing;
 pub use schedules::{ScheduleRow, ScheduleStore};
 pub use types::{ExecutionRow, ExecutionSummary, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
 

@@ -19,11 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use host::engine::{Engine, EngineError};
+use host::engine::{Engine, EngineError, SharedByHosts};
 use host::history::{Durability, SqliteStore};
 use host::plugin::PluginHost;
 use host::settings::DataDir;
-use pipeline_core::store::{HistoryStore, ScheduleStore, SharedBlobs};
+use pipeline_core::store::{HistoryStore, ScheduleStore};
 use postgres_store::PostgresStore;
 
 /// Exit codes scripts can rely on (0 is success).
@@ -257,7 +257,7 @@ impl Context {
     /// Opens the history, blobs and plugins of the data directory.
     pub fn engine(&self) -> Result<Engine, Failure> {
         let database = self.database()?;
-        self.engine_over(database.history, database.shared_blobs)
+        self.engine_over(database.history, database.shared)
     }
 
     /// Opens the history database.
@@ -282,7 +282,10 @@ impl Context {
                     description: store.database().to_string(),
                     schema: Some(store.schema_versions()),
                     history: store.clone(),
-                    shared_blobs: Some(store.clone()),
+                    shared: Some(SharedByHosts {
+                        blobs: store.clone(),
+                        pacing: store.clone(),
+                    }),
                     schedules: store,
                 })
             }
@@ -299,19 +302,19 @@ impl Context {
                     description: self.data_dir.history_file().display().to_string(),
                     schema: None,
                     history: store.clone(),
-                    shared_blobs: None,
+                    shared: None,
                     schedules: store,
                 })
             }
         }
     }
 
-    /// The engine over `store`, with the data directory's plugins and its blobs (kept in
-    /// `shared_blobs` as well, when hosts share them).
+    /// The engine over `store`, with the data directory's plugins and blobs (and what the hosts
+    /// of a shared database share).
     pub fn engine_over(
         &self,
         store: Arc<dyn HistoryStore>,
-        shared_blobs: Option<Arc<dyn SharedBlobs>>,
+        shared: Option<SharedByHosts>,
     ) -> Result<Engine, Failure> {
         let settings = self
             .data_dir
@@ -320,21 +323,22 @@ impl Context {
         let mut plugins = PluginHost::new(settings).map_err(Failure::internal)?;
         announce_large_compiles(&mut plugins);
         let engine = Engine::open(&self.data_dir, store, plugins)?;
-        Ok(match shared_blobs {
-            Some(shared) => engine.with_shared_blobs(shared),
+        Ok(match shared {
+            Some(shared) => engine.shared_by_hosts(shared),
             None => engine,
         })
     }
 }
 
-/// An opened database: the histories, and the blobs when they are shared.
+/// An opened database: the histories, and what hosts share when they share it.
 pub struct Database {
     /// The database as messages name it (a file, or a URL without its password).
     pub description: String,
     /// The PostgreSQL schema versions before and after opening it.
     pub schema: Option<postgres_store::SchemaVersions>,
     pub history: Arc<dyn HistoryStore>,
-    pub shared_blobs: Option<Arc<dyn SharedBlobs>>,
+    /// The blobs and request pacing of a database several hosts share.
+    pub shared: Option<SharedByHosts>,
     /// Where `host schedule` keeps schedules, in the same database.
     pub schedules: Arc<dyn ScheduleStore>,
 }

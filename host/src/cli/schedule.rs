@@ -58,7 +58,7 @@ pub fn run(context: &Context, command: ScheduleCommand) -> Result<(), Failure> {
     let store = database.schedules.clone();
     match command {
         ScheduleCommand::Add(arguments) => {
-            let engine = context.engine_over(database.history, database.shared_blobs)?;
+            let engine = context.engine_over(database.history, database.shared)?;
             let spec = ScheduleSpec {
                 name: arguments.name,
                 cron: arguments.cron,

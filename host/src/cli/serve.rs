@@ -65,7 +65,7 @@ pub fn run(context: &Context, arguments: ServeArguments) -> Result<(), Failure> 
         inner: database.history,
         metrics: metrics.clone(),
     });
-    let engine = context.engine_over(store, database.shared_blobs)?;
+    let engine = context.engine_over(store, database.shared)?;
     let key = signing_key(&context.data_dir.server_key_file()).map_err(|error| {
         Failure::internal(format!(
             "cannot keep the server key in {}: {error}",

@@ -26,7 +26,7 @@ pub struct WorkerArguments {
 pub fn run(context: &Context, arguments: WorkerArguments) -> Result<(), Failure> {
     let database = context.database()?;
     let schedules = database.schedules.clone();
-    let engine = context.engine_over(database.history, database.shared_blobs)?;
+    let engine = context.engine_over(database.history, database.shared)?;
     runtime()?.block_on(async {
         // Stages are shown with -v; the timestamped lines below always.
         let progress = Arc::new(

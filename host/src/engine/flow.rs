@@ -5,7 +5,9 @@
 //! for a free slot, then for its turn in the request pacing, then for the token budget.
 //!
 //! Requests are paced evenly (a limit of 4 per second starts one call every 250 ms), never in
-//! bursts, so a provider's own per-second window is never exceeded at its edges. Tokens are
+//! bursts, so a provider's own per-second window is never exceeded at its edges. When hosts
+//! share a database, the pacing is kept there ([`SharedPacing`]), so one limit holds across
+//! all of them; concurrency and tokens stay per process. Tokens are
 //! known only once a call has answered: the budget refills continuously, each answer takes
 //! its usage from it, and a call starts only while the budget is not overdrawn.
 
@@ -13,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pipeline_core::store::SharedPacing;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -74,9 +77,11 @@ impl FlowLimits {
 }
 
 /// The flow control of every limited plugin of this process.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FlowControl {
     plugins: HashMap<String, Arc<PluginFlow>>,
+    /// Where the request pacing is kept when hosts share a database.
+    shared_pacing: Option<Arc<dyn SharedPacing>>,
 }
 
 /// The shared state of one limited plugin.
@@ -126,7 +131,18 @@ impl FlowControl {
                 (name.clone(), Arc::new(flow))
             })
             .collect();
-        FlowControl { plugins }
+        FlowControl {
+            plugins,
+            shared_pacing: None,
+        }
+    }
+
+    /// The same limits with the request pacing kept in `pacing`, shared by every host.
+    pub fn pacing_shared_by_hosts(self, pacing: Arc<dyn SharedPacing>) -> FlowControl {
+        FlowControl {
+            shared_pacing: Some(pacing),
+            ..self
+        }
     }
 
     /// Waits until a call of `plugin` may start. `on_wait` is called once, with the limit that
@@ -154,7 +170,29 @@ impl FlowControl {
                 }
             },
         };
-        let (start_at, reason) = flow.reserve(Instant::now());
+        let shared = self.shared_pacing.clone().zip(flow.limits.spacing());
+        let (mut start_at, mut reason) = flow.reserve(Instant::now(), shared.is_none());
+        if let Some((pacing, spacing)) = shared {
+            let name = plugin.to_string();
+            let reserved =
+                tokio::task::spawn_blocking(move || pacing.reserve_start(&name, spacing));
+            let shared_start = match reserved.await {
+                Ok(Ok(wait)) => Instant::now() + wait,
+                // The database would have retried for a minute: pace within this process.
+                failed => {
+                    tracing::warn!(
+                        plugin,
+                        ?failed,
+                        "the shared request pacing is unreachable; pacing this process's calls alone"
+                    );
+                    flow.reserve(Instant::now(), true).0
+                }
+            };
+            if shared_start > start_at {
+                start_at = shared_start;
+                reason = flow.limits.describe_rate();
+            }
+        }
         if start_at > Instant::now() {
             if !waited {
                 on_wait(reason);
@@ -166,9 +204,9 @@ impl FlowControl {
 }
 
 impl PluginFlow {
-    /// Reserves the next start under the pacing and the token budget: when this call may
-    /// start, and which limit decided it.
-    fn reserve(&self, now: Instant) -> (Instant, String) {
+    /// Reserves the next start under the token budget and, with `pace_here`, the request
+    /// pacing of this process: when this call may start, and which limit decided it.
+    fn reserve(&self, now: Instant, pace_here: bool) -> (Instant, String) {
         let mut pacing = self
             .pacing
             .lock()
@@ -183,7 +221,7 @@ impl PluginFlow {
                 reason = format!("token limit of {per_minute} per minute");
             }
         }
-        if let Some(spacing) = self.limits.spacing() {
+        if let Some(spacing) = self.limits.spacing().filter(|_| pace_here) {
             if pacing.next_start > start_at {
                 start_at = pacing.next_start;
                 reason = self.limits.describe_rate();

@@ -37,7 +37,7 @@ pub use error::EngineError;
 pub use flow::{FlowControl, FlowLimits};
 pub use fork::ForkRequest;
 pub use observer::{NoObserver, Observer};
-use pipeline_core::store::{HistoryStore, LeaseOwner, SharedBlobs};
+use pipeline_core::store::{HistoryStore, LeaseOwner, SharedBlobs, SharedPacing};
 pub use report::{
     BudgetReport, CostReport, ErrorReport, PauseReport, PendingApproval, SlotWaitReport,
     StageProgress, StageReport, StatusReport,
@@ -66,6 +66,13 @@ pub const CRASH_AFTER_EVENTS_VARIABLE: &str = "HOST_CRASH_AFTER_EVENTS";
 /// How long a lease lasts without renewal; the owner renews it well before.
 pub const LEASE_TTL_MS: i64 = 15_000;
 
+/// What hosts sharing one database share besides the histories.
+#[derive(Clone)]
+pub struct SharedByHosts {
+    pub blobs: Arc<dyn SharedBlobs>,
+    pub pacing: Arc<dyn SharedPacing>,
+}
+
 /// Everything an engine needs; cheap to clone (shared parts are behind `Arc`).
 #[derive(Clone)]
 pub struct Engine {
@@ -84,10 +91,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The same engine keeping every blob in `shared` too, and reading from it the blobs other
-    /// hosts wrote: for hosts that share a database.
-    pub fn with_shared_blobs(mut self, shared: Arc<dyn SharedBlobs>) -> Engine {
-        self.blobs = Arc::new(BlobStore::new(self.blobs.root().to_path_buf()).shared_with(shared));
+    /// The same engine for a host sharing a database with others: every blob is kept in the
+    /// database too (and the blobs other hosts wrote are read from it), and rate-limited
+    /// plugins are paced there, so each limit holds across every host.
+    pub fn shared_by_hosts(mut self, shared: SharedByHosts) -> Engine {
+        self.blobs =
+            Arc::new(BlobStore::new(self.blobs.root().to_path_buf()).shared_with(shared.blobs));
+        self.flow = Arc::new(
+            FlowControl::new(&self.plugins.config().limits).pacing_shared_by_hosts(shared.pacing),
+        );
         self
     }
 
