@@ -6,10 +6,11 @@
 mod engine_helpers;
 mod support;
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use engine_helpers::{assert_refused, call_keys, event_types, json, run_counting, status};
+use engine_helpers::{
+    assert_refused, call_keys, event_types, json, run_counting, spawn_slow_run, status,
+};
 use pipeline_core::{Event, Signal};
 use support::{Sandbox, assert_success, completed_keys, exit_within, text};
 
@@ -18,33 +19,6 @@ fn run_to_approval(sandbox: &Sandbox, id: &str) {
     let workflow = sandbox.workflow("approval");
     assert_success(&sandbox.host(&["run", workflow.to_str().unwrap(), "--id", id]));
     assert_eq!(status(sandbox, id)["status"], "waiting_for_approval");
-}
-
-/// Starts `host run` of the counting workflow with one slow item and waits until the slow
-/// call has begun.
-fn spawn_slow_run(sandbox: &Sandbox, id: &str, sleep_ms: u64) -> Child {
-    let workflow = sandbox.workflow("counting");
-    let items = format!(r#"items=["sleep-ms={sleep_ms}"]"#);
-    let child = sandbox
-        .command()
-        .args([
-            "run",
-            workflow.to_str().unwrap(),
-            "--id",
-            id,
-            "--input",
-            &items,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !sandbox.calls().iter().any(|key| key.contains("/fan#")) {
-        assert!(Instant::now() < deadline, "the slow activity never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
 }
 
 fn refused_signals_record_nothing() {

@@ -6,6 +6,7 @@
 //! Each host has its own data directory (plugins, caches, blobs) and they share the database
 //! and the counting plugin's call log.
 
+mod engine_helpers;
 #[path = "real_providers/fixtures.rs"]
 #[allow(dead_code)] // The fixtures serve the podcast tests too; this uses a few of them.
 mod fixtures;
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use engine_helpers::spawn_slow_run;
 use fixtures::{CHAT, chat_answer, provider_environment};
 use pipeline_core::Event;
 use support::fake_http::FakeHttp;
@@ -189,33 +191,6 @@ fn three_hosts_share_two_hundred_executions_with_every_call_made_once() {
     }
 }
 
-/// Starts a counting run on `host` whose one fan-out item sleeps, and waits until that slow
-/// call has begun.
-fn spawn_slow_run(host: &Sandbox, id: &str, sleep_ms: u64) -> Child {
-    let workflow = host.workflow("counting");
-    let items = format!(r#"items=["sleep-ms={sleep_ms}"]"#);
-    let child = host
-        .command()
-        .args([
-            "run",
-            workflow.to_str().unwrap(),
-            "--id",
-            id,
-            "--input",
-            &items,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !host.calls().iter().any(|key| key.contains("/fan#")) {
-        assert!(Instant::now() < deadline, "the slow activity never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 #[test]
 fn a_host_killed_mid_activity_is_taken_over_by_another() {
     let Some(hosts) = team(2, None) else { return };
@@ -354,24 +329,12 @@ fn a_rate_limit_holds_across_hosts_sharing_the_database() {
         let output = batch.wait_with_output().unwrap();
         assert_success(&output);
     }
-    let mut received: Vec<Instant> = server
-        .requests_to("POST", CHAT)
-        .iter()
-        .map(|request| request.received_at)
-        .collect();
+    let received = server.arrival_times("POST", CHAT);
     assert_eq!(
         received.len(),
         18,
         "two hosts, three executions of three calls each"
     );
-    received.sort();
-    // Four per second in all: any five requests in a row span about a second. Each host
-    // pacing itself alone would let eight a second through.
-    for window in received.windows(5) {
-        let span = window[4] - window[0];
-        assert!(
-            span >= Duration::from_millis(750),
-            "five requests within {span:?}: the shared limit of 4 per second was broken"
-        );
-    }
+    // Each host pacing itself alone would let eight a second through.
+    server.assert_paced("POST", CHAT, 4);
 }

@@ -5,7 +5,8 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::support::{Sandbox, assert_success, text};
 
@@ -110,4 +111,31 @@ pub fn call_keys(sandbox: &Sandbox, ids: &[&str]) -> Vec<String> {
         .zip(starts.iter().skip(1).chain([&joined.len()]))
         .map(|(&start, &end)| joined[start..end].to_string())
         .collect()
+}
+
+/// Starts `host run` of the counting workflow with one slow item and waits until the slow
+/// call has begun.
+pub fn spawn_slow_run(sandbox: &Sandbox, id: &str, sleep_ms: u64) -> Child {
+    let workflow = sandbox.workflow("counting");
+    let items = format!(r#"items=["sleep-ms={sleep_ms}"]"#);
+    let child = sandbox
+        .command()
+        .args([
+            "run",
+            workflow.to_str().unwrap(),
+            "--id",
+            id,
+            "--input",
+            &items,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sandbox.calls().iter().any(|key| key.contains("/fan#")) {
+        assert!(Instant::now() < deadline, "the slow activity never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }

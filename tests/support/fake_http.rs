@@ -230,6 +230,34 @@ impl FakeHttp {
             .collect()
     }
 
+    /// When the requests to `path` arrived, in order.
+    pub fn arrival_times(&self, method: &str, path: &str) -> Vec<std::time::Instant> {
+        let mut times: Vec<_> = self
+            .requests_to(method, path)
+            .iter()
+            .map(|request| request.received_at)
+            .collect();
+        times.sort();
+        times
+    }
+
+    /// Asserts that the requests to `path` kept to `per_second`: any `per_second + 1` in a row
+    /// span about a second (unlimited, they arrive within milliseconds). The pacing is even;
+    /// the quarter of a spacing of tolerance absorbs a call whose plugin took longer to reach
+    /// the server than the next one's.
+    pub fn assert_paced(&self, method: &str, path: &str, per_second: u32) {
+        let spacing = std::time::Duration::from_secs(1) / per_second;
+        let times = self.arrival_times(method, path);
+        for window in times.windows(per_second as usize + 1) {
+            let span = window[per_second as usize] - window[0];
+            assert!(
+                span >= spacing * (per_second - 1),
+                "{} requests within {span:?}: the limit of {per_second} per second was broken",
+                per_second + 1
+            );
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Script> {
         lock(&self.script)
     }
