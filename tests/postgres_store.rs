@@ -2,7 +2,9 @@
 //! not follow the history; a lease keeps other owners out until it expires, and an owner that
 //! lost it can append nothing; writers in two processes' worth of stores racing on one
 //! execution leave one verified history; a commit anywhere moves every store's change token
-//! (LISTEN/NOTIFY); blobs round-trip in chunks; a schema from a newer host is refused.
+//! (LISTEN/NOTIFY); blobs round-trip in chunks; a schema from a newer host is refused; an
+//! append whose commit went through but whose acknowledgement was lost with the connection is
+//! recognised when tried again, not refused and not written twice.
 
 mod support;
 
@@ -27,6 +29,14 @@ fn event(event_type: &str, at: i64) -> NewEvent {
 fn database() -> Option<String> {
     shared()?;
     Some(fresh_database())
+}
+
+/// Two stores on one database, as two hosts open it.
+fn two_hosts(url: &str) -> (PostgresStore, PostgresStore) {
+    (
+        PostgresStore::connect(url).unwrap(),
+        PostgresStore::connect(url).unwrap(),
+    )
 }
 
 fn owner(name: &str) -> LeaseOwner {
@@ -81,10 +91,7 @@ async fn appends_follow_the_history_and_a_stale_one_is_refused_having_written_no
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_keeps_others_out_until_it_expires_and_fences_its_old_owner() {
     let Some(url) = database() else { return };
-    let (first_host, second_host) = (
-        PostgresStore::connect(&url).unwrap(),
-        PostgresStore::connect(&url).unwrap(),
-    );
+    let (first_host, second_host) = two_hosts(&url);
     let (first, second) = (owner("first"), owner("second"));
     first_host
         .acquire_lease("ep", &first, 1_000, 15_000)
@@ -193,10 +200,7 @@ async fn writers_racing_on_one_execution_leave_one_verified_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_anywhere_moves_every_stores_change_token() {
     let Some(url) = database() else { return };
-    let (watching, writing) = (
-        PostgresStore::connect(&url).unwrap(),
-        PostgresStore::connect(&url).unwrap(),
-    );
+    let (watching, writing) = two_hosts(&url);
     let before = watching.change_token().unwrap();
     // The listener connects in the background; its connection counts as a change, so wait
     // for the count to settle before the commit that must be heard.
@@ -262,10 +266,7 @@ fn a_schema_from_a_newer_host_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_are_added_once_moved_on_by_one_store_and_removed() {
     let Some(url) = database() else { return };
-    let (first, second) = (
-        PostgresStore::connect(&url).unwrap(),
-        PostgresStore::connect(&url).unwrap(),
-    );
+    let (first, second) = two_hosts(&url);
     let schedule = ScheduleRow {
         name: "weekly".into(),
         cron: "0 6 * * MON".into(),
@@ -307,4 +308,99 @@ async fn schedules_are_added_once_moved_on_by_one_store_and_removed() {
     assert!(second.remove_schedule("weekly").unwrap());
     assert!(!first.remove_schedule("weekly").unwrap());
     assert!(first.schedules().unwrap().is_empty());
+}
+
+/// A TCP relay in front of the database that, once armed, cuts the connection right where the
+/// server acknowledges a COMMIT, without passing the acknowledgement on: the commit went
+/// through, and the client cannot know it.
+struct CommitCutter {
+    address: std::net::SocketAddr,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CommitCutter {
+    fn in_front_of(upstream: std::net::SocketAddr) -> CommitCutter {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cutting = armed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let mut server = std::net::TcpStream::connect(upstream).unwrap();
+                let (mut client_in, mut server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut client_in, &mut server_out));
+                let cutting = cutting.clone();
+                std::thread::spawn(move || {
+                    let mut buffer = vec![0u8; 64 << 10];
+                    while let Ok(read) = server.read(&mut buffer) {
+                        let chunk = &buffer[..read];
+                        let acknowledges_commit =
+                            chunk.windows(7).any(|window| window == b"COMMIT\0");
+                        if read == 0
+                            || (acknowledges_commit
+                                && cutting.swap(false, std::sync::atomic::Ordering::SeqCst))
+                        {
+                            let _ = client.shutdown(std::net::Shutdown::Both);
+                            let _ = server.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        if client.write_all(chunk).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        CommitCutter { address, armed }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_whose_acknowledgement_was_lost_is_recognised_not_repeated() {
+    let Some(url) = database() else { return };
+    let (host_and_port, name) = url
+        .trim_start_matches("postgres://host@")
+        .split_once('/')
+        .expect("the test database's URL");
+    let cutter = CommitCutter::in_front_of(host_and_port.parse().unwrap());
+    let store =
+        PostgresStore::connect(&format!("postgres://host@{}/{name}", cutter.address)).unwrap();
+    store
+        .append("ep", 1, vec![event("ExecutionStarted", 1)])
+        .await
+        .unwrap();
+    cutter
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let stored = store
+        .append(
+            "ep",
+            2,
+            vec![event("StageStarted", 2), event("StageCompleted", 3)],
+        )
+        .await
+        .expect("the committed append is recognised when tried again");
+    assert!(
+        !cutter.armed.load(std::sync::atomic::Ordering::SeqCst),
+        "the acknowledgement of the commit should have been cut"
+    );
+    assert_eq!(
+        stored
+            .iter()
+            .map(|event| event.sequence)
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+    let events = store.read("ep").unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|event| event.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["ExecutionStarted", "StageStarted", "StageCompleted"],
+        "written once"
+    );
 }

@@ -31,9 +31,7 @@ use deadpool_postgres::{
 };
 use pipeline_core::ExecutionId;
 use pipeline_core::event::ReusedFrom;
-use pipeline_core::store::queue::{
-    LeaseChange, NewLease, WriteRequest, submit_append, submit_lease,
-};
+use pipeline_core::store::queue::{WriteQueue, WriteRequest};
 use pipeline_core::store::{
     AppendFuture, ExecutionRow, ExecutionSummary, HistoryError, HistoryStore, LeaseFuture,
     LeaseHolder, LeaseOwner, NewEvent, ReleaseFuture, StoredEvent, chain,
@@ -196,14 +194,6 @@ impl PostgresStore {
             }
         })
     }
-
-    fn send(&self, request: WriteRequest) -> Result<(), HistoryError> {
-        self.writes
-            .as_ref()
-            .ok_or(HistoryError::WriterStopped)?
-            .send(request)
-            .map_err(|_| HistoryError::WriterStopped)
-    }
 }
 
 /// The one parameter of an executions query.
@@ -211,6 +201,16 @@ impl PostgresStore {
 enum Parameter {
     Text(String),
     Number(i64),
+}
+
+impl WriteQueue for PostgresStore {
+    fn send(&self, request: WriteRequest) -> Result<(), HistoryError> {
+        self.writes
+            .as_ref()
+            .ok_or(HistoryError::WriterStopped)?
+            .send(request)
+            .map_err(|_| HistoryError::WriterStopped)
+    }
 }
 
 impl HistoryStore for PostgresStore {
@@ -222,15 +222,7 @@ impl HistoryStore for PostgresStore {
         summary: Option<ExecutionSummary>,
         owner: Option<String>,
     ) -> AppendFuture<'a> {
-        Box::pin(submit_append(
-            |request| self.send(request),
-            execution_id,
-            first_sequence,
-            events,
-            summary,
-            owner,
-            None,
-        ))
+        self.queue_append(execution_id, first_sequence, events, summary, owner)
     }
 
     fn start_owned<'a>(
@@ -242,19 +234,7 @@ impl HistoryStore for PostgresStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> AppendFuture<'a> {
-        Box::pin(submit_append(
-            |request| self.send(request),
-            execution_id,
-            1,
-            events,
-            Some(summary),
-            None,
-            Some(NewLease {
-                owner: owner.clone(),
-                now_ms,
-                ttl_ms,
-            }),
-        ))
+        self.queue_start_owned(execution_id, events, summary, owner, now_ms, ttl_ms)
     }
 
     fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError> {
@@ -303,16 +283,7 @@ impl HistoryStore for PostgresStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> LeaseFuture<'a> {
-        let change = LeaseChange::Acquire {
-            owner: owner.clone(),
-            now_ms,
-            ttl_ms,
-        };
-        Box::pin(submit_lease(
-            |request| self.send(request),
-            execution_id,
-            change,
-        ))
+        self.queue_acquire_lease(execution_id, owner, now_ms, ttl_ms)
     }
 
     fn release_lease<'a>(
@@ -320,15 +291,7 @@ impl HistoryStore for PostgresStore {
         execution_id: &'a str,
         owner: &'a LeaseOwner,
     ) -> ReleaseFuture<'a> {
-        let change = LeaseChange::Release {
-            owner_id: owner.id.clone(),
-        };
-        // Releasing always succeeds: a lease held by someone else is left alone.
-        Box::pin(async move {
-            submit_lease(|request| self.send(request), execution_id, change)
-                .await
-                .map(|_| ())
-        })
+        self.queue_release_lease(execution_id, owner)
     }
 
     fn lease_holder(

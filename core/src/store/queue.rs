@@ -5,7 +5,10 @@
 
 use futures_channel::oneshot;
 
-use super::{ExecutionSummary, HistoryError, LeaseHolder, LeaseOwner, NewEvent, StoredEvent};
+use super::{
+    AppendFuture, ExecutionSummary, HistoryError, LeaseFuture, LeaseHolder, LeaseOwner, NewEvent,
+    ReleaseFuture, StoredEvent,
+};
 
 /// One write waiting for a commit.
 pub enum WriteRequest {
@@ -89,9 +92,92 @@ impl WriteRequest {
     }
 }
 
-/// Queues an append with `send` and waits for its commit.
-pub async fn submit_append(
-    send: impl FnOnce(WriteRequest) -> Result<(), HistoryError>,
+/// A store whose writes go through a queue to its writer: it says how a request is queued,
+/// and gets the `HistoryStore` write operations built on that, the same for every such store.
+pub trait WriteQueue: Sync {
+    /// Queues `request` for the writer; fails only when the writer has stopped.
+    fn send(&self, request: WriteRequest) -> Result<(), HistoryError>;
+
+    /// [`HistoryStore::append_with`](super::HistoryStore::append_with) through the queue.
+    fn queue_append<'a>(
+        &'a self,
+        execution_id: &'a str,
+        first_sequence: u64,
+        events: Vec<NewEvent>,
+        summary: Option<ExecutionSummary>,
+        owner: Option<String>,
+    ) -> AppendFuture<'a> {
+        Box::pin(submit_append(
+            self,
+            execution_id,
+            first_sequence,
+            events,
+            summary,
+            owner,
+            None,
+        ))
+    }
+
+    /// [`HistoryStore::start_owned`](super::HistoryStore::start_owned) through the queue.
+    fn queue_start_owned<'a>(
+        &'a self,
+        execution_id: &'a str,
+        events: Vec<NewEvent>,
+        summary: ExecutionSummary,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> AppendFuture<'a> {
+        let lease = NewLease {
+            owner: owner.clone(),
+            now_ms,
+            ttl_ms,
+        };
+        Box::pin(submit_append(
+            self,
+            execution_id,
+            1,
+            events,
+            Some(summary),
+            None,
+            Some(lease),
+        ))
+    }
+
+    /// [`HistoryStore::acquire_lease`](super::HistoryStore::acquire_lease) through the queue,
+    /// so many drives' leases share commits with the appends.
+    fn queue_acquire_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> LeaseFuture<'a> {
+        let change = LeaseChange::Acquire {
+            owner: owner.clone(),
+            now_ms,
+            ttl_ms,
+        };
+        Box::pin(submit_lease(self, execution_id, change))
+    }
+
+    /// [`HistoryStore::release_lease`](super::HistoryStore::release_lease) through the queue.
+    /// Releasing always succeeds: a lease held by someone else is left alone.
+    fn queue_release_lease<'a>(
+        &'a self,
+        execution_id: &'a str,
+        owner: &'a LeaseOwner,
+    ) -> ReleaseFuture<'a> {
+        let change = LeaseChange::Release {
+            owner_id: owner.id.clone(),
+        };
+        Box::pin(async move { submit_lease(self, execution_id, change).await.map(|_| ()) })
+    }
+}
+
+/// Queues an append and waits for its commit.
+async fn submit_append(
+    queue: &(impl WriteQueue + ?Sized),
     execution_id: &str,
     first_sequence: u64,
     events: Vec<NewEvent>,
@@ -100,7 +186,7 @@ pub async fn submit_append(
     take_lease: Option<NewLease>,
 ) -> Result<Vec<StoredEvent>, HistoryError> {
     let (reply, answer) = oneshot::channel();
-    send(WriteRequest::Append(AppendRequest {
+    queue.send(WriteRequest::Append(AppendRequest {
         execution_id: execution_id.to_string(),
         first_sequence,
         events,
@@ -112,14 +198,14 @@ pub async fn submit_append(
     answer.await.map_err(|_| HistoryError::WriterStopped)?
 }
 
-/// Queues a lease change with `send` and waits for its commit.
-pub async fn submit_lease(
-    send: impl FnOnce(WriteRequest) -> Result<(), HistoryError>,
+/// Queues a lease change and waits for its commit.
+async fn submit_lease(
+    queue: &(impl WriteQueue + ?Sized),
     execution_id: &str,
     change: LeaseChange,
 ) -> Result<Result<(), LeaseHolder>, HistoryError> {
     let (reply, answer) = oneshot::channel();
-    send(WriteRequest::Lease(LeaseRequest {
+    queue.send(WriteRequest::Lease(LeaseRequest {
         execution_id: execution_id.to_string(),
         change,
         reply,

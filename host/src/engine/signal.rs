@@ -3,10 +3,10 @@
 //! drive the execution (`host signal --no-wait`, a server's API) skips loading them.
 
 use pipeline_core::signals::check_signal;
-use pipeline_core::store::{HistoryError, HistoryStore, NewEvent};
+use pipeline_core::store::{HistoryError, HistoryStore};
 use pipeline_core::{Definition, Event, ExecutionState, Signal};
 
-use super::store::{apply, load_history_from, summary_of};
+use super::store::{apply, load_history_from, new_event, summary_of};
 use super::{Clock, Engine, EngineError};
 
 impl Engine {
@@ -51,11 +51,7 @@ pub async fn record_signal(
         };
         let now_ms = clock.now_ms();
         apply(&mut state, &event, now_ms)?;
-        let row = NewEvent {
-            event_type: event.type_name().to_string(),
-            payload: event.to_payload(),
-            recorded_at_ms: now_ms,
-        };
+        let row = new_event(&event, now_ms);
         let appended = store
             .append_with(
                 execution_id,

@@ -72,6 +72,15 @@ pub(super) fn apply(
 }
 
 /// The executions-table row of a state.
+/// An event as the store appends it, recorded at `now_ms`.
+pub(super) fn new_event(event: &Event, now_ms: i64) -> NewEvent {
+    NewEvent {
+        event_type: event.type_name().to_string(),
+        payload: event.to_payload(),
+        recorded_at_ms: now_ms,
+    }
+}
+
 pub fn summary_of(
     definition: &Definition,
     state: &ExecutionState,
@@ -179,11 +188,7 @@ impl Engine {
         let summary = summary_of(definition, &next, now_ms);
         let rows: Vec<NewEvent> = events
             .iter()
-            .map(|event| NewEvent {
-                event_type: event.type_name().to_string(),
-                payload: event.to_payload(),
-                recorded_at_ms: now_ms,
-            })
+            .map(|event| new_event(event, now_ms))
             .collect();
         let count = rows.len() as u64;
         self.store
@@ -219,11 +224,7 @@ impl Engine {
         let summary = summary_of(definition, &state, now_ms);
         let rows = std::iter::once(&started)
             .chain(&forked)
-            .map(|event| NewEvent {
-                event_type: event.type_name().to_string(),
-                payload: event.to_payload(),
-                recorded_at_ms: now_ms,
-            })
+            .map(|event| new_event(event, now_ms))
             .collect();
         self.store
             .append_with(&state.execution_id.0, 1, rows, Some(summary), None)
@@ -261,11 +262,7 @@ impl Engine {
         super::driver::decide_onwards(definition, &mut state, &mut events, now_ms)?;
         let rows: Vec<NewEvent> = events
             .iter()
-            .map(|event| NewEvent {
-                event_type: event.type_name().to_string(),
-                payload: event.to_payload(),
-                recorded_at_ms: now_ms,
-            })
+            .map(|event| new_event(event, now_ms))
             .collect();
         self.store
             .start_owned(

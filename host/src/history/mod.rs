@@ -19,9 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
 use pipeline_core::event::ReusedFrom;
-use pipeline_core::store::queue::{
-    LeaseChange, NewLease, WriteRequest, submit_append, submit_lease,
-};
+use pipeline_core::store::queue::{WriteQueue, WriteRequest};
 use pipeline_core::store::{AppendFuture, LeaseFuture, ReleaseFuture, chain};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -83,19 +81,21 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn database_error(&self, error: rusqlite::Error) -> HistoryError {
+        HistoryError::Database {
+            database: self.path.display().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl WriteQueue for SqliteStore {
     fn send(&self, request: WriteRequest) -> Result<(), HistoryError> {
         self.requests
             .as_ref()
             .ok_or(HistoryError::WriterStopped)?
             .send(request)
             .map_err(|_| HistoryError::WriterStopped)
-    }
-
-    fn database_error(&self, error: rusqlite::Error) -> HistoryError {
-        HistoryError::Database {
-            database: self.path.display().to_string(),
-            message: error.to_string(),
-        }
     }
 }
 
@@ -109,15 +109,7 @@ impl HistoryStore for SqliteStore {
         summary: Option<ExecutionSummary>,
         owner: Option<String>,
     ) -> AppendFuture<'a> {
-        Box::pin(submit_append(
-            |request| self.send(request),
-            execution_id,
-            first_sequence,
-            events,
-            summary,
-            owner,
-            None,
-        ))
+        self.queue_append(execution_id, first_sequence, events, summary, owner)
     }
 
     fn read(&self, execution_id: &str) -> Result<Vec<StoredEvent>, HistoryError> {
@@ -153,19 +145,7 @@ impl HistoryStore for SqliteStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> AppendFuture<'a> {
-        Box::pin(submit_append(
-            |request| self.send(request),
-            execution_id,
-            1,
-            events,
-            Some(summary),
-            None,
-            Some(NewLease {
-                owner: owner.clone(),
-                now_ms,
-                ttl_ms,
-            }),
-        ))
+        self.queue_start_owned(execution_id, events, summary, owner, now_ms, ttl_ms)
     }
 
     /// Queued for the writer like an append, so many drives' leases share commits.
@@ -176,16 +156,7 @@ impl HistoryStore for SqliteStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> LeaseFuture<'a> {
-        let change = LeaseChange::Acquire {
-            owner: owner.clone(),
-            now_ms,
-            ttl_ms,
-        };
-        Box::pin(submit_lease(
-            |request| self.send(request),
-            execution_id,
-            change,
-        ))
+        self.queue_acquire_lease(execution_id, owner, now_ms, ttl_ms)
     }
 
     fn release_lease<'a>(
@@ -193,15 +164,7 @@ impl HistoryStore for SqliteStore {
         execution_id: &'a str,
         owner: &'a LeaseOwner,
     ) -> ReleaseFuture<'a> {
-        let change = LeaseChange::Release {
-            owner_id: owner.id.clone(),
-        };
-        // Releasing always succeeds: a lease held by someone else is left alone.
-        Box::pin(async move {
-            submit_lease(|request| self.send(request), execution_id, change)
-                .await
-                .map(|_| ())
-        })
+        self.queue_release_lease(execution_id, owner)
     }
 
     fn lease_holder(
