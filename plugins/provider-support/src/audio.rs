@@ -90,19 +90,13 @@ fn speech(provider: &str, pcm: Pcm16) -> Result<Speech, ProviderError> {
 mod tests {
     use super::*;
 
+    /// A mono 24 kHz WAV whose header declares `data_size` bytes, followed by `data`.
     fn wav_with(encoding: u16, bits: u16, data_size: u32, data: &[u8]) -> Vec<u8> {
-        let mut bytes = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
-        bytes.extend_from_slice(&16u32.to_le_bytes());
-        bytes.extend_from_slice(&encoding.to_le_bytes());
-        bytes.extend_from_slice(&1u16.to_le_bytes());
-        bytes.extend_from_slice(&24_000u32.to_le_bytes());
-        bytes.extend_from_slice(&(24_000 * u32::from(bits / 8)).to_le_bytes());
-        bytes.extend_from_slice(&(bits / 8).to_le_bytes());
-        bytes.extend_from_slice(&bits.to_le_bytes());
-        bytes.extend_from_slice(b"data");
-        bytes.extend_from_slice(&data_size.to_le_bytes());
-        bytes.extend_from_slice(data);
-        bytes
+        [
+            &tts_kit::wav::header(encoding, 1, 24_000, bits, data_size)[..],
+            data,
+        ]
+        .concat()
     }
 
     #[test]

@@ -46,20 +46,37 @@ impl Pcm16 {
 /// The header for `frames` frames of 16-bit PCM; the caller checks that the data fits the
 /// 32-bit RIFF sizes.
 pub fn pcm16_header(sample_rate: u32, channels: u16, frames: u32) -> [u8; PCM16_HEADER_BYTES] {
-    let block_align = channels * 2;
-    let data_bytes = frames * u32::from(block_align);
+    header(
+        1,
+        channels,
+        sample_rate,
+        16,
+        frames * u32::from(channels * 2),
+    )
+}
+
+/// The 44-byte header of a WAV file of any plain format: `format_tag` 1 for integer PCM, 3
+/// for float; `bits` per sample; `data_bytes` of samples after it.
+pub fn header(
+    format_tag: u16,
+    channels: u16,
+    sample_rate: u32,
+    bits: u16,
+    data_bytes: u32,
+) -> [u8; PCM16_HEADER_BYTES] {
+    let block_align = channels * (bits / 8);
     let fields: [&[u8]; 13] = [
         b"RIFF",
         &(36 + data_bytes).to_le_bytes(),
         b"WAVE",
         b"fmt ",
         &16u32.to_le_bytes(),
-        &1u16.to_le_bytes(),
+        &format_tag.to_le_bytes(),
         &channels.to_le_bytes(),
         &sample_rate.to_le_bytes(),
         &(sample_rate * u32::from(block_align)).to_le_bytes(),
         &block_align.to_le_bytes(),
-        &16u16.to_le_bytes(),
+        &bits.to_le_bytes(),
         b"data",
         &data_bytes.to_le_bytes(),
     ];
@@ -158,19 +175,9 @@ fn to_pcm16(encoding: u16, bits: u16, data: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// A mono 24 kHz WAV whose header declares `data_size` bytes, followed by `data`.
     fn wav_with(encoding: u16, bits: u16, data_size: u32, data: &[u8]) -> Vec<u8> {
-        let mut bytes = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
-        bytes.extend_from_slice(&16u32.to_le_bytes());
-        bytes.extend_from_slice(&encoding.to_le_bytes());
-        bytes.extend_from_slice(&1u16.to_le_bytes());
-        bytes.extend_from_slice(&24_000u32.to_le_bytes());
-        bytes.extend_from_slice(&(24_000 * u32::from(bits / 8)).to_le_bytes());
-        bytes.extend_from_slice(&(bits / 8).to_le_bytes());
-        bytes.extend_from_slice(&bits.to_le_bytes());
-        bytes.extend_from_slice(b"data");
-        bytes.extend_from_slice(&data_size.to_le_bytes());
-        bytes.extend_from_slice(data);
-        bytes
+        [&header(encoding, 1, 24_000, bits, data_size)[..], data].concat()
     }
 
     #[test]
