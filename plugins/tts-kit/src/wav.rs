@@ -56,7 +56,8 @@ pub fn pcm16_header(sample_rate: u32, channels: u16, frames: u32) -> [u8; PCM16_
 }
 
 /// The 44-byte header of a WAV file of any plain format: `format_tag` 1 for integer PCM, 3
-/// for float; `bits` per sample; `data_bytes` of samples after it.
+/// for float; `bits` per sample; `data_bytes` of samples after it (`u32::MAX` for a stream of
+/// unknown length, as streaming servers write it).
 pub fn header(
     format_tag: u16,
     channels: u16,
@@ -67,7 +68,8 @@ pub fn header(
     let block_align = channels * (bits / 8);
     let fields: [&[u8]; 13] = [
         b"RIFF",
-        &(36 + data_bytes).to_le_bytes(),
+        // A streaming placeholder (`u32::MAX` data bytes) stays a placeholder.
+        &36u32.saturating_add(data_bytes).to_le_bytes(),
         b"WAVE",
         b"fmt ",
         &16u32.to_le_bytes(),
