@@ -103,7 +103,7 @@ fn a_podcast_is_made_on_local_servers_with_no_cloud() {
     let completed_llm_calls = sandbox
         .history("local")
         .into_iter()
-        .filter(|(event, _)| matches!(event, Event::ActivityCompleted { usage: Some(usage), .. } if usage["input"]["unit"] == "usageunit::tokens"))
+        .filter(|(event, _)| matches!(event, Event::ActivityCompleted { usage: Some(usage), .. } if usage["input"]["unit"] == "tokens"))
         .count();
     assert!(
         completed_llm_calls >= 4,

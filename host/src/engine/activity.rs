@@ -543,7 +543,7 @@ fn number(input: &Value, field: &str, default: f32) -> f32 {
 }
 
 fn usage_json(usage: &Usage) -> Value {
-    let quantity = |quantity: &crate::plugin::types::Quantity| json!({ "amount": quantity.amount, "unit": format!("{:?}", quantity.unit).to_lowercase() });
+    let quantity = |quantity: &crate::plugin::types::Quantity| json!({ "amount": quantity.amount, "unit": crate::plugin::types::unit_name(quantity.unit) });
     json!({ "input": quantity(&usage.input), "output": quantity(&usage.output) })
 }
 

@@ -49,6 +49,16 @@ pub mod types {
     pub use super::generated::llm::pipeline::services::types::{
         AudioEncoding, AudioFormat, Cost, ErrorKind, ProviderError, Quantity, Usage, UsageUnit,
     };
+
+    /// The unit as the WIT spells it, which is how histories and reports name it.
+    pub fn unit_name(unit: UsageUnit) -> &'static str {
+        match unit {
+            UsageUnit::Tokens => "tokens",
+            UsageUnit::Characters => "characters",
+            UsageUnit::AudioMilliseconds => "audio-milliseconds",
+            UsageUnit::Images => "images",
+        }
+    }
 }
 
 /// Chat-style text generation.

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use host::plugin::types::UsageUnit;
+use host::plugin::types::unit_name;
 use host::plugin::{
     CacheOutcome, LoadError, PluginHost, SampleCall, Service, WIT_PACKAGE, WIT_VERSION,
 };
@@ -181,16 +181,6 @@ fn call_report(call: SampleCall) -> CallReport {
             retryable: Some(error.is_retryable()),
             error: Some(error.to_string()),
         },
-    }
-}
-
-/// The unit as the WIT spells it.
-fn unit_name(unit: UsageUnit) -> &'static str {
-    match unit {
-        UsageUnit::Tokens => "tokens",
-        UsageUnit::Characters => "characters",
-        UsageUnit::AudioMilliseconds => "audio-milliseconds",
-        UsageUnit::Images => "images",
     }
 }
 
