@@ -1,17 +1,19 @@
 //! Plugins written in Python and JavaScript: the templates under `plugins/templates/` are built
 //! from the repository's own files with their own `build.sh` (componentize-py, componentize-js
 //! as `tools/plugin-toolchains.sh` installs them), dropped into a data directory and driven
-//! through the real binary against a fake OpenAI-compatible server on 127.0.0.1, under the same
-//! grants, network gate and result checks as the Rust plugins.
+//! through the real binary under the same grants, network gate and result checks as the Rust
+//! plugins: the LLM templates against a fake OpenAI-compatible server on 127.0.0.1, the TTS,
+//! mixer and image templates together through one workflow.
 
 #[path = "real_providers/fixtures.rs"]
 #[allow(dead_code)]
 mod fixtures;
 mod support;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use fixtures::{API_KEY, COMPLETION_TOKENS, PROMPT_TOKENS, chat_answer};
 use pipeline_core::Event;
@@ -22,48 +24,27 @@ use support::{Sandbox, assert_exit, assert_success, text};
 
 const CHAT: &str = "/v1/chat/completions";
 
-/// One template: its folder under `plugins/templates/` and the language of its toolchain.
-struct Template {
-    folder: &'static str,
-    language: &'static str,
-}
+/// The LLM templates, each with the language of its toolchain.
+const LLM_TEMPLATES: [(&str, &str); 2] = [("python-llm", "python"), ("js-llm", "js")];
 
-const TEMPLATES: [Template; 2] = [
-    Template {
-        folder: "python-llm",
-        language: "python",
-    },
-    Template {
-        folder: "js-llm",
-        language: "js",
-    },
-];
-
-/// Builds a template once per test run; `None` when its toolchain is missing outside CI.
-fn built(template: &Template) -> Option<PathBuf> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    static JS: OnceLock<Option<PathBuf>> = OnceLock::new();
-    let cell = if template.language == "python" {
-        &PYTHON
-    } else {
-        &JS
-    };
-    cell.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../plugins/templates")
-            .join(template.folder);
-        let work = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("plugin-languages")
-            .join(template.folder);
-        let _ = std::fs::remove_dir_all(&work);
-        build_project(
-            &source,
-            &work,
-            template.language,
-            &format!("{}.wasm", template.folder),
-        )
-    })
-    .clone()
+/// Builds the template in `plugins/templates/<folder>` once per test run; `None` when its
+/// toolchain is missing outside CI.
+fn built(folder: &str, language: &str) -> Option<PathBuf> {
+    static BUILT: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Mutex::default).lock().unwrap();
+    built
+        .entry(folder.to_string())
+        .or_insert_with(|| {
+            let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../plugins/templates")
+                .join(folder);
+            let work = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join("plugin-languages")
+                .join(folder);
+            let _ = std::fs::remove_dir_all(&work);
+            build_project(&source, &work, language, &format!("{folder}.wasm"))
+        })
+        .clone()
 }
 
 /// Drops `wasm` in as `name`, granted the plugin's settings and, when given, `server`'s origin.
@@ -104,11 +85,10 @@ fn run_workflow(
 
 #[test]
 fn python_and_javascript_templates_serve_a_workflow() {
-    for template in &TEMPLATES {
-        let Some(wasm) = built(template) else {
+    for (name, language) in LLM_TEMPLATES {
+        let Some(wasm) = built(name, language) else {
             continue;
         };
-        let name = template.folder;
         let server = FakeHttp::start();
         server.route(
             "POST",
@@ -169,11 +149,10 @@ fn python_and_javascript_templates_serve_a_workflow() {
 
 #[test]
 fn an_origin_not_granted_is_refused_and_answers_are_checked() {
-    for template in &TEMPLATES {
-        let Some(wasm) = built(template) else {
+    for (name, language) in LLM_TEMPLATES {
+        let Some(wasm) = built(name, language) else {
             continue;
         };
-        let name = template.folder;
         let server = FakeHttp::start();
         server.route(
             "POST",
@@ -218,4 +197,118 @@ fn an_origin_not_granted_is_refused_and_answers_are_checked() {
             "{name}: {failures:?}"
         );
     }
+}
+
+/// The TTS, mixer and image templates of each language serve one workflow together: speech in
+/// the granted price, a stereo mix of it laid out as the request says, and a PNG cover of the
+/// size asked for.
+#[test]
+fn python_and_javascript_media_templates_speak_mix_and_paint() {
+    let lines = ["tea leaves", "hot water poured slowly"];
+    'languages: for language in ["python", "js"] {
+        let sandbox = Sandbox::new();
+        let plugins = sandbox.data().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        let mut providers = Vec::new();
+        for service in ["tts", "mixer", "image"] {
+            let name = format!("{language}-{service}");
+            let Some(wasm) = built(&name, language) else {
+                continue 'languages;
+            };
+            std::fs::copy(wasm, plugins.join(format!("{name}.wasm"))).unwrap();
+            providers.push(format!("{service}={name}"));
+        }
+        std::fs::write(
+            sandbox.data().join("config.toml"),
+            format!(
+                "[plugins.{language}-tts]\nsettings = [\"TTS_USD_PER_MILLION_CHARACTERS\"]\n\
+                 [plugins.{language}-image]\nsettings = [\"IMAGE_USD_PER_IMAGE\"]\n"
+            ),
+        )
+        .unwrap();
+        let id = format!("{language}-media");
+        let workflow = sandbox.workflow("media_templates");
+        let mut command = sandbox.command();
+        command
+            .args(["run", workflow.to_str().unwrap(), "--id", &id])
+            .args(["--input", &format!("lines={}", json!(lines))])
+            .env("TTS_USD_PER_MILLION_CHARACTERS", "15")
+            .env("IMAGE_USD_PER_IMAGE", "0.04");
+        for provider in &providers {
+            command.args(["--provider", provider]);
+        }
+        let output = command.output().expect("host runs");
+        assert_success(&output);
+
+        let outputs = sandbox.stage_outputs(&id);
+        let clips: Vec<u64> = outputs["speech"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|clip| clip["duration_ms"].as_u64().unwrap())
+            .collect();
+        assert_eq!(clips.len(), 2, "{language}: {outputs}");
+        // 500 ms of padding, the first clip, a 250 ms gap, the second clip, 500 ms of padding.
+        let mix = &outputs["mix"];
+        let placements = json!([
+            {"clip": 0, "start_ms": 500, "end_ms": 500 + clips[0]},
+            {"clip": 1, "start_ms": 750 + clips[0], "end_ms": 750 + clips[0] + clips[1]},
+        ]);
+        assert_eq!(mix["placements"], placements, "{language}: {mix}");
+        let episode_ms = 1250 + clips[0] + clips[1];
+        assert_eq!(mix["duration_ms"], episode_ms, "{language}: {mix}");
+        let wav = blob(&sandbox, &mix["audio"]);
+        assert_eq!(&wav[..4], b"RIFF", "{language}");
+        let channels = u16::from_le_bytes([wav[22], wav[23]]);
+        let rate = u32::from_le_bytes(wav[24..28].try_into().unwrap());
+        assert_eq!((channels, rate), (2, 24_000), "{language}");
+        assert_eq!(wav.len() as u64, 44 + episode_ms * 24 * 2 * 2, "{language}");
+
+        let cover = &outputs["cover"];
+        let png = blob(&sandbox, &cover["image"]);
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{language}");
+        assert_eq!(&png[12..16], b"IHDR", "{language}");
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 96);
+        assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 64);
+
+        // The prices granted as settings reach the plugins: 10 and 23 characters at $15 per
+        // million, and one image at $0.04. Usage is recorded in the WIT's units.
+        let mut costs: Vec<(String, u64)> = Vec::new();
+        for (event, _) in sandbox.history(&id) {
+            if let Event::ActivityCompleted {
+                activity,
+                usage,
+                cost,
+                ..
+            } = event
+            {
+                let usage = usage.expect("usage recorded");
+                let units = (&usage["input"]["unit"], &usage["output"]["unit"]);
+                let expected = match activity.0.split('#').next() {
+                    Some("speech") => ("characters", "audio-milliseconds"),
+                    Some("mix") => ("audio-milliseconds", "audio-milliseconds"),
+                    _ => ("characters", "images"),
+                };
+                assert_eq!(units.0, expected.0, "{language} {activity:?}: {usage}");
+                assert_eq!(units.1, expected.1, "{language} {activity:?}: {usage}");
+                costs.push((activity.0, cost.map_or(0, |cost| cost.amount_micros)));
+            }
+        }
+        let cost_of = |prefix: &str| -> u64 {
+            costs
+                .iter()
+                .filter(|(activity, _)| activity.starts_with(prefix))
+                .map(|(_, micros)| micros)
+                .sum()
+        };
+        assert_eq!(cost_of("speech"), 150 + 345, "{language}: {costs:?}");
+        assert_eq!(cost_of("cover"), 40_000, "{language}: {costs:?}");
+    }
+}
+
+/// The bytes of a stored file that a stage output refers to by digest.
+fn blob(sandbox: &Sandbox, reference: &serde_json::Value) -> Vec<u8> {
+    let digest = reference["digest"].as_str().expect("a file reference");
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    std::fs::read(sandbox.data().join("blobs").join(&hex[..2]).join(hex)).expect("stored file")
 }

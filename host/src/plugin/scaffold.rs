@@ -52,14 +52,6 @@ pub enum ScaffoldError {
         "`{0}` is not a usable plugin name: use lowercase letters, digits and dashes, starting with a letter"
     )]
     InvalidName(String),
-    #[error(
-        "there is no {language} template for the {service} service yet (templates: {available}); `--lang rust` has one, and plugins/mock-{service} in the repository is a complete Rust {service} plugin"
-    )]
-    NoTemplate {
-        service: Service,
-        language: &'static str,
-        available: String,
-    },
     #[error("{0} exists and is not empty; choose another --directory")]
     DirectoryNotEmpty(PathBuf),
     #[error("cannot write {path}: {source}")]
@@ -107,6 +99,7 @@ const LLM_SETTINGS: &[&str] = &[
     "LLM_OUTPUT_USD_PER_MILLION",
 ];
 const TTS_SETTINGS: &[&str] = &["TTS_USD_PER_MILLION_CHARACTERS"];
+const IMAGE_SETTINGS: &[&str] = &["IMAGE_USD_PER_IMAGE"];
 /// The `tts-kit` crate, copied into the Rust projects that use it.
 const TTS_KIT_FILES: [(&str, &str); 4] = [
     (
@@ -127,100 +120,156 @@ const TTS_KIT_FILES: [(&str, &str); 4] = [
     ),
 ];
 
-const TEMPLATES: &[Template] = &[
-    Template {
-        folder: "rust-llm",
-        files: &[
-            template_file!("rust-llm", "Cargo.toml"),
-            template_file!("rust-llm", "build.sh"),
-            template_file!("rust-llm", "src/lib.rs"),
-        ],
-        secrets: LLM_SECRETS,
-        settings: LLM_SETTINGS,
-        networked: true,
-    },
-    Template {
-        folder: "python-llm",
-        files: &[
-            template_file!("python-llm", "app.py"),
-            template_file!("python-llm", "build.sh"),
-        ],
-        secrets: LLM_SECRETS,
-        settings: LLM_SETTINGS,
-        networked: true,
-    },
-    Template {
-        folder: "js-llm",
-        files: &[
-            template_file!("js-llm", "plugin.js"),
-            template_file!("js-llm", "build.sh"),
-        ],
-        secrets: LLM_SECRETS,
-        settings: LLM_SETTINGS,
-        networked: true,
-    },
-    Template {
-        folder: "rust-tts",
-        files: &[
-            template_file!("rust-tts", "Cargo.toml"),
-            template_file!("rust-tts", "build.sh"),
-            template_file!("rust-tts", "src/lib.rs"),
-            TTS_KIT_FILES[0],
-            TTS_KIT_FILES[1],
-            TTS_KIT_FILES[2],
-            TTS_KIT_FILES[3],
-        ],
-        secrets: &[],
-        settings: TTS_SETTINGS,
-        networked: false,
-    },
-    Template {
-        folder: "python-tts",
-        files: &[
-            template_file!("python-tts", "app.py"),
-            template_file!("python-tts", "build.sh"),
-        ],
-        secrets: &[],
-        settings: TTS_SETTINGS,
-        networked: false,
-    },
-    Template {
-        folder: "rust-mixer",
-        files: &[
-            template_file!("rust-mixer", "Cargo.toml"),
-            template_file!("rust-mixer", "build.sh"),
-            template_file!("rust-mixer", "src/lib.rs"),
-            TTS_KIT_FILES[0],
-            TTS_KIT_FILES[1],
-            TTS_KIT_FILES[2],
-            TTS_KIT_FILES[3],
-        ],
-        secrets: &[],
-        settings: &[],
-        networked: false,
-    },
-    Template {
-        folder: "rust-image",
-        files: &[
-            template_file!("rust-image", "Cargo.toml"),
-            template_file!("rust-image", "build.sh"),
-            template_file!("rust-image", "src/lib.rs"),
-        ],
-        secrets: &[],
-        settings: &["IMAGE_USD_PER_IMAGE"],
-        networked: false,
-    },
-    Template {
-        folder: "js-tts",
-        files: &[
-            template_file!("js-tts", "plugin.js"),
-            template_file!("js-tts", "build.sh"),
-        ],
-        secrets: &[],
-        settings: TTS_SETTINGS,
-        networked: false,
-    },
-];
+const RUST_LLM: Template = Template {
+    folder: "rust-llm",
+    files: &[
+        template_file!("rust-llm", "Cargo.toml"),
+        template_file!("rust-llm", "build.sh"),
+        template_file!("rust-llm", "src/lib.rs"),
+    ],
+    secrets: LLM_SECRETS,
+    settings: LLM_SETTINGS,
+    networked: true,
+};
+const PYTHON_LLM: Template = Template {
+    folder: "python-llm",
+    files: &[
+        template_file!("python-llm", "app.py"),
+        template_file!("python-llm", "build.sh"),
+    ],
+    secrets: LLM_SECRETS,
+    settings: LLM_SETTINGS,
+    networked: true,
+};
+const JS_LLM: Template = Template {
+    folder: "js-llm",
+    files: &[
+        template_file!("js-llm", "plugin.js"),
+        template_file!("js-llm", "build.sh"),
+    ],
+    secrets: LLM_SECRETS,
+    settings: LLM_SETTINGS,
+    networked: true,
+};
+const RUST_TTS: Template = Template {
+    folder: "rust-tts",
+    files: &[
+        template_file!("rust-tts", "Cargo.toml"),
+        template_file!("rust-tts", "build.sh"),
+        template_file!("rust-tts", "src/lib.rs"),
+        TTS_KIT_FILES[0],
+        TTS_KIT_FILES[1],
+        TTS_KIT_FILES[2],
+        TTS_KIT_FILES[3],
+    ],
+    secrets: &[],
+    settings: TTS_SETTINGS,
+    networked: false,
+};
+const PYTHON_TTS: Template = Template {
+    folder: "python-tts",
+    files: &[
+        template_file!("python-tts", "app.py"),
+        template_file!("python-tts", "build.sh"),
+    ],
+    secrets: &[],
+    settings: TTS_SETTINGS,
+    networked: false,
+};
+const JS_TTS: Template = Template {
+    folder: "js-tts",
+    files: &[
+        template_file!("js-tts", "plugin.js"),
+        template_file!("js-tts", "build.sh"),
+    ],
+    secrets: &[],
+    settings: TTS_SETTINGS,
+    networked: false,
+};
+const RUST_MIXER: Template = Template {
+    folder: "rust-mixer",
+    files: &[
+        template_file!("rust-mixer", "Cargo.toml"),
+        template_file!("rust-mixer", "build.sh"),
+        template_file!("rust-mixer", "src/lib.rs"),
+        TTS_KIT_FILES[0],
+        TTS_KIT_FILES[1],
+        TTS_KIT_FILES[2],
+        TTS_KIT_FILES[3],
+    ],
+    secrets: &[],
+    settings: &[],
+    networked: false,
+};
+const PYTHON_MIXER: Template = Template {
+    folder: "python-mixer",
+    files: &[
+        template_file!("python-mixer", "app.py"),
+        template_file!("python-mixer", "build.sh"),
+    ],
+    secrets: &[],
+    settings: &[],
+    networked: false,
+};
+const JS_MIXER: Template = Template {
+    folder: "js-mixer",
+    files: &[
+        template_file!("js-mixer", "plugin.js"),
+        template_file!("js-mixer", "build.sh"),
+    ],
+    secrets: &[],
+    settings: &[],
+    networked: false,
+};
+const RUST_IMAGE: Template = Template {
+    folder: "rust-image",
+    files: &[
+        template_file!("rust-image", "Cargo.toml"),
+        template_file!("rust-image", "build.sh"),
+        template_file!("rust-image", "src/lib.rs"),
+    ],
+    secrets: &[],
+    settings: IMAGE_SETTINGS,
+    networked: false,
+};
+const PYTHON_IMAGE: Template = Template {
+    folder: "python-image",
+    files: &[
+        template_file!("python-image", "app.py"),
+        template_file!("python-image", "build.sh"),
+    ],
+    secrets: &[],
+    settings: IMAGE_SETTINGS,
+    networked: false,
+};
+const JS_IMAGE: Template = Template {
+    folder: "js-image",
+    files: &[
+        template_file!("js-image", "plugin.js"),
+        template_file!("js-image", "build.sh"),
+    ],
+    secrets: &[],
+    settings: IMAGE_SETTINGS,
+    networked: false,
+};
+
+/// The template of `service` in `language`: there is one for every pair.
+fn template(service: Service, language: Language) -> &'static Template {
+    match (service, language) {
+        (Service::Llm, Language::Rust) => &RUST_LLM,
+        (Service::Llm, Language::Python) => &PYTHON_LLM,
+        (Service::Llm, Language::JavaScript) => &JS_LLM,
+        (Service::Tts, Language::Rust) => &RUST_TTS,
+        (Service::Tts, Language::Python) => &PYTHON_TTS,
+        (Service::Tts, Language::JavaScript) => &JS_TTS,
+        (Service::Mixer, Language::Rust) => &RUST_MIXER,
+        (Service::Mixer, Language::Python) => &PYTHON_MIXER,
+        (Service::Mixer, Language::JavaScript) => &JS_MIXER,
+        (Service::Image, Language::Rust) => &RUST_IMAGE,
+        (Service::Image, Language::Python) => &PYTHON_IMAGE,
+        (Service::Image, Language::JavaScript) => &JS_IMAGE,
+    }
+}
 
 /// The repository's `wit/`, which every project carries (the toolchains read it at build time).
 const WIT_FILES: &[(&str, &str)] = &[
@@ -271,19 +320,7 @@ pub fn project_files(
     if !valid_name {
         return Err(ScaffoldError::InvalidName(name.to_string()));
     }
-    let folder = format!("{}-{}", language.name(), service.name());
-    let template = TEMPLATES
-        .iter()
-        .find(|template| template.folder == folder)
-        .ok_or_else(|| ScaffoldError::NoTemplate {
-            service,
-            language: language.name(),
-            available: TEMPLATES
-                .iter()
-                .map(|template| template.folder)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let template = template(service, language);
     // The template's own name (its output file, its crate) becomes the plugin's.
     let rename = |text: &str| {
         text.replace(template.folder, name)
@@ -399,13 +436,17 @@ fn readme(name: &str, service: Service, language: Language, template: &Template)
 mod tests {
     use super::*;
 
+    fn every_pair() -> impl Iterator<Item = (Service, Language)> {
+        Service::ALL.into_iter().flat_map(|service| {
+            Language::ALL
+                .into_iter()
+                .map(move |language| (service, language))
+        })
+    }
+
     #[test]
     fn every_template_is_named_after_the_new_plugin() {
-        let rust_only = [Service::Mixer, Service::Image].map(|service| (Language::Rust, service));
-        let everywhere = Language::ALL
-            .into_iter()
-            .flat_map(|language| [Service::Llm, Service::Tts].map(|service| (language, service)));
-        for (language, service) in everywhere.chain(rust_only) {
+        for (service, language) in every_pair() {
             let files = project_files("my-plugin", service, language).expect("a template");
             let build = files.iter().find(|file| file.path == "build.sh").unwrap();
             assert!(build.executable);
@@ -419,13 +460,68 @@ mod tests {
         }
     }
 
+    /// A file added to a template folder but not compiled in would be missing from every
+    /// project made from it.
     #[test]
-    fn bad_names_and_missing_templates_are_refused() {
-        assert!(matches!(
-            project_files("My Plugin", Service::Llm, Language::Rust),
-            Err(ScaffoldError::InvalidName(_))
-        ));
-        let error = project_files("mixer", Service::Mixer, Language::Python).unwrap_err();
-        assert!(error.to_string().contains("plugins/mock-mixer"), "{error}");
+    fn every_file_of_every_template_folder_is_compiled_in() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/templates");
+        let mut folders: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        folders.sort();
+        let mut known: Vec<&str> = every_pair()
+            .map(|(service, language)| template(service, language).folder)
+            .collect();
+        known.sort();
+        assert_eq!(folders, known);
+        for (service, language) in every_pair() {
+            let template = template(service, language);
+            let mut on_disk = Vec::new();
+            list_files(&root.join(template.folder), "", &mut on_disk);
+            on_disk.sort();
+            let mut compiled: Vec<&str> = template
+                .files
+                .iter()
+                .map(|(path, _)| *path)
+                .filter(|path| !path.starts_with("tts-kit/"))
+                .collect();
+            compiled.sort();
+            assert_eq!(on_disk, compiled, "{}", template.folder);
+        }
+    }
+
+    /// Files under `folder`, leaving out the links (`wit`, `tts-kit`) that point at the
+    /// repository's own copies and what a build in place leaves behind.
+    fn list_files(folder: &Path, prefix: &str, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            let built = ["target", "Cargo.lock", "__pycache__", "node_modules"]
+                .contains(&name.as_str())
+                || name.ends_with(".wasm");
+            if built {
+                continue;
+            }
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                list_files(&entry.path(), &format!("{name}/"), found);
+            } else if kind.is_file() {
+                found.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for name in ["My Plugin", "9lives", "", "a_b", &"x".repeat(65)] {
+            assert!(
+                matches!(
+                    project_files(name, Service::Llm, Language::Rust),
+                    Err(ScaffoldError::InvalidName(_))
+                ),
+                "{name:?}"
+            );
+        }
     }
 }
