@@ -45,14 +45,10 @@ impl Guest for OpenAiTts {
                 model: request.model.as_deref(),
             },
         )?;
-        Ok(SynthesizeResponse {
-            // Usage first: the fields below move the speech out of `spoken`.
-            usage: spoken.usage(),
-            audio: spoken.speech.wav,
-            format: spoken.speech.format,
-            duration_ms: spoken.speech.duration_ms,
-            cost: spoken.cost,
-        })
+        Ok(provider_support::synthesize_response!(
+            SynthesizeResponse,
+            spoken
+        ))
     }
 }
 

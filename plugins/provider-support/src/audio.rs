@@ -39,6 +39,25 @@ impl Spoken {
     }
 }
 
+/// The calling plugin's WIT `synthesize-response` for a [`Spoken`]:
+/// `synthesize_response!(SynthesizeResponse, spoken)`. A macro, not a `From`, because the
+/// response is a type of the exported `tts` interface, which wit-bindgen generates inside each
+/// plugin (its `with:` maps imported interfaces only), so the TTS plugins share no such type.
+#[macro_export]
+macro_rules! synthesize_response {
+    ($response:ident, $spoken:expr) => {{
+        let spoken: $crate::audio::Spoken = $spoken;
+        $response {
+            // Usage first: the fields below move the speech out of `spoken`.
+            usage: spoken.usage(),
+            audio: spoken.speech.wav,
+            format: spoken.speech.format,
+            duration_ms: spoken.speech.duration_ms,
+            cost: spoken.cost,
+        }
+    }};
+}
+
 /// Wraps raw signed 16-bit little-endian PCM. An odd trailing byte (a cut-off sample) is
 /// dropped rather than refused.
 pub fn from_pcm16(
