@@ -261,8 +261,33 @@ fn python_and_javascript_media_templates_speak_mix_and_paint() {
         assert_eq!(&wav[..4], b"RIFF", "{language}");
         let channels = u16::from_le_bytes([wav[22], wav[23]]);
         let rate = u32::from_le_bytes(wav[24..28].try_into().unwrap());
-        assert_eq!((channels, rate), (2, 24_000), "{language}");
-        assert_eq!(wav.len() as u64, 44 + episode_ms * 24 * 2 * 2, "{language}");
+        assert_eq!((channels, rate), (2, 44_100), "{language}");
+        // Every duration here is a multiple of 10 ms, a whole number of frames at 44.1 kHz.
+        let frames = episode_ms * 441 / 10;
+        assert_eq!(wav.len() as u64, 44 + frames * 2 * 2, "{language}");
+        // The first word, "tea", is 180 ms of aria's 262 Hz tone from 500 ms on: converted from
+        // 24 kHz without changing its pitch, and the same in both channels.
+        let frame = |index: usize| {
+            let at = 44 + index * 4;
+            let left = i16::from_le_bytes([wav[at], wav[at + 1]]);
+            let right = i16::from_le_bytes([wav[at + 2], wav[at + 3]]);
+            assert_eq!(left, right, "{language}: frame {index}");
+            left
+        };
+        let tone: Vec<i16> = (22_050..22_050 + 6_615).map(frame).collect();
+        let crossings = tone
+            .windows(2)
+            .filter(|pair| (pair[0] < 0) != (pair[1] < 0))
+            .count();
+        // 150 ms of 262 Hz crosses zero about 79 times.
+        assert!(
+            (76..=82).contains(&crossings),
+            "{language}: {crossings} zero crossings"
+        );
+        assert!(
+            tone.iter().any(|value| value.abs() > 7000),
+            "{language}: tone too quiet"
+        );
 
         let cover = &outputs["cover"];
         let png = blob(&sandbox, &cover["image"]);

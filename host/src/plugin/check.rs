@@ -15,8 +15,10 @@ use super::service::Service;
 /// The voice the sample speech asks for: a mock voice id, which every built-in TTS plugin
 /// speaks (the real ones map it onto a voice of their own).
 const SAMPLE_VOICE: &str = "aria";
-/// Sample rate of the clips handed to a mixer and of the mix asked for.
+/// Sample rate of the clips handed to a mixer, as the TTS plugins speak.
 const SAMPLE_RATE: u32 = 24_000;
+/// Sample rate of the stereo mix asked for: the podcast workflow's.
+const MIX_SAMPLE_RATE: u32 = 44_100;
 
 /// What one sample call did.
 #[derive(Debug)]
@@ -151,7 +153,10 @@ impl PluginHost {
         &self,
         plugin: &LoadedPlugin,
     ) -> (String, Result<SampleAnswer, CallError>) {
-        let description = "two 500 ms tones, mono at 24 kHz".to_string();
+        // Clips as TTS plugins speak them, mixed to the podcast's format: a mixer that cannot
+        // convert rates and channels is found out here, not in the middle of an episode.
+        let description =
+            format!("two 500 ms tones, mono at 24 kHz, mixed to {MIX_SAMPLE_RATE} Hz stereo");
         let scratch = match tempfile::NamedTempFile::new() {
             Ok(file) => file,
             Err(error) => {
@@ -176,8 +181,8 @@ impl PluginHost {
                 gap_ms: 200,
                 crossfade_ms: 10,
                 padding_ms: 100,
-                sample_rate: SAMPLE_RATE,
-                channels: 1,
+                sample_rate: MIX_SAMPLE_RATE,
+                channels: 2,
                 loudness_lufs: None,
                 true_peak_dbtp: -1.0,
             },

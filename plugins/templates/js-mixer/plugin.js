@@ -4,9 +4,10 @@
 // duration, where each clip landed, usage and cost), ready for crossfades, a music bed and
 // loudness normalisation (`plugins/mock-mixer` in the host's repository does all of them).
 //
-// Clips must already be 16-bit PCM at the requested sample rate; mono clips are spread over two
-// channels when stereo is asked for. Each clip is read whole, which suits speech lines; a mixer
-// for long inputs reads them in chunks, as `audio-source` allows.
+// Clips are 16-bit PCM WAVs at any rate, mono or stereo: each is converted to the requested
+// format (`converted`: linear interpolation, mono spread over both channels). Each clip is read
+// whole, which suits speech lines; a mixer for long inputs reads them in chunks, as
+// `audio-source` allows.
 //
 // Build: ./build.sh (componentize-js --wit wit --world-name mixer-provider -d http -d fetch-event -o js-mixer.wasm plugin.js)
 
@@ -85,7 +86,7 @@ export const mixer = {
   },
 };
 
-// A clip as 16-bit samples in the output's channel layout, with its gain applied.
+// A clip as 16-bit samples in the output's rate and channel layout, with its gain applied.
 function readClip(source, rate, channels, gainDb) {
   let bytes;
   try {
@@ -102,19 +103,52 @@ function readClip(source, rate, channels, gainDb) {
     throw failure('internal', `input ${source}: ${error.payload ?? error.message}`);
   }
   const wav = decodeWav(source, bytes);
-  if (wav.rate !== rate || wav.channels > channels) {
-    throw failure(
-      'invalid-request',
-      `input ${source} is ${wav.rate} Hz with ${wav.channels} channel(s); this mixer needs ${rate} Hz and at most ${channels}`,
-    );
-  }
+  const samples = converted(wav.samples, wav.rate, wav.channels, rate, channels);
   const gain = 10 ** (gainDb / 20);
-  const spread = channels / wav.channels;
-  const out = new Int16Array(wav.samples.length * spread);
-  wav.samples.forEach((value, index) => {
-    const scaled = Math.max(-32768, Math.min(32767, Math.trunc(value * gain)));
-    for (let channel = 0; channel < spread; channel += 1) out[index * spread + channel] = scaled;
-  });
+  if (gain !== 1) {
+    samples.forEach((value, index) => {
+      samples[index] = Math.max(-32768, Math.min(32767, Math.trunc(value * gain)));
+    });
+  }
+  return samples;
+}
+
+// The samples at `rate` with `channels`: a mono clip spread over both channels, a stereo one
+// averaged for mono, and the rate changed by linear interpolation (clean for speech upsampled;
+// downsampling music by a large factor wants a low-pass filter first).
+function converted(samples, clipRate, clipChannels, rate, channels) {
+  let laidOut = samples;
+  if (clipChannels !== channels) {
+    const frames = Math.floor(samples.length / clipChannels);
+    laidOut = new Int16Array(frames * channels);
+    for (let frame = 0; frame < frames; frame += 1) {
+      for (let channel = 0; channel < channels; channel += 1) {
+        if (channels === 1) {
+          let sum = 0;
+          for (let c = 0; c < clipChannels; c += 1) sum += samples[frame * clipChannels + c];
+          laidOut[frame] = Math.trunc(sum / clipChannels);
+        } else {
+          laidOut[frame * channels + channel] = samples[frame * clipChannels + (channel % clipChannels)];
+        }
+      }
+    }
+  }
+  if (clipRate === rate) return laidOut;
+  const sourceFrames = Math.floor(laidOut.length / channels);
+  const outputFrames = Math.floor((sourceFrames * rate) / clipRate);
+  const out = new Int16Array(outputFrames * channels);
+  for (let index = 0; index < outputFrames; index += 1) {
+    // Where output frame `index` falls in the clip: a whole frame and a fraction.
+    const position = index * clipRate;
+    const before = Math.floor(position / rate);
+    const after = Math.min(before + 1, sourceFrames - 1);
+    const fraction = (position % rate) / rate;
+    for (let channel = 0; channel < channels; channel += 1) {
+      const a = laidOut[before * channels + channel];
+      const b = laidOut[after * channels + channel];
+      out[index * channels + channel] = Math.round(a + (b - a) * fraction);
+    }
+  }
   return out;
 }
 
@@ -140,6 +174,9 @@ function decodeWav(source, bytes) {
     } else if (kind === 'data' && format !== undefined) {
       if (format.tag !== 1 || format.bits !== 16) {
         throw failure('invalid-request', `input ${source} is not 16-bit PCM`);
+      }
+      if (format.channels === 0 || format.rate === 0) {
+        throw failure('invalid-request', `input ${source} has no channels or no sample rate`);
       }
       const count = Math.floor(Math.min(length, bytes.length - body) / 2);
       const samples = new Int16Array(count);

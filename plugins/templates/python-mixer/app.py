@@ -4,9 +4,10 @@ written through `audio-sink` as a 16-bit PCM WAV whose header matches the stated
 duration, where each clip landed, usage and cost), ready for crossfades, a music bed and
 loudness normalisation (`plugins/mock-mixer` in the host's repository does all of them).
 
-Clips must already be 16-bit PCM at the requested sample rate; mono clips are spread over two
-channels when stereo is asked for. Each clip is read whole, which suits speech lines; a mixer
-for long inputs reads them in chunks, as `audio-source` allows.
+Clips are 16-bit PCM WAVs at any rate, mono or stereo: each is converted to the requested
+format (`converted`: linear interpolation, mono spread over both channels). Each clip is read
+whole, which suits speech lines; a mixer for long inputs reads them in chunks, as
+`audio-source` allows.
 
 Build: ./build.sh (componentize-py -d wit -w mixer-provider componentize app -o python-mixer.wasm)
 """
@@ -91,7 +92,7 @@ class Mixer(exports.Mixer):
 
 
 def read_clip(source: int, rate: int, channels: int, gain_db: float) -> array:
-    """A clip as 16-bit samples in the output's channel layout, with its gain applied."""
+    """A clip as 16-bit samples in the output's rate and channel layout, with its gain applied."""
     try:
         size = audio_source.size(source)
         data = bytearray()
@@ -103,23 +104,38 @@ def read_clip(source: int, rate: int, channels: int, gain_db: float) -> array:
     except Err as error:
         raise failure(ErrorKind.INTERNAL, f"input {source}: {error.value}")
     clip_rate, clip_channels, pcm = decode_wav(source, bytes(data))
-    if clip_rate != rate or clip_channels > channels:
-        raise failure(
-            ErrorKind.INVALID_REQUEST,
-            f"input {source} is {clip_rate} Hz with {clip_channels} channel(s); "
-            f"this mixer needs {rate} Hz and at most {channels}",
-        )
     samples = array("h")
-    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % (2 * clip_channels)])
+    samples = converted(samples, clip_rate, clip_channels, rate, channels)
     if gain_db != 0:
         gain = 10 ** (gain_db / 20)
         samples = array("h", (max(-32768, min(32767, int(value * gain))) for value in samples))
-    if clip_channels < channels:
-        spread = array("h", bytes(2 * len(samples) * channels))
-        for channel in range(channels):
-            spread[channel::channels] = samples
-        samples = spread
     return samples
+
+
+def converted(samples: array, clip_rate: int, clip_channels: int, rate: int, channels: int) -> array:
+    """The samples at `rate` with `channels`: a mono clip spread over both channels, a stereo
+    one averaged for mono, and the rate changed by linear interpolation (clean for speech
+    upsampled; downsampling music by a large factor wants a low-pass filter first)."""
+    if clip_channels != channels:
+        frames = [samples[at : at + clip_channels] for at in range(0, len(samples), clip_channels)]
+        if channels == 1:
+            samples = array("h", (sum(frame) // clip_channels for frame in frames))
+        else:
+            samples = array("h", (frame[c % clip_channels] for frame in frames for c in range(channels)))
+    if clip_rate == rate:
+        return samples
+    source_frames = len(samples) // channels
+    out = array("h", bytes(2 * channels * (source_frames * rate // clip_rate)))
+    for index in range(len(out) // channels):
+        # Where output frame `index` falls in the clip: a whole frame and a fraction.
+        before, remainder = divmod(index * clip_rate, rate)
+        after = min(before + 1, source_frames - 1)
+        fraction = remainder / rate
+        for channel in range(channels):
+            a, b = samples[before * channels + channel], samples[after * channels + channel]
+            out[index * channels + channel] = round(a + (b - a) * fraction)
+    return out
 
 
 def decode_wav(source: int, data: bytes) -> tuple:
@@ -136,6 +152,8 @@ def decode_wav(source: int, data: bytes) -> tuple:
             tag, clip_channels, clip_rate, _, _, bits = fmt
             if tag != 1 or bits != 16:
                 raise failure(ErrorKind.INVALID_REQUEST, f"input {source} is not 16-bit PCM")
+            if clip_channels == 0 or clip_rate == 0:
+                raise failure(ErrorKind.INVALID_REQUEST, f"input {source} has no channels or no sample rate")
             return clip_rate, clip_channels, body
         at += 8 + size + size % 2
     raise failure(ErrorKind.INVALID_REQUEST, f"input {source} has no fmt and data chunks")

@@ -41,6 +41,51 @@ impl Pcm16 {
     pub fn duration_ms(&self) -> u64 {
         crate::billing::duration_ms(self.frames(), self.sample_rate)
     }
+
+    /// The same audio at `sample_rate` with `channels`, as a mixer needs every clip in the
+    /// episode's format. Channels: a mono source is repeated, a mono target is the average of
+    /// all source channels, otherwise channel `c` comes from source channel `c % source`.
+    /// Rates: linear interpolation, which is clean for speech upsampled (24 kHz TTS to a
+    /// 44.1 kHz episode); downsampling music by a large factor wants a low-pass filter first.
+    pub fn converted(&self, sample_rate: u32, channels: u16) -> Pcm16 {
+        let source_channels = usize::from(self.channels.max(1));
+        let target_channels = usize::from(channels.max(1));
+        // The source in the target's channel layout, frame after frame.
+        let mut laid_out =
+            Vec::with_capacity(self.samples.len() / source_channels * target_channels / 2);
+        for frame in self.samples.chunks_exact(source_channels * 2) {
+            let sample = |c: usize| i32::from(i16::from_le_bytes([frame[2 * c], frame[2 * c + 1]]));
+            if target_channels == 1 {
+                let sum: i32 = (0..source_channels).map(sample).sum();
+                laid_out.push(sum / source_channels as i32);
+            } else {
+                laid_out.extend((0..target_channels).map(|c| sample(c % source_channels)));
+            }
+        }
+        let source_frames = laid_out.len() / target_channels;
+        let output_frames = (source_frames as u64 * u64::from(sample_rate))
+            .checked_div(u64::from(self.sample_rate))
+            .unwrap_or(0);
+        let mut samples = Vec::with_capacity(output_frames as usize * target_channels * 2);
+        for index in 0..output_frames {
+            // Where output frame `index` falls in the source: a whole frame and a fraction.
+            let position = index * u64::from(self.sample_rate);
+            let before = (position / u64::from(sample_rate)) as usize;
+            let fraction = (position % u64::from(sample_rate)) as f64 / f64::from(sample_rate);
+            let after = (before + 1).min(source_frames - 1);
+            for channel in 0..target_channels {
+                let a = laid_out[before * target_channels + channel];
+                let b = laid_out[after * target_channels + channel];
+                let value = f64::from(a) + f64::from(b - a) * fraction;
+                samples.extend_from_slice(&(value.round() as i16).to_le_bytes());
+            }
+        }
+        Pcm16 {
+            samples,
+            sample_rate,
+            channels: target_channels as u16,
+        }
+    }
 }
 
 /// The header for `frames` frames of 16-bit PCM; the caller checks that the data fits the
@@ -223,6 +268,53 @@ mod tests {
         );
 
         assert_eq!(decode(b"ID3 not a wav"), Err(WavError::NotWav));
+    }
+
+    /// 16-bit little-endian samples from values.
+    fn pcm(values: &[i16], sample_rate: u32, channels: u16) -> Pcm16 {
+        Pcm16 {
+            samples: values
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect(),
+            sample_rate,
+            channels,
+        }
+    }
+
+    fn values(pcm: &Pcm16) -> Vec<i16> {
+        pcm.samples
+            .chunks_exact(2)
+            .map(|sample| i16::from_le_bytes([sample[0], sample[1]]))
+            .collect()
+    }
+
+    #[test]
+    fn conversion_keeps_duration_and_interpolates_between_frames() {
+        // One second of a 24 kHz ramp, upsampled to 44.1 kHz stereo.
+        let ramp: Vec<i16> = (0..24_000).map(|i| (i % 1000) as i16).collect();
+        let converted = pcm(&ramp, 24_000, 1).converted(44_100, 2);
+        assert_eq!((converted.sample_rate, converted.channels), (44_100, 2));
+        assert_eq!(converted.frames(), 44_100);
+        assert_eq!(converted.duration_ms(), 1000);
+        let out = values(&converted);
+        // Output frame 441 is source frame 240 exactly; frame 1 falls 24/44.1 of the way
+        // from source frame 0 to 1. Both channels carry the mono source.
+        assert_eq!(&out[882..884], &[240, 240]);
+        assert_eq!(&out[2..4], &[1, 1]);
+        assert_eq!(out[4], 1);
+
+        let same = pcm(&[5, -5, 7, -7], 8_000, 2);
+        assert_eq!(same.converted(8_000, 2), same);
+    }
+
+    #[test]
+    fn stereo_to_mono_averages_the_channels() {
+        let stereo = pcm(&[100, 300, -200, 0, i16::MAX, i16::MAX, 0, 0], 48_000, 2);
+        let mono = stereo.converted(24_000, 1);
+        assert_eq!(mono.channels, 1);
+        assert_eq!(values(&mono), vec![200, i16::MAX]);
+        assert_eq!(pcm(&[], 24_000, 1).converted(44_100, 2).frames(), 0);
     }
 
     #[test]

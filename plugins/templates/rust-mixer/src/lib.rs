@@ -4,9 +4,10 @@
 //! duration, where each clip landed, usage and cost), ready for crossfades, a music bed and
 //! loudness normalisation (`plugins/mock-mixer` in the host's repository does all of them).
 //!
-//! Clips must already be 16-bit PCM at the requested sample rate; mono clips are spread over
-//! two channels when stereo is asked for. Each clip is read whole, which suits speech lines;
-//! a mixer for long inputs reads them in chunks, as `audio-source` allows.
+//! Clips may be any WAV `tts_kit::wav::decode` reads, at any rate and channel count: each is
+//! converted to the requested format (`Pcm16::converted`: linear interpolation, mono spread
+//! over both channels). Each clip is read whole, which suits speech lines; a mixer for long
+//! inputs reads them in chunks, as `audio-source` allows.
 
 wit_bindgen::generate!({ path: "wit", world: "mixer-provider" });
 
@@ -122,7 +123,7 @@ impl Guest for Plugin {
     }
 }
 
-/// A clip as 16-bit PCM in the output's channel layout, with its gain applied.
+/// A clip as 16-bit PCM in the output's rate and channel layout, with its gain applied.
 fn read_clip(
     source: u32,
     sample_rate: u32,
@@ -145,26 +146,14 @@ fn read_clip(
             format!("input {source}: {problem}"),
         )
     })?;
-    if pcm.sample_rate != sample_rate || pcm.channels > channels {
-        return Err(failure(
-            ErrorKind::InvalidRequest,
-            format!(
-                "input {source} is {} Hz with {} channel(s); this mixer needs {sample_rate} Hz and at most {channels}",
-                pcm.sample_rate, pcm.channels
-            ),
-        ));
-    }
     let gain = 10f32.powf(gain_db / 20.0);
-    let spread = usize::from(channels / pcm.channels);
-    let mut out = Vec::with_capacity(pcm.samples.len() * spread);
-    for sample in pcm.samples.chunks_exact(2) {
+    let mut samples = pcm.converted(sample_rate, channels).samples;
+    for sample in samples.chunks_exact_mut(2) {
         let value = (f32::from(i16::from_le_bytes([sample[0], sample[1]])) * gain)
             .clamp(-32768.0, 32767.0) as i16;
-        for _ in 0..spread {
-            out.extend_from_slice(&value.to_le_bytes());
-        }
+        sample.copy_from_slice(&value.to_le_bytes());
     }
-    Ok(out)
+    Ok(samples)
 }
 
 fn write(bytes: &[u8]) -> Result<(), ProviderError> {
