@@ -59,9 +59,12 @@ export const mixer = {
       const samples = clips[index];
       writeSilence((start - written) * channels * 2);
       written = start + samples.length / channels;
-      for (const value of samples) {
+      // Indexed, with no calls per sample: the component's JavaScript is interpreted.
+      for (let i = 0; i < samples.length; i += 1) {
+        const value = samples[i];
         sumOfSquares += value * value;
-        peak = Math.max(peak, Math.abs(value));
+        if (value > peak) peak = value;
+        else if (-value > peak) peak = -value;
       }
       writeAll(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
     });
@@ -113,40 +116,49 @@ function readClip(source, rate, channels, gainDb) {
   return samples;
 }
 
-// The samples at `rate` with `channels`: a mono clip spread over both channels, a stereo one
-// averaged for mono, and the rate changed by linear interpolation (clean for speech upsampled;
-// downsampling music by a large factor wants a low-pass filter first).
+// The samples at `rate` with `channels`: a stereo clip averaged for mono, the rate changed by
+// linear interpolation (clean for speech upsampled; downsampling music by a large factor wants
+// a low-pass filter first), then a mono clip spread over both channels. Channels are reduced
+// before and spread after the rate changes, so the loops run on the fewest samples.
 function converted(samples, clipRate, clipChannels, rate, channels) {
-  let laidOut = samples;
-  if (clipChannels !== channels) {
-    const frames = Math.floor(samples.length / clipChannels);
-    laidOut = new Int16Array(frames * channels);
-    for (let frame = 0; frame < frames; frame += 1) {
-      for (let channel = 0; channel < channels; channel += 1) {
-        if (channels === 1) {
-          let sum = 0;
-          for (let c = 0; c < clipChannels; c += 1) sum += samples[frame * clipChannels + c];
-          laidOut[frame] = Math.trunc(sum / clipChannels);
-        } else {
-          laidOut[frame * channels + channel] = samples[frame * clipChannels + (channel % clipChannels)];
-        }
-      }
+  let layout = clipChannels;
+  if (channels === 1 && clipChannels > 1) {
+    const mono = new Int16Array(Math.floor(samples.length / clipChannels));
+    mono.forEach((_, frame) => {
+      let sum = 0;
+      for (let c = 0; c < clipChannels; c += 1) sum += samples[frame * clipChannels + c];
+      mono[frame] = Math.trunc(sum / clipChannels);
+    });
+    samples = mono;
+    layout = 1;
+  }
+  if (clipRate !== rate) samples = resampled(samples, layout, clipRate, rate);
+  if (layout === channels) return samples;
+  const frames = Math.floor(samples.length / layout);
+  const spread = new Int16Array(frames * channels);
+  for (let frame = 0; frame < frames; frame += 1) {
+    for (let channel = 0; channel < channels; channel += 1) {
+      spread[frame * channels + channel] = samples[frame * layout + (channel % layout)];
     }
   }
-  if (clipRate === rate) return laidOut;
-  const sourceFrames = Math.floor(laidOut.length / channels);
+  return spread;
+}
+
+// Interleaved `samples` from `clipRate` to `rate`, by linear interpolation.
+function resampled(samples, channels, clipRate, rate) {
+  const sourceFrames = Math.floor(samples.length / channels);
   const outputFrames = Math.floor((sourceFrames * rate) / clipRate);
   const out = new Int16Array(outputFrames * channels);
   for (let index = 0; index < outputFrames; index += 1) {
     // Where output frame `index` falls in the clip: a whole frame and a fraction.
     const position = index * clipRate;
     const before = Math.floor(position / rate);
-    const after = Math.min(before + 1, sourceFrames - 1);
     const fraction = (position % rate) / rate;
+    const at = before * channels;
+    const next = Math.min(before + 1, sourceFrames - 1) * channels;
     for (let channel = 0; channel < channels; channel += 1) {
-      const a = laidOut[before * channels + channel];
-      const b = laidOut[after * channels + channel];
-      out[index * channels + channel] = Math.round(a + (b - a) * fraction);
+      const a = samples[at + channel];
+      out[index * channels + channel] = Math.round(a + (samples[next + channel] - a) * fraction);
     }
   }
   return out;

@@ -114,27 +114,38 @@ def read_clip(source: int, rate: int, channels: int, gain_db: float) -> array:
 
 
 def converted(samples: array, clip_rate: int, clip_channels: int, rate: int, channels: int) -> array:
-    """The samples at `rate` with `channels`: a mono clip spread over both channels, a stereo
-    one averaged for mono, and the rate changed by linear interpolation (clean for speech
-    upsampled; downsampling music by a large factor wants a low-pass filter first)."""
-    if clip_channels != channels:
-        frames = [samples[at : at + clip_channels] for at in range(0, len(samples), clip_channels)]
-        if channels == 1:
-            samples = array("h", (sum(frame) // clip_channels for frame in frames))
-        else:
-            samples = array("h", (frame[c % clip_channels] for frame in frames for c in range(channels)))
-    if clip_rate == rate:
+    """The samples at `rate` with `channels`: a stereo clip averaged for mono, the rate changed
+    by linear interpolation (clean for speech upsampled; downsampling music by a large factor
+    wants a low-pass filter first), then a mono clip spread over both channels. Channels are
+    reduced before and spread after the rate changes, so the Python loop runs on the fewest
+    samples, and the spreading is slicing, which runs in C."""
+    if channels == 1 and clip_channels > 1:
+        frames = zip(*(samples[channel::clip_channels] for channel in range(clip_channels)))
+        samples, clip_channels = array("h", (sum(frame) // clip_channels for frame in frames)), 1
+    if clip_rate != rate:
+        samples = resampled(samples, clip_channels, clip_rate, rate)
+    if clip_channels == channels:
         return samples
+    frames = len(samples) // clip_channels
+    spread = array("h", bytes(2 * frames * channels))
+    for channel in range(channels):
+        spread[channel::channels] = samples[channel % clip_channels :: clip_channels][:frames]
+    return spread
+
+
+def resampled(samples: array, channels: int, clip_rate: int, rate: int) -> array:
+    """Interleaved `samples` from `clip_rate` to `rate`, by linear interpolation."""
     source_frames = len(samples) // channels
-    out = array("h", bytes(2 * channels * (source_frames * rate // clip_rate)))
-    for index in range(len(out) // channels):
+    last = source_frames - 1
+    out = array("h")
+    for index in range(source_frames * rate // clip_rate):
         # Where output frame `index` falls in the clip: a whole frame and a fraction.
         before, remainder = divmod(index * clip_rate, rate)
-        after = min(before + 1, source_frames - 1)
         fraction = remainder / rate
+        at, next_at = before * channels, min(before + 1, last) * channels
         for channel in range(channels):
-            a, b = samples[before * channels + channel], samples[after * channels + channel]
-            out[index * channels + channel] = round(a + (b - a) * fraction)
+            a = samples[at + channel]
+            out.append(round(a + (samples[next_at + channel] - a) * fraction))
     return out
 
 
