@@ -258,23 +258,27 @@ fn python_and_javascript_media_templates_speak_mix_and_paint() {
         let episode_ms = 1250 + clips[0] + clips[1];
         assert_eq!(mix["duration_ms"], episode_ms, "{language}: {mix}");
         let wav = blob(&sandbox, &mix["audio"]);
-        assert_eq!(&wav[..4], b"RIFF", "{language}");
-        let channels = u16::from_le_bytes([wav[22], wav[23]]);
-        let rate = u32::from_le_bytes(wav[24..28].try_into().unwrap());
-        assert_eq!((channels, rate), (2, 44_100), "{language}");
-        // Every duration here is a multiple of 10 ms, a whole number of frames at 44.1 kHz.
+        let reader = hound::WavReader::new(std::io::Cursor::new(&wav)).expect("a WAV");
+        let spec = reader.spec();
+        let format = (spec.channels, spec.sample_rate, spec.bits_per_sample);
+        assert_eq!(format, (2, 44_100, 16), "{language}");
+        // Every duration here is a multiple of 10 ms, a whole number of frames at 44.1 kHz;
+        // the file is the canonical header and the samples, nothing after them.
         let frames = episode_ms * 441 / 10;
+        assert_eq!(u64::from(reader.duration()), frames, "{language}");
         assert_eq!(wav.len() as u64, 44 + frames * 2 * 2, "{language}");
         // The first word, "tea", is 180 ms of aria's 262 Hz tone from 500 ms on: converted from
         // 24 kHz without changing its pitch, and the same in both channels.
-        let frame = |index: usize| {
-            let at = 44 + index * 4;
-            let left = i16::from_le_bytes([wav[at], wav[at + 1]]);
-            let right = i16::from_le_bytes([wav[at + 2], wav[at + 3]]);
-            assert_eq!(left, right, "{language}: frame {index}");
-            left
-        };
-        let tone: Vec<i16> = (22_050..22_050 + 6_615).map(frame).collect();
+        let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+        let tone: Vec<i16> = samples
+            .chunks_exact(2)
+            .skip(22_050)
+            .take(6_615)
+            .map(|frame| {
+                assert_eq!(frame[0], frame[1], "{language}: left and right differ");
+                frame[0]
+            })
+            .collect();
         let crossings = tone
             .windows(2)
             .filter(|pair| (pair[0] < 0) != (pair[1] < 0))

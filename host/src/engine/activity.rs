@@ -411,8 +411,8 @@ impl Engine {
                 gap_ms: number(input, "gap_ms", 350.0) as u32,
                 crossfade_ms: number(input, "crossfade_ms", 20.0) as u32,
                 padding_ms: number(input, "padding_ms", 500.0) as u32,
-                sample_rate: number(input, "sample_rate", 44_100.0) as u32,
-                channels: number(input, "channels", 2.0) as u8,
+                sample_rate: number(input, "sample_rate", mixer::DEFAULT_SAMPLE_RATE as f32) as u32,
+                channels: number(input, "channels", f32::from(mixer::DEFAULT_CHANNELS)) as u8,
                 loudness_lufs: input
                     .get("loudness_lufs")
                     .and_then(Value::as_f64)

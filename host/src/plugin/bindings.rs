@@ -80,6 +80,11 @@ pub mod mixer {
     pub use super::generated::mixer::exports::pipeline::services::mixer::{
         Clip, MixRequest, MixResponse, MixSettings, MusicBed, Placement,
     };
+
+    /// The episode's sample rate when a workflow names none (the podcast's).
+    pub const DEFAULT_SAMPLE_RATE: u32 = 44_100;
+    /// The episode's channels when a workflow names none: stereo.
+    pub const DEFAULT_CHANNELS: u8 = 2;
 }
 
 /// Image generation.

@@ -17,8 +17,6 @@ use super::service::Service;
 const SAMPLE_VOICE: &str = "aria";
 /// Sample rate of the clips handed to a mixer, as the TTS plugins speak.
 const SAMPLE_RATE: u32 = 24_000;
-/// Sample rate of the stereo mix asked for: the podcast workflow's.
-const MIX_SAMPLE_RATE: u32 = 44_100;
 
 /// What one sample call did.
 #[derive(Debug)]
@@ -153,10 +151,14 @@ impl PluginHost {
         &self,
         plugin: &LoadedPlugin,
     ) -> (String, Result<SampleAnswer, CallError>) {
-        // Clips as TTS plugins speak them, mixed to the podcast's format: a mixer that cannot
-        // convert rates and channels is found out here, not in the middle of an episode.
-        let description =
-            format!("two 500 ms tones, mono at 24 kHz, mixed to {MIX_SAMPLE_RATE} Hz stereo");
+        // Clips as TTS plugins speak them, mixed to the format a workflow gets by default (the
+        // podcast's): a mixer that cannot convert rates and channels is found out here, not in
+        // the middle of an episode.
+        let description = format!(
+            "two 500 ms tones, mono at 24 kHz, mixed to {} Hz with {} channels",
+            mixer::DEFAULT_SAMPLE_RATE,
+            mixer::DEFAULT_CHANNELS
+        );
         let scratch = match tempfile::NamedTempFile::new() {
             Ok(file) => file,
             Err(error) => {
@@ -181,8 +183,8 @@ impl PluginHost {
                 gap_ms: 200,
                 crossfade_ms: 10,
                 padding_ms: 100,
-                sample_rate: MIX_SAMPLE_RATE,
-                channels: 2,
+                sample_rate: mixer::DEFAULT_SAMPLE_RATE,
+                channels: mixer::DEFAULT_CHANNELS,
                 loudness_lufs: None,
                 true_peak_dbtp: -1.0,
             },

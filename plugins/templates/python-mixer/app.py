@@ -129,7 +129,7 @@ def converted(samples: array, clip_rate: int, clip_channels: int, rate: int, cha
     frames = len(samples) // clip_channels
     spread = array("h", bytes(2 * frames * channels))
     for channel in range(channels):
-        spread[channel::channels] = samples[channel % clip_channels :: clip_channels][:frames]
+        spread[channel::channels] = samples[channel % clip_channels :: clip_channels]
     return spread
 
 

@@ -43,49 +43,69 @@ impl Pcm16 {
     }
 
     /// The same audio at `sample_rate` with `channels`, as a mixer needs every clip in the
-    /// episode's format. Channels: a mono source is repeated, a mono target is the average of
-    /// all source channels, otherwise channel `c` comes from source channel `c % source`.
-    /// Rates: linear interpolation, which is clean for speech upsampled (24 kHz TTS to a
-    /// 44.1 kHz episode); downsampling music by a large factor wants a low-pass filter first.
+    /// episode's format. A mono target averages the source channels; the rate changes by
+    /// linear interpolation, which is clean for speech upsampled (24 kHz TTS to a 44.1 kHz
+    /// episode) while downsampling music by a large factor wants a low-pass filter first;
+    /// then target channel `c` comes from channel `c % source` (a mono source is repeated).
+    /// Channels are reduced before and spread after the rate changes, so the interpolation
+    /// runs on the fewest samples.
     pub fn converted(&self, sample_rate: u32, channels: u16) -> Pcm16 {
-        let source_channels = usize::from(self.channels.max(1));
-        let target_channels = usize::from(channels.max(1));
-        // The source in the target's channel layout, frame after frame.
-        let mut laid_out =
-            Vec::with_capacity(self.samples.len() / source_channels * target_channels / 2);
-        for frame in self.samples.chunks_exact(source_channels * 2) {
-            let sample = |c: usize| i32::from(i16::from_le_bytes([frame[2 * c], frame[2 * c + 1]]));
-            if target_channels == 1 {
-                let sum: i32 = (0..source_channels).map(sample).sum();
-                laid_out.push(sum / source_channels as i32);
-            } else {
-                laid_out.extend((0..target_channels).map(|c| sample(c % source_channels)));
-            }
+        let mut layout = usize::from(self.channels.max(1));
+        let target = usize::from(channels.max(1));
+        let mut values: Vec<i16> = self
+            .samples
+            .chunks_exact(2)
+            .map(|sample| i16::from_le_bytes([sample[0], sample[1]]))
+            .collect();
+        values.truncate(values.len() - values.len() % layout);
+        if target == 1 && layout > 1 {
+            values = values
+                .chunks_exact(layout)
+                .map(|frame| {
+                    let sum: i32 = frame.iter().copied().map(i32::from).sum();
+                    (sum / layout as i32) as i16
+                })
+                .collect();
+            layout = 1;
         }
-        let source_frames = laid_out.len() / target_channels;
-        let output_frames = (source_frames as u64 * u64::from(sample_rate))
-            .checked_div(u64::from(self.sample_rate))
-            .unwrap_or(0);
-        let mut samples = Vec::with_capacity(output_frames as usize * target_channels * 2);
-        for index in 0..output_frames {
-            // Where output frame `index` falls in the source: a whole frame and a fraction.
-            let position = index * u64::from(self.sample_rate);
-            let before = (position / u64::from(sample_rate)) as usize;
-            let fraction = (position % u64::from(sample_rate)) as f64 / f64::from(sample_rate);
-            let after = (before + 1).min(source_frames - 1);
-            for channel in 0..target_channels {
-                let a = laid_out[before * target_channels + channel];
-                let b = laid_out[after * target_channels + channel];
-                let value = f64::from(a) + f64::from(b - a) * fraction;
-                samples.extend_from_slice(&(value.round() as i16).to_le_bytes());
-            }
+        if sample_rate != self.sample_rate {
+            values = resampled(&values, layout, self.sample_rate, sample_rate);
         }
+        let samples = values
+            .chunks_exact(layout)
+            .flat_map(|frame| (0..target).map(move |channel| frame[channel % layout]))
+            .flat_map(i16::to_le_bytes)
+            .collect();
         Pcm16 {
             samples,
             sample_rate,
-            channels: target_channels as u16,
+            channels: target as u16,
         }
     }
+}
+
+/// Interleaved `values` of `channels` from `from` to `to` samples per second, by linear
+/// interpolation between the two source frames around each output frame.
+fn resampled(values: &[i16], channels: usize, from: u32, to: u32) -> Vec<i16> {
+    let source_frames = values.len() / channels;
+    let output_frames = (source_frames as u64 * u64::from(to))
+        .checked_div(u64::from(from))
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(output_frames as usize * channels);
+    for index in 0..output_frames {
+        // Where output frame `index` falls in the source: a whole frame and a fraction.
+        let position = index * u64::from(from);
+        let before = (position / u64::from(to)) as usize;
+        let fraction = (position % u64::from(to)) as f64 / f64::from(to);
+        let at = before * channels;
+        let next = (before + 1).min(source_frames - 1) * channels;
+        for channel in 0..channels {
+            let (a, b) = (values[at + channel], values[next + channel]);
+            let value = f64::from(a) + f64::from(i32::from(b) - i32::from(a)) * fraction;
+            out.push(value.round() as i16);
+        }
+    }
+    out
 }
 
 /// The header for `frames` frames of 16-bit PCM; the caller checks that the data fits the
