@@ -1,6 +1,7 @@
 //! What a plugin author runs, through the real binary: `host plugins check` on every built-in
-//! (the real providers against fake servers on 127.0.0.1) and on broken components, and
-//! `host plugins new` for each language (LLM and TTS; mixer and image in Rust), whose project
+//! (the real providers against fake servers on 127.0.0.1) and on broken components (one of them
+//! a generated mixer edited to mix in a format other than asked), and
+//! `host plugins new` for every service in each language, whose project
 //! builds with its own `build.sh` and passes `check`.
 
 #[path = "real_providers/fixtures.rs"]
@@ -163,6 +164,47 @@ fn check_names_what_a_broken_plugin_lacks_or_gets_wrong() {
         "{shown}"
     );
     assert!(shown.contains("permanent"), "{shown}");
+}
+
+/// A mixer that writes its episode in a format other than the one asked for (mono when the
+/// check asks for stereo), however truthfully it states it, fails its check: a workflow would
+/// otherwise publish an episode in a format nobody chose.
+#[test]
+fn check_refuses_a_mix_in_another_format_than_asked() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.directory.path().join("project");
+    let output = sandbox.host(&[
+        "plugins",
+        "new",
+        "mono-mixer",
+        "--service",
+        "mixer",
+        "--lang",
+        "rust",
+        "--directory",
+        project.to_str().unwrap(),
+    ]);
+    assert_success(&output);
+    let source = project.join("src/lib.rs");
+    let asked = "let settings = &request.settings;";
+    let code = std::fs::read_to_string(&source).unwrap();
+    assert!(
+        code.contains(asked),
+        "the template changed: {asked} is gone"
+    );
+    let mono = "let mut mono = request.settings.clone(); mono.channels = 1; let settings = &mono;";
+    std::fs::write(&source, code.replace(asked, mono)).unwrap();
+    let built = project.with_file_name("built");
+    let wasm = build_project(&project, &built, "rust", "mono-mixer.wasm")
+        .expect("the Rust toolchain is always there");
+
+    let output = check(&sandbox, &[wasm.to_str().unwrap()], None);
+    assert_exit(&output, 1, "a mix in the wrong format");
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("asked for 44100 Hz with 2 channel(s) but the mix is 44100 Hz with 1"),
+        "{shown}"
+    );
 }
 
 #[test]

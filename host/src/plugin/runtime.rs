@@ -523,6 +523,7 @@ impl PluginHost {
         let facts = validate::read_wav_header(&header, written)
             .map_err(|problem| malformed(plugin, problem))?;
         validate::check_wav_facts(&facts, &response.format, response.duration_ms)
+            .and_then(|()| validate::check_mix_format(&request.settings, &response.format))
             .map_err(|problem| malformed(plugin, problem))?;
         Ok(response)
     }

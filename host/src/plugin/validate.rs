@@ -1,8 +1,9 @@
 //! Checks that a plugin's answer keeps its contract before anything downstream trusts it: the
-//! audio is the WAV it claims to be, the image is a PNG of the stated size, structured text is
-//! JSON. A failed check fails the call as a malformed result, except text that is not JSON,
+//! audio is the WAV it claims to be, a mix is in the format asked for, the image is a PNG of
+//! the stated size, structured text is JSON. A failed check fails the call as a malformed result, except text that is not JSON,
 //! which is the model's mistake (a malformed answer, worth another attempt).
 
+use super::bindings::mixer::MixSettings;
 use super::bindings::types::{AudioEncoding, AudioFormat};
 
 /// Longest difference tolerated between a stated audio duration and the real one.
@@ -124,6 +125,18 @@ pub fn check_wav_facts(
     Ok(())
 }
 
+/// Checks that a mix is in the rate and channels `asked` for: a mixer that kept its clips' own
+/// format would hand the episode one nobody asked for, however truthfully it states it.
+pub fn check_mix_format(asked: &MixSettings, format: &AudioFormat) -> Result<(), String> {
+    if format.sample_rate != asked.sample_rate || format.channels != asked.channels {
+        return Err(format!(
+            "asked for {} Hz with {} channel(s) but the mix is {} Hz with {}",
+            asked.sample_rate, asked.channels, format.sample_rate, format.channels
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that `png` is a PNG image of the stated size, and returns nothing else.
 pub fn check_png(png: &[u8], width: u32, height: u32) -> Result<(), String> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -212,6 +225,35 @@ mod tests {
                 .unwrap_err()
                 .contains("only")
         );
+    }
+
+    #[test]
+    fn a_mix_must_be_in_the_format_asked_for() {
+        let asked = MixSettings {
+            gap_ms: 0,
+            crossfade_ms: 0,
+            padding_ms: 0,
+            sample_rate: 44_100,
+            channels: 2,
+            loudness_lufs: None,
+            true_peak_dbtp: -1.0,
+        };
+        let stereo = AudioFormat {
+            sample_rate: 44_100,
+            channels: 2,
+            ..mono_24k()
+        };
+        assert_eq!(check_mix_format(&asked, &stereo), Ok(()));
+        let problem = check_mix_format(&asked, &mono_24k()).unwrap_err();
+        assert_eq!(
+            problem,
+            "asked for 44100 Hz with 2 channel(s) but the mix is 24000 Hz with 1"
+        );
+        let mono_44k = AudioFormat {
+            sample_rate: 44_100,
+            ..mono_24k()
+        };
+        assert!(check_mix_format(&asked, &mono_44k).is_err());
     }
 
     #[test]
